@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Entry point of the `dts-util` binary. Commands are compiled into dist/ (`npm run build`).
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  console.error(`dts-util needs Node.js 22 or newer; this is ${process.version}.`);
+  console.error('Run it through npx (`npx dts-util …`), which uses the Node.js 24 that `npm ci` installs, or install a newer Node.js.');
+  process.exit(2);
+}
+const { execute } = await import('@oclif/core');
+await execute({ dir: import.meta.url });

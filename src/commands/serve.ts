@@ -1,0 +1,31 @@
+import { Flags } from '@oclif/core';
+
+import { BaseCommand } from '../base-command.js';
+import { resolveServerSettings } from '../config/settings.js';
+import { createLogger, isLogLevel } from '../log/logger.js';
+import { runServerUntilSignal, type ServeResult } from '../server/run.js';
+
+export default class Serve extends BaseCommand {
+  static override summary = 'Run the gRPC image-generation server in the foreground.';
+  static override description = 'Listens on loopback with TLS by default. Stops gracefully on SIGTERM or SIGINT: health turns NOT_SERVING, running calls drain, then it exits.';
+  static override examples = [
+    '<%= config.bin %> serve',
+    'DTS_UTIL_SHARED_SECRET=s3cret <%= config.bin %> serve --port 7860 --model-path /srv/models',
+    '<%= config.bin %> serve --host 0.0.0.0 --shared-secret-file /etc/dts-util/secret',
+  ];
+  static override flags = {
+    ...BaseCommand.connectionFlags,
+    'model-path': Flags.string({ description: 'models directory [env: DTS_UTIL_MODEL_PATH]' }),
+    'max-upload-size': Flags.string({ description: 'largest file UploadFile accepts, e.g. 32GiB [env: DTS_UTIL_MAX_UPLOAD_SIZE]' }),
+    'grace-period': Flags.integer({ description: 'seconds to let running calls finish on shutdown', default: 30, min: 0 }),
+    'log-level': Flags.string({ description: 'debug, info, warn or error [env: DTS_UTIL_LOG_LEVEL]', options: ['debug', 'info', 'warn', 'error'] }),
+  };
+
+  async run(): Promise<ServeResult> {
+    const { flags } = await this.parse(Serve);
+    const settings = resolveServerSettings({ ...this.connectionFlags(flags), modelPath: flags['model-path'], maxUploadSize: flags['max-upload-size'] });
+    const level = flags['log-level'] ?? process.env.DTS_UTIL_LOG_LEVEL ?? 'info';
+    const logger = createLogger({ level: isLogLevel(level) ? level : 'info' });
+    return runServerUntilSignal(settings, logger, flags['grace-period'] * 1000);
+  }
+}

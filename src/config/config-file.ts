@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { UsageError } from './errors.js';
+
+/** config.json: the non-secret settings an install chose. Every key is optional. */
+export interface ConfigFile {
+  port?: number;
+  host?: string;
+  modelPath?: string;
+  tls?: boolean;
+  maxUploadBytes?: number;
+}
+
+export const CONFIG_FILE_NAME = 'config.json';
+/** KEY=VALUE lines, mode 0600: the only place secrets are stored. */
+export const SECRETS_FILE_NAME = 'secrets.env';
+
+export function readConfigFile(configDir: string): ConfigFile {
+  const file = path.join(configDir, CONFIG_FILE_NAME);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as ConfigFile;
+  } catch (error) {
+    throw new UsageError(`${file} is not valid JSON (${(error as Error).message})`, 'fix or delete it');
+  }
+}
+
+/** Reads secrets.env (missing → empty). Values are never logged by callers. */
+export function readSecretsFile(configDir: string): Record<string, string> {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(configDir, SECRETS_FILE_NAME), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+  const secrets: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^\s*([A-Z0-9_]+)\s*=(.*)$/.exec(line);
+    if (match?.[1] && match[2] !== undefined) secrets[match[1]] = match[2].trim();
+  }
+  return secrets;
+}

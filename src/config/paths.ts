@@ -1,0 +1,51 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/** Where dts-util keeps what it writes. */
+export interface Paths {
+  /** config.json lives here. */
+  configDir: string;
+  /** The per-install CA and the server certificate (0700; keys 0600). */
+  tlsDir: string;
+  /** Server logs written by the service manager. */
+  logDir: string;
+  /** The default models directory. */
+  modelsDir: string;
+}
+
+/**
+ * Resolves the folders for this user and platform.
+ *
+ * DTS_UTIL_HOME moves everything under one folder (tests, containers). Otherwise the platform's
+ * conventions: XDG base directories on Linux, ~/Library on macOS.
+ */
+export function resolvePaths(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): Paths {
+  const home = env.DTS_UTIL_HOME;
+  if (home) {
+    const root = path.resolve(home);
+    return {
+      configDir: root,
+      tlsDir: path.join(root, 'tls'),
+      logDir: path.join(root, 'logs'),
+      modelsDir: path.join(root, 'models'),
+    };
+  }
+  const userHome = env.HOME || os.homedir();
+  if (platform === 'darwin') {
+    const support = path.join(userHome, 'Library', 'Application Support', 'dts-util');
+    return {
+      configDir: support,
+      tlsDir: path.join(support, 'tls'),
+      logDir: path.join(userHome, 'Library', 'Logs', 'dts-util'),
+      modelsDir: path.join(support, 'models'),
+    };
+  }
+  const xdg = (name: string, fallback: string) => path.join(env[name] || path.join(userHome, fallback), 'dts-util');
+  const configDir = xdg('XDG_CONFIG_HOME', '.config');
+  return {
+    configDir,
+    tlsDir: path.join(configDir, 'tls'),
+    logDir: xdg('XDG_STATE_HOME', path.join('.local', 'state')),
+    modelsDir: path.join(xdg('XDG_DATA_HOME', path.join('.local', 'share')), 'models'),
+  };
+}

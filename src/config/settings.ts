@@ -1,0 +1,104 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { readConfigFile, readSecretsFile } from './config-file.js';
+import { UsageError } from './errors.js';
+import { parseBoolean, parseByteSize, parsePort } from './parse.js';
+import { resolvePaths, type Paths } from './paths.js';
+
+export const DEFAULT_PORT = 7859;
+export const DEFAULT_MAX_UPLOAD_BYTES = 32 * 2 ** 30;
+export const SECRET_ENV = 'DTS_UTIL_SHARED_SECRET';
+
+/** What the user typed; undefined = not given. */
+export interface ConnectionFlags {
+  port?: number;
+  host?: string;
+  tls?: boolean;
+  sharedSecret?: string;
+  sharedSecretFile?: string;
+}
+
+export interface ServerFlags extends ConnectionFlags {
+  modelPath?: string;
+  maxUploadSize?: string;
+}
+
+export interface ConnectionSettings {
+  paths: Paths;
+  port: number;
+  /** undefined = loopback (127.0.0.1 and ::1). */
+  host: string | undefined;
+  tls: boolean;
+  sharedSecret: string | undefined;
+  /** Where the secret came from, for the start-up log (never the value). */
+  secretSource: 'none' | 'argv' | 'environment' | 'file' | 'secrets file';
+}
+
+export interface ServerSettings extends ConnectionSettings {
+  modelsDir: string;
+  maxUploadBytes: number;
+}
+
+/** Flag > environment variable > config.json > default, for everything client and server share. */
+export function resolveConnectionSettings(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ConnectionSettings {
+  const paths = resolvePaths(env);
+  const config = readConfigFile(paths.configDir);
+  const port =
+    flags.port ?? (env.DTS_UTIL_PORT ? parsePort(env.DTS_UTIL_PORT, 'DTS_UTIL_PORT') : undefined) ?? (config.port === undefined ? DEFAULT_PORT : parsePort(config.port, 'config.json'));
+  const host = nonEmpty(flags.host) ?? nonEmpty(env.DTS_UTIL_HOST) ?? nonEmpty(config.host);
+  const tls = flags.tls ?? (env.DTS_UTIL_TLS ? parseBoolean(env.DTS_UTIL_TLS, 'DTS_UTIL_TLS') : undefined) ?? config.tls ?? true;
+  const { secret, source } = resolveSecret(flags, env, paths.configDir);
+  return { paths, port, host, tls, sharedSecret: secret, secretSource: source };
+}
+
+export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): ServerSettings {
+  const connection = resolveConnectionSettings(flags, env);
+  const config = readConfigFile(connection.paths.configDir);
+  const modelsDir = path.resolve(nonEmpty(flags.modelPath) ?? nonEmpty(env.DTS_UTIL_MODEL_PATH) ?? nonEmpty(config.modelPath) ?? connection.paths.modelsDir);
+  const maxUploadBytes =
+    flags.maxUploadSize !== undefined
+      ? parseByteSize(flags.maxUploadSize, '--max-upload-size')
+      : env.DTS_UTIL_MAX_UPLOAD_SIZE
+        ? parseByteSize(env.DTS_UTIL_MAX_UPLOAD_SIZE, 'DTS_UTIL_MAX_UPLOAD_SIZE')
+        : config.maxUploadBytes !== undefined
+          ? parseByteSize(config.maxUploadBytes, 'config.json')
+          : DEFAULT_MAX_UPLOAD_BYTES;
+  return { ...connection, modelsDir, maxUploadBytes };
+}
+
+function resolveSecret(flags: ConnectionFlags, env: NodeJS.ProcessEnv, configDir: string): { secret: string | undefined; source: ConnectionSettings['secretSource'] } {
+  if (flags.sharedSecret !== undefined) return { secret: checkSecret(flags.sharedSecret, '--shared-secret'), source: 'argv' };
+  if (env[SECRET_ENV]) return { secret: checkSecret(env[SECRET_ENV], SECRET_ENV), source: 'environment' };
+  if (flags.sharedSecretFile) {
+    let text: string;
+    try {
+      text = fs.readFileSync(flags.sharedSecretFile, 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read the shared secret file ${flags.sharedSecretFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    return { secret: checkSecret(text.trim(), '--shared-secret-file'), source: 'file' };
+  }
+  const stored = readSecretsFile(configDir)[SECRET_ENV];
+  if (stored) return { secret: checkSecret(stored, 'secrets.env'), source: 'secrets file' };
+  return { secret: undefined, source: 'none' };
+}
+
+function checkSecret(secret: string, source: string): string {
+  // The secret travels as an HTTP/2 header value: printable ASCII only, no surrounding spaces.
+  if (secret.length === 0 || !/^[\x21-\x7e]+$/.test(secret)) {
+    throw new UsageError(`the shared secret from ${source} is empty or has characters other than printable ASCII`, 'use letters, digits and punctuation, no spaces');
+  }
+  return secret;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
+}

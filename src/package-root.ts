@@ -1,0 +1,16 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The installed package's root (where package.json, proto/ and templates/ are), from src/ or dist/src/. */
+export const PACKAGE_ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'proto'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`dts-util: cannot find the package root above ${start}`);
+  }
+}
+
+export const PROTO_FILE = path.join(PACKAGE_ROOT, 'proto', 'image_generation.proto');
+export const SERVICE_NAME = 'drawthings.ImageGenerationService';

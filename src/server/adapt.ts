@@ -1,0 +1,57 @@
+import crypto from 'node:crypto';
+
+import type { handleClientStreamingCall, handleUnaryCall, ServerReadableStream, ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
+
+import type { Logger } from '../log/logger.js';
+import type { CallContext } from './call-context.js';
+import { toStatus } from './errors.js';
+
+export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
+export type ClientStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, context: CallContext) => Promise<Res>;
+
+/** Request ids are sent back as response metadata so a client can quote them. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/**
+ * Turns plain async handlers into grpc-js callbacks, so no handler can answer twice or forget to
+ * answer, and every error goes through toStatus().
+ */
+export class HandlerAdapter {
+  constructor(private readonly logger: Logger) {}
+
+  unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const context = this.contextFor(call);
+      handler(call.request, context).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(this.failure(method, context, error)),
+      );
+    };
+  }
+
+  clientStream<Req, Res>(method: string, handler: ClientStreamHandler<Req, Res>): handleClientStreamingCall<Req, Res> {
+    return (call, callback) => {
+      const context = this.contextFor(call);
+      handler(call, context).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(this.failure(method, context, error)),
+      );
+    };
+  }
+
+  private contextFor(call: ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown>): CallContext {
+    // accessLogInterceptor put the id in; it also adds it to the metadata sent here.
+    const requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? crypto.randomUUID());
+    const controller = new AbortController();
+    call.once('cancelled', () => controller.abort(new Error('call cancelled')));
+    call.sendMetadata(new Metadata());
+    return { requestId, signal: controller.signal, peer: call.getPeer() };
+  }
+
+  private failure(method: string, context: CallContext, error: unknown) {
+    const { code, details, internal } = toStatus(error, context.requestId);
+    if (internal) this.logger.error('request failed', { requestId: context.requestId, method, error });
+    return { code, details };
+  }
+}

@@ -1,0 +1,112 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { setImmediate } from 'node:timers/promises';
+
+import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
+import type { CallContext } from '../call-context.js';
+import { cancelled, dataLoss, failedPrecondition, invalidArgument, resourceExhausted } from '../errors.js';
+import { resolveInside, splitRelativeName, STAGING_DIR } from '../models-dir.js';
+
+export interface UploadOptions {
+  modelsDir: string;
+  maxUploadBytes: number;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * UploadFile: the first message names the destination (and may carry the expected size and
+ * SHA-256); every message may carry data. Bytes go to a private staging file that is fsynced,
+ * checked, then renamed into place, so a reader sees the old file or the whole new one, and a
+ * client that goes away leaves nothing behind. Concurrent uploads to one name each have their own
+ * staging file; the last complete one wins, whole.
+ */
+export function uploadFile({ modelsDir, maxUploadBytes }: UploadOptions) {
+  return async (requests: AsyncIterable<UploadFileRequest>, context: CallContext): Promise<UploadFileResponse> => {
+    const iterator = requests[Symbol.asyncIterator]();
+    const first = await nextMessage(iterator, context);
+    if (first.done) throw invalidArgument('empty upload: the first message must set filename');
+    const { filename } = first.value;
+    splitRelativeName(filename);
+    const expectedSha = first.value.sha256.toLowerCase();
+    if (expectedSha && !SHA256_HEX.test(expectedSha)) throw invalidArgument('sha256 must be 64 hexadecimal characters');
+    const declaredSize = first.value.size;
+    if (declaredSize < 0) throw invalidArgument('size must not be negative');
+    if (declaredSize > maxUploadBytes) throw tooLarge(filename, declaredSize, maxUploadBytes);
+    await resolveInside(modelsDir, filename);
+
+    const staging = path.join(modelsDir, STAGING_DIR);
+    await fs.mkdir(staging, { recursive: true, mode: 0o700 });
+    const tempPath = path.join(staging, `${crypto.randomUUID()}.part`);
+    const file = await fs.open(tempPath, 'wx', 0o644);
+    let closed = false;
+    try {
+      const hash = crypto.createHash('sha256');
+      let received = 0;
+      for (let message: IteratorResult<UploadFileRequest> = first; !message.done; message = await nextMessage(iterator, context)) {
+        if (message !== first && message.value.filename && message.value.filename !== filename) {
+          throw invalidArgument('filename may be set only in the first message (or repeated unchanged)');
+        }
+        const data = message.value.data;
+        if (data.length === 0) continue;
+        received += data.length;
+        if (received > maxUploadBytes) throw tooLarge(filename, received, maxUploadBytes);
+        if (declaredSize && received > declaredSize) throw dataLoss(`received more than the declared ${declaredSize} bytes; the upload was discarded`);
+        hash.update(data);
+        await file.write(data);
+      }
+      if (declaredSize && received !== declaredSize) throw dataLoss(`received ${received} of the declared ${declaredSize} bytes; the upload was discarded`);
+      await file.sync();
+      const { size } = await file.stat();
+      await file.close();
+      closed = true;
+      if (size !== received) throw dataLoss(`wrote ${size} bytes but received ${received}; the upload was discarded`);
+      const digest = hash.digest('hex');
+      if (expectedSha && digest !== expectedSha) throw dataLoss(`sha256 mismatch: expected ${expectedSha}, received ${digest}; the upload was discarded`);
+
+      // A client reset looks like a clean end of stream to the handler: Node's HTTP/2 stream emits
+      // 'end' before 'close', so grpc-js reports the cancellation only a moment later. The fsync
+      // above gives it that moment; committing now would store a truncated file.
+      await setImmediate();
+      if (context.signal.aborted) throw cancelled('the upload was cancelled; nothing was stored');
+
+      // The tree may have changed while bytes arrived: check again where the file will land.
+      const target = await resolveInside(modelsDir, filename);
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await moveIntoPlace(tempPath, target, filename);
+      return { message: `stored ${filename}: ${received} bytes, sha256 ${digest}` };
+    } catch (error) {
+      if (!closed) await file.close().catch(() => undefined);
+      await fs.rm(tempPath, { force: true });
+      throw error;
+    }
+  };
+}
+
+/** The next message, or CANCELLED when the client went away (grpc-js destroys the stream then). */
+async function nextMessage(iterator: AsyncIterator<UploadFileRequest>, context: CallContext): Promise<IteratorResult<UploadFileRequest>> {
+  try {
+    return await iterator.next();
+  } catch (error) {
+    if (context.signal.aborted) throw cancelled('the upload was cancelled; nothing was stored');
+    throw error;
+  }
+}
+
+async function moveIntoPlace(tempPath: string, target: string, filename: string): Promise<void> {
+  const existing = await fs.lstat(target).catch(() => undefined);
+  if (existing?.isDirectory()) throw failedPrecondition(`${filename} is a folder on the server; upload the files inside it instead`);
+  await fs.rename(tempPath, target);
+  // Persist the rename itself, not only the file's bytes.
+  const dir = await fs.open(path.dirname(target), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+function tooLarge(filename: string, bytes: number, limit: number) {
+  return resourceExhausted(`${filename} is ${bytes > limit ? 'over' : 'at'} the server's upload limit of ${limit} bytes; raise it with --max-upload-size on the server`);
+}

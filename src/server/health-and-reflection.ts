@@ -1,0 +1,20 @@
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import type { Server } from '@grpc/grpc-js';
+import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+
+import { PROTO_FILE, SERVICE_NAME } from '../package-root.js';
+
+/** grpc.health.v1 for probes (overall "" and per service) and reflection for grpcurl & co. */
+export function addHealthAndReflection(server: Server): { setServing: (serving: boolean) => void } {
+  const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
+  health.addToServer(server);
+  new ReflectionService(loadSync(PROTO_FILE, { keepCase: true })).addToServer(server);
+  return {
+    setServing(serving) {
+      const value: ServingStatus = serving ? 'SERVING' : 'NOT_SERVING';
+      health.setStatus('', value);
+      health.setStatus(SERVICE_NAME, value);
+    },
+  };
+}

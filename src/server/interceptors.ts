@@ -1,0 +1,93 @@
+import crypto from 'node:crypto';
+
+import { Metadata, ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status, type ServerInterceptor } from '@grpc/grpc-js';
+
+import type { Logger } from '../log/logger.js';
+import { REQUEST_ID_HEADER } from './adapt.js';
+
+/** Services that answer without the shared secret: probes and tools must work unauthenticated. */
+const OPEN_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.v1.ServerReflection/', '/grpc.reflection.v1alpha.ServerReflection/'];
+
+/**
+ * One access-log line per call (method, status, duration, peer) and a request id that the handler
+ * sees as incoming metadata and the client gets back as response metadata.
+ */
+export function accessLogInterceptor(logger: Logger): ServerInterceptor {
+  return (method, call) => {
+    const requestId = crypto.randomUUID();
+    const started = process.hrtime.bigint();
+    return new ServerInterceptingCall(
+      call,
+      new ResponderBuilder()
+        .withStart((next) =>
+          next(
+            new ServerListenerBuilder()
+              .withOnReceiveMetadata((metadata, nextMetadata) => {
+                metadata.set(REQUEST_ID_HEADER, requestId);
+                nextMetadata(metadata);
+              })
+              .build(),
+          ),
+        )
+        .withSendMetadata((metadata, next) => {
+          metadata.set(REQUEST_ID_HEADER, requestId);
+          next(metadata);
+        })
+        .withSendStatus((sent, next) => {
+          const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+          const level = sent.code === status.OK ? 'info' : sent.code === status.INTERNAL || sent.code === status.UNKNOWN ? 'error' : 'warn';
+          logger[level]('call', {
+            requestId,
+            method: method.path,
+            code: status[sent.code ?? status.OK],
+            durationMs: Math.round(durationMs * 100) / 100,
+            peer: call.getPeer(),
+            ...(sent.code === status.OK ? {} : { details: sent.details }),
+          });
+          next(sent);
+        })
+        .build(),
+    );
+  };
+}
+
+/**
+ * With a shared secret, every call outside OPEN_SERVICES must carry `authorization: Bearer <secret>`.
+ * The comparison runs in constant time over SHA-256 digests, so neither the secret's content nor
+ * its length leaks through timing.
+ */
+export function sharedSecretInterceptor(secret: string): ServerInterceptor {
+  const expected = digest(secret);
+  return (method, call) => {
+    if (OPEN_SERVICES.some((prefix) => method.path.startsWith(prefix))) return new ServerInterceptingCall(call);
+    return new ServerInterceptingCall(
+      call,
+      new ResponderBuilder()
+        .withStart((next) =>
+          next(
+            new ServerListenerBuilder()
+              .withOnReceiveMetadata((metadata, nextMetadata) => {
+                const problem = checkAuthorization(metadata, expected);
+                if (problem) call.sendStatus({ code: status.UNAUTHENTICATED, details: problem, metadata: new Metadata() });
+                else nextMetadata(metadata);
+              })
+              .build(),
+          ),
+        )
+        .build(),
+    );
+  };
+}
+
+function checkAuthorization(metadata: Metadata, expected: Buffer): string | undefined {
+  const values = metadata.get('authorization');
+  if (values.length === 0) return 'this server requires a shared secret: send metadata "authorization: Bearer <secret>" (dts-util: --shared-secret or DTS_UTIL_SHARED_SECRET)';
+  const match = /^Bearer (.+)$/i.exec(String(values[0]));
+  if (values.length !== 1 || !match?.[1]) return 'malformed authorization metadata: expected exactly one "Bearer <secret>"';
+  if (!crypto.timingSafeEqual(digest(match[1]), expected)) return 'the shared secret is wrong';
+  return undefined;
+}
+
+function digest(value: string): Buffer {
+  return crypto.createHash('sha256').update(value, 'utf8').digest();
+}

@@ -1,0 +1,45 @@
+import type { ServerSettings } from '../config/settings.js';
+import type { Logger } from '../log/logger.js';
+import { startServer } from './server.js';
+
+export interface ServeResult {
+  stoppedBy: string;
+  addresses: string[];
+}
+
+/** `dts-util serve`: start, log what is in force, wait for SIGTERM/SIGINT, shut down gracefully. */
+export async function runServerUntilSignal(settings: ServerSettings, logger: Logger, graceMs: number): Promise<ServeResult> {
+  logger.redact(settings.sharedSecret);
+  if (settings.secretSource === 'argv') {
+    // Overwrites /proc/<pid>/cmdline, so `ps` stops showing the secret from here on.
+    process.title = 'dts-util serve';
+    logger.warn('the shared secret was given on the command line, where other users can read it with ps; prefer DTS_UTIL_SHARED_SECRET or --shared-secret-file');
+  }
+  const server = await startServer(settings, logger);
+  logger.info('dts-util server listening', {
+    addresses: server.addresses,
+    tls: settings.tls,
+    caPath: server.certificates?.caPath,
+    caFingerprint: server.certificates?.caFingerprint,
+    certificatesCreated: server.certificates?.created,
+    authentication: settings.sharedSecret ? `shared secret (from ${settings.secretSource})` : 'none',
+    modelsDir: settings.modelsDir,
+    maxUploadBytes: settings.maxUploadBytes,
+    generateImage: 'not available in this version',
+    pid: process.pid,
+    node: process.version,
+  });
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info('shutting down: health NOT_SERVING, draining running calls', { signal, graceMs });
+  // A second signal means "now".
+  const force = () => process.exit(130);
+  process.once('SIGTERM', force);
+  process.once('SIGINT', force);
+  await server.shutdown(graceMs);
+  logger.info('stopped', { signal });
+  return { stoppedBy: signal, addresses: server.addresses };
+}

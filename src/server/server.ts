@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+
+import { UsageError } from '../config/errors.js';
+import { isLoopbackHost, type ServerSettings } from '../config/settings.js';
+import { ImageGenerationServiceService, type ImageGenerationServiceServer } from '../generated/image_generation.js';
+import type { Logger } from '../log/logger.js';
+import { certificateNames, ensureCertificates, type Certificates } from '../tls/certificates.js';
+import { HandlerAdapter } from './adapt.js';
+import { echo } from './handlers/echo.js';
+import { filesExist } from './handlers/files-exist.js';
+import { generateImage } from './handlers/generate-image.js';
+import { uploadFile } from './handlers/upload-file.js';
+import { addHealthAndReflection } from './health-and-reflection.js';
+import { accessLogInterceptor, sharedSecretInterceptor } from './interceptors.js';
+import { bindAll } from './listen.js';
+
+/** Largest message accepted; uploads use 1 MiB chunks, other clients may send bigger ones. */
+const MAX_MESSAGE_BYTES = 64 * 2 ** 20;
+
+export interface RunningServer {
+  port: number;
+  /** host:port strings actually bound. */
+  addresses: string[];
+  certificates: Certificates | undefined;
+  /** Health NOT_SERVING → drain in-flight calls for up to graceMs → cancel what is left. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export async function startServer(settings: ServerSettings, logger: Logger): Promise<RunningServer> {
+  if (!isLoopbackHost(settings.host) && !settings.tls && !settings.sharedSecret) {
+    throw new UsageError(
+      `refusing to listen on ${settings.host} without TLS and without a shared secret: anyone on the network could use this server`,
+      'drop --no-tls, or set a shared secret (DTS_UTIL_SHARED_SECRET or --shared-secret-file), or listen on loopback only',
+    );
+  }
+  try {
+    fs.mkdirSync(settings.modelsDir, { recursive: true });
+    fs.accessSync(settings.modelsDir, fs.constants.W_OK);
+  } catch (error) {
+    throw new UsageError(`the models directory ${settings.modelsDir} cannot be created or written (${(error as NodeJS.ErrnoException).code})`, 'choose another with --model-path');
+  }
+
+  const certificates = settings.tls ? ensureCertificates(settings.paths.tlsDir, certificateNames(settings.host)) : undefined;
+  const credentials = certificates
+    ? ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(certificates.serverCertPem), private_key: Buffer.from(certificates.serverKeyPem) }], false)
+    : ServerCredentials.createInsecure();
+
+  const server = new Server({
+    interceptors: [accessLogInterceptor(logger), ...(settings.sharedSecret ? [sharedSecretInterceptor(settings.sharedSecret)] : [])],
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  });
+  const adapter = new HandlerAdapter(logger);
+  const service: ImageGenerationServiceServer = {
+    echo: adapter.unary('Echo', echo),
+    filesExist: adapter.unary('FilesExist', filesExist(settings.modelsDir)),
+    generateImage: adapter.unary('GenerateImage', generateImage),
+    uploadFile: adapter.clientStream('UploadFile', uploadFile(settings)),
+  };
+  server.addService(ImageGenerationServiceService, service);
+  const health = addHealthAndReflection(server);
+
+  const { port, addresses } = await bindAll(server, settings.host, settings.port, credentials, logger);
+
+  return {
+    port,
+    addresses,
+    certificates,
+    async shutdown(graceMs) {
+      health.setServing(false);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          logger.warn('calls still running after the shutdown grace period; cancelling them', { graceMs });
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { status } from '@grpc/grpc-js';
+
+import { echo, filesExist, grpcError } from '../helpers/calls.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+describe('FilesExist', () => {
+  let t: TestServer;
+  let outside: string;
+  before(async () => {
+    t = await startTestServer();
+    const models = t.settings.modelsDir;
+    fs.mkdirSync(path.join(models, 'sd15', 'unet'), { recursive: true });
+    fs.writeFileSync(path.join(models, 'sd15', 'unet', 'model.onnx'), 'x');
+    fs.writeFileSync(path.join(models, 'sd15', 'model_index.json'), '{}');
+    outside = fs.mkdtempSync(path.join(os.tmpdir(), 'dts-outside-'));
+    fs.writeFileSync(path.join(outside, 'secret.txt'), 'nope');
+    fs.symlinkSync(outside, path.join(models, 'escape'));
+    fs.symlinkSync(path.join(models, 'sd15'), path.join(models, 'alias'));
+  });
+  after(async () => {
+    await t.stop();
+    fs.rmSync(outside, { recursive: true, force: true });
+  });
+
+  it('answers parallel arrays in request order, with a reason for each missing or invalid name', async () => {
+    const names = ['sd15/model_index.json', 'missing.onnx', 'sd15/unet/model.onnx', '../etc/passwd', '/etc/passwd', '', 'sd15/../sd15/model_index.json', 'escape/secret.txt', 'alias/unet/model.onnx', 'sd15', 'sd15/model_index.json/x'];
+    const reply = await filesExist(t.client(), names);
+    assert.deepEqual(reply.files, names);
+    assert.deepEqual(reply.exists, [true, false, true, false, false, false, false, false, true, true, false]);
+    assert.equal(reply.errors.length, names.length);
+    assert.equal(reply.errors[0], '');
+    assert.equal(reply.errors[1], 'not found');
+    assert.equal(reply.errors[2], '');
+    for (const i of [3, 4, 5, 6, 7]) assert.match(reply.errors[i]!, /^invalid path: /, `entry ${i}: ${reply.errors[i]}`);
+    assert.match(reply.errors[7]!, /symbolic link/);
+    assert.equal(reply.errors[8], '', 'a symlink that stays inside is fine');
+    assert.equal(reply.errors[10], 'not found');
+  });
+
+  it('answers an empty list with empty arrays', async () => {
+    assert.deepEqual(await filesExist(t.client(), []), { files: [], exists: [], errors: [] });
+  });
+
+  it('refuses an unbounded request with INVALID_ARGUMENT and keeps answering', async () => {
+    const error = await grpcError(filesExist(t.client(), Array.from({ length: 10_001 }, (_, i) => `f${i}`)));
+    assert.equal(error.code, status.INVALID_ARGUMENT);
+    assert.equal((await echo(t.client())).message, 'HELLO');
+  });
+});
