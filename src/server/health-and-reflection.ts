@@ -1,7 +1,7 @@
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { Server } from '@grpc/grpc-js';
-import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import { HealthImplementation, protoPath as healthProto, type ServingStatus } from 'grpc-health-check';
 
 import { PROTO_FILE, SERVICE_NAME } from '../package-root.js';
 
@@ -9,7 +9,8 @@ import { PROTO_FILE, SERVICE_NAME } from '../package-root.js';
 export function addHealthAndReflection(server: Server): { setServing: (serving: boolean) => void } {
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
-  new ReflectionService(loadSync(PROTO_FILE, { keepCase: true })).addToServer(server);
+  // Both protos, so `grpcurl list` shows the health service too.
+  new ReflectionService(loadSync([PROTO_FILE, healthProto], { keepCase: true })).addToServer(server);
   return {
     setServing(serving) {
       const value: ServingStatus = serving ? 'SERVING' : 'NOT_SERVING';

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+
+import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+/** Debian's python3-grpcio lives with the system interpreter, not whatever python3 is first on PATH. */
+const PYTHON = '/usr/bin/python3';
+const SECRET = 'interop-secret-93ac';
+
+describe('interoperability with Python grpcio (Debian python3-grpcio)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({}, { DTS_UTIL_SHARED_SECRET: SECRET });
+    fs.mkdirSync(path.join(t.settings.modelsDir, 'sd15'), { recursive: true });
+    fs.writeFileSync(path.join(t.settings.modelsDir, 'sd15', 'model_index.json'), '{}');
+  });
+  after(() => t.stop());
+
+  it('calls Echo and FilesExist over TLS verified against the install CA, with the secret', async () => {
+    const script = path.join(PACKAGE_ROOT, 'test', 'interop', 'python_client.py');
+    const caFile = path.join(t.settings.paths.tlsDir, 'ca.pem');
+    let stdout: string;
+    try {
+      ({ stdout } = await promisify(execFile)(PYTHON, [script, path.join(PACKAGE_ROOT, 'proto'), t.address, caFile, 'sd15/model_index.json', 'nope.onnx', '../x'], {
+        env: { ...process.env, DTS_UTIL_SHARED_SECRET: SECRET },
+        timeout: 60_000,
+      }));
+    } catch (error) {
+      throw new Error(`the Python client failed (needs Debian's python3-grpcio and python3-grpc-tools: .ci/run installs them): ${(error as Error).message}`);
+    }
+    const reply = JSON.parse(stdout);
+    assert.equal(reply.echo, 'HELLO');
+    assert.deepEqual(reply.files, ['sd15/model_index.json', 'nope.onnx', '../x']);
+    assert.deepEqual(reply.exists, [true, false, false]);
+    assert.equal(reply.errors[1], 'not found');
+    assert.match(reply.errors[2], /^invalid path: /);
+    assert.equal(reply.without_secret, 'UNAUTHENTICATED');
+  });
+});

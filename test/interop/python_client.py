@@ -1,0 +1,51 @@
+"""Calls the server with Python's grpcio (a second, independent gRPC implementation).
+
+Usage: python_client.py PROTO_DIR ADDRESS CA_FILE [FILE ...]
+Reads the shared secret from DTS_UTIL_SHARED_SECRET, never from argv. Prints one JSON object.
+"""
+import json
+import os
+import sys
+import tempfile
+
+import grpc
+from grpc_tools import protoc
+
+
+def main() -> None:
+    proto_dir, address, ca_file, *files = sys.argv[1:]
+    out = tempfile.mkdtemp(prefix="dts-interop-")
+    include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
+    rc = protoc.main(["protoc", f"-I{proto_dir}", f"-I{include}", f"--python_out={out}", f"--grpc_python_out={out}", "image_generation.proto"])
+    if rc != 0:
+        raise SystemExit(f"protoc failed with {rc}")
+    sys.path.insert(0, out)
+    import image_generation_pb2 as pb
+    import image_generation_pb2_grpc as pb_grpc
+
+    with open(ca_file, "rb") as f:
+        credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+    # The certificate names localhost; TLS forbids IP addresses as server names.
+    options = [("grpc.ssl_target_name_override", "localhost")]
+    secret = os.environ.get("DTS_UTIL_SHARED_SECRET")
+    metadata = [("authorization", f"Bearer {secret}")] if secret else []
+    with grpc.secure_channel(address, credentials, options) as channel:
+        stub = pb_grpc.ImageGenerationServiceStub(channel)
+        echo = stub.Echo(pb.EchoRequest(), metadata=metadata, timeout=10)
+        exists = stub.FilesExist(pb.FilesExistRequest(files=files), metadata=metadata, timeout=10)
+        try:
+            stub.Echo(pb.EchoRequest(), timeout=10)
+            unauthenticated = "OK"
+        except grpc.RpcError as error:
+            unauthenticated = error.code().name
+    print(json.dumps({
+        "echo": echo.message,
+        "files": list(exists.files),
+        "exists": list(exists.exists),
+        "errors": list(exists.errors),
+        "without_secret": unauthenticated,
+    }))
+
+
+if __name__ == "__main__":
+    main()
