@@ -1,0 +1,64 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+
+import { PACKAGE_ROOT } from '../../src/package-root.js';
+
+export const BIN = path.join(PACKAGE_ROOT, 'bin', 'run.js');
+
+/** Runs the built binary to completion. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  port: number;
+  /** Parsed JSON log lines so far. */
+  lines: Record<string, unknown>[];
+  exited: Promise<number | null>;
+  waitForLine(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+/** Starts `dts-util serve` as its own process and waits for its "listening" line. */
+export async function spawnServe(args: string[], env: NodeJS.ProcessEnv): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  readline.createInterface({ input: child.stdout! }).on('line', (text) => {
+    try {
+      lines.push(JSON.parse(text));
+    } catch {
+      lines.push({ text });
+    }
+    for (const wake of waiters) wake();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitForLine = (match: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const check = () => {
+        const found = lines.find(match);
+        if (found) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`serve did not log the expected line; stderr: ${stderr}; stdout: ${JSON.stringify(lines)}`));
+      }, timeoutMs);
+      waiters.add(check);
+      void exited.then(() => setTimeout(check, 0));
+      check();
+    });
+  const listening = await waitForLine((l) => l.msg === 'dts-util server listening');
+  const port = Number(String((listening.addresses as string[])[0]).split(':').pop());
+  return { child, port, lines, exited, waitForLine };
+}
