@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+
+import { UsageError } from '../../src/config/errors.js';
+import { parseByteSize, parsePort } from '../../src/config/parse.js';
+import { resolvePaths } from '../../src/config/paths.js';
+import { DEFAULT_PORT, isLoopbackHost, resolveConnectionSettings, resolveServerSettings } from '../../src/config/settings.js';
+import { tempHome } from '../helpers/temp-home.js';
+
+describe('paths', () => {
+  it('puts everything under DTS_UTIL_HOME when set', () => {
+    assert.deepEqual(resolvePaths({ DTS_UTIL_HOME: '/data/dts' }, 'linux'), { configDir: '/data/dts', tlsDir: '/data/dts/tls', logDir: '/data/dts/logs', modelsDir: '/data/dts/models' });
+  });
+
+  it('follows XDG on Linux, with its defaults', () => {
+    assert.deepEqual(resolvePaths({ HOME: '/home/u' }, 'linux'), {
+      configDir: '/home/u/.config/dts-util',
+      tlsDir: '/home/u/.config/dts-util/tls',
+      logDir: '/home/u/.local/state/dts-util',
+      modelsDir: '/home/u/.local/share/dts-util/models',
+    });
+    const xdg = resolvePaths({ HOME: '/home/u', XDG_CONFIG_HOME: '/c', XDG_DATA_HOME: '/d', XDG_STATE_HOME: '/s' }, 'linux');
+    assert.equal(xdg.configDir, '/c/dts-util');
+    assert.equal(xdg.modelsDir, '/d/dts-util/models');
+    assert.equal(xdg.logDir, '/s/dts-util');
+  });
+
+  it('uses Application Support and Logs on macOS', () => {
+    const mac = resolvePaths({ HOME: '/Users/u' }, 'darwin');
+    assert.equal(mac.configDir, '/Users/u/Library/Application Support/dts-util');
+    assert.equal(mac.logDir, '/Users/u/Library/Logs/dts-util');
+  });
+});
+
+describe('settings precedence: flag > environment > config.json > default', () => {
+  const home = tempHome();
+  after(() => home.cleanup());
+
+  it('defaults to port 7859, loopback, TLS on, no secret', () => {
+    const s = resolveServerSettings({}, home.env);
+    assert.equal(s.port, DEFAULT_PORT);
+    assert.equal(s.port, 7859);
+    assert.equal(s.host, undefined);
+    assert.equal(s.tls, true);
+    assert.equal(s.sharedSecret, undefined);
+    assert.equal(s.modelsDir, path.join(home.home, 'models'));
+  });
+
+  it('layers config.json, environment and flags', () => {
+    fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ port: 9000, host: '10.0.0.5', tls: false, modelPath: '/m/config' }));
+    const fromConfig = resolveServerSettings({}, home.env);
+    assert.deepEqual([fromConfig.port, fromConfig.host, fromConfig.tls, fromConfig.modelsDir], [9000, '10.0.0.5', false, '/m/config']);
+    const env = { ...home.env, DTS_UTIL_PORT: '9100', DTS_UTIL_TLS: 'true', DTS_UTIL_MODEL_PATH: '/m/env' };
+    const fromEnv = resolveServerSettings({}, env);
+    assert.deepEqual([fromEnv.port, fromEnv.tls, fromEnv.modelsDir], [9100, true, '/m/env']);
+    const fromFlags = resolveServerSettings({ port: 9200, tls: false, modelPath: '/m/flag', host: '127.0.0.2' }, env);
+    assert.deepEqual([fromFlags.port, fromFlags.tls, fromFlags.modelsDir, fromFlags.host], [9200, false, '/m/flag', '127.0.0.2']);
+    fs.rmSync(path.join(home.home, 'config.json'));
+  });
+
+  it('takes the secret from the flag, the environment, a file, or secrets.env, and says which', () => {
+    fs.writeFileSync(path.join(home.home, 'secrets.env'), 'DTS_UTIL_SHARED_SECRET=from-store\n', { mode: 0o600 });
+    assert.deepEqual(pick(resolveConnectionSettings({}, home.env)), ['from-store', 'secrets file']);
+    const file = path.join(home.home, 'secret.txt');
+    fs.writeFileSync(file, 'from-file\n');
+    assert.deepEqual(pick(resolveConnectionSettings({ sharedSecretFile: file }, home.env)), ['from-file', 'file']);
+    assert.deepEqual(pick(resolveConnectionSettings({ sharedSecretFile: file }, { ...home.env, DTS_UTIL_SHARED_SECRET: 'from-env' })), ['from-env', 'environment']);
+    assert.deepEqual(pick(resolveConnectionSettings({ sharedSecret: 'from-argv' }, { ...home.env, DTS_UTIL_SHARED_SECRET: 'from-env' })), ['from-argv', 'argv']);
+    fs.rmSync(path.join(home.home, 'secrets.env'));
+  });
+
+  it('rejects a secret that cannot travel as a header value', () => {
+    assert.throws(() => resolveConnectionSettings({ sharedSecret: 'has space' }, home.env), UsageError);
+    assert.throws(() => resolveConnectionSettings({ sharedSecret: '' }, home.env), UsageError);
+  });
+
+  it('explains a broken config.json instead of crashing', () => {
+    fs.writeFileSync(path.join(home.home, 'config.json'), '{ nope');
+    assert.throws(() => resolveServerSettings({}, home.env), (e: Error) => e instanceof UsageError && /config\.json is not valid JSON/.test(e.message));
+    fs.rmSync(path.join(home.home, 'config.json'));
+  });
+
+  it('rejects invalid values with the source named', () => {
+    assert.throws(() => resolveServerSettings({}, { ...home.env, DTS_UTIL_TLS: 'maybe' }), /DTS_UTIL_TLS/);
+    assert.throws(() => resolveServerSettings({ maxUploadSize: 'lots' }, home.env), /--max-upload-size/);
+  });
+});
+
+const pick = (s: { sharedSecret: string | undefined; secretSource: string }) => [s.sharedSecret, s.secretSource];
+
+describe('parsing', () => {
+  it('parses ports', () => {
+    assert.equal(parsePort('7859', 'x'), 7859);
+    assert.equal(parsePort('0', 'x'), 0);
+    for (const bad of ['', '-1', '65536', '1.5', 'abc']) assert.throws(() => parsePort(bad, 'x'), UsageError, bad);
+  });
+
+  it('parses sizes with decimal and binary units', () => {
+    assert.equal(parseByteSize('1048576', 'x'), 1048576);
+    assert.equal(parseByteSize('500MB', 'x'), 500e6);
+    assert.equal(parseByteSize('16GiB', 'x'), 16 * 2 ** 30);
+    assert.equal(parseByteSize('1.5kib', 'x'), 1536);
+    for (const bad of ['0', '-5', '5 parsecs', '']) assert.throws(() => parseByteSize(bad, 'x'), UsageError, bad);
+  });
+
+  it('knows loopback addresses', () => {
+    for (const h of [undefined, 'localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]']) assert.ok(isLoopbackHost(h), String(h));
+    for (const h of ['0.0.0.0', '::', '10.0.0.5', 'gpu-box.lan']) assert.ok(!isLoopbackHost(h), h);
+  });
+});
