@@ -86,7 +86,9 @@ export interface UploadFileRequest {
   data: Buffer;
   /**
    * Extension: lowercase hex SHA-256 of the whole file the client expects. When set and the
-   * received bytes differ, the upload is discarded and the call fails with DATA_LOSS.
+   * received bytes differ, the upload is discarded and the call fails with DATA_LOSS. It may be
+   * set on the first message or on a later one (the last value sent counts), so a client can
+   * hash the file while it streams and send the checksum with its final message.
    */
   sha256: string;
   /**

@@ -59,6 +59,15 @@ describe('UploadFile', () => {
     assertModelFiles([]);
   });
 
+  it('honours a checksum sent in the last message (hash-while-streaming clients)', async () => {
+    const data = crypto.randomBytes(10_000);
+    const ok = await upload(t.client(), [{ filename: 'late.bin' }, { data }, { sha256: sha256(data) }]);
+    assert.match(ok.message, new RegExp(sha256(data)));
+    const error = await grpcError(upload(t.client(), [{ filename: 'late-bad.bin', sha256: sha256(data) }, { data }, { sha256: sha256(Buffer.from('x')) }]));
+    assert.equal(error.code, status.DATA_LOSS);
+    assertModelFiles(['late.bin']);
+  });
+
   it('discards an upload shorter or longer than its declared size, with DATA_LOSS', async () => {
     const data = crypto.randomBytes(1000);
     assert.equal((await grpcError(uploadBytes(t.client(), 'short.bin', data, { size: 2000 }))).code, status.DATA_LOSS);

@@ -16,8 +16,8 @@ export interface UploadOptions {
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
- * UploadFile: the first message names the destination (and may carry the expected size and
- * SHA-256); every message may carry data. Bytes go to a private staging file that is fsynced,
+ * UploadFile: the first message names the destination (and may carry the expected size);
+ * every message may carry data, and any may carry the expected SHA-256 (the last one counts). Bytes go to a private staging file that is fsynced,
  * checked, then renamed into place, so a reader sees the old file or the whole new one, and a
  * client that goes away leaves nothing behind. Concurrent uploads to one name each have their own
  * staging file; the last complete one wins, whole.
@@ -29,8 +29,7 @@ export function uploadFile({ modelsDir, maxUploadBytes }: UploadOptions) {
     if (first.done) throw invalidArgument('empty upload: the first message must set filename');
     const { filename } = first.value;
     splitRelativeName(filename);
-    const expectedSha = first.value.sha256.toLowerCase();
-    if (expectedSha && !SHA256_HEX.test(expectedSha)) throw invalidArgument('sha256 must be 64 hexadecimal characters');
+    let expectedSha = checkSha(first.value.sha256);
     const declaredSize = first.value.size;
     if (declaredSize < 0) throw invalidArgument('size must not be negative');
     if (declaredSize > maxUploadBytes) throw tooLarge(filename, declaredSize, maxUploadBytes);
@@ -48,6 +47,8 @@ export function uploadFile({ modelsDir, maxUploadBytes }: UploadOptions) {
         if (message !== first && message.value.filename && message.value.filename !== filename) {
           throw invalidArgument('filename may be set only in the first message (or repeated unchanged)');
         }
+        // A client may send the checksum last, having hashed while it streamed.
+        if (message !== first && message.value.sha256) expectedSha = checkSha(message.value.sha256);
         const data = message.value.data;
         if (data.length === 0) continue;
         received += data.length;
@@ -105,6 +106,12 @@ async function moveIntoPlace(tempPath: string, target: string, filename: string)
   } finally {
     await dir.close();
   }
+}
+
+function checkSha(value: string): string {
+  const sha = value.toLowerCase();
+  if (sha && !SHA256_HEX.test(sha)) throw invalidArgument('sha256 must be 64 hexadecimal characters');
+  return sha;
 }
 
 function tooLarge(filename: string, bytes: number, limit: number) {

@@ -1,0 +1,61 @@
+import crypto from 'node:crypto';
+import { once } from 'node:events';
+import fs from 'node:fs';
+
+import { Metadata } from '@grpc/grpc-js';
+
+import type { ImageGenerationServiceClient, UploadFileRequest } from '../generated/image_generation.js';
+
+/** Chunk size for UploadFile messages: big enough to amortise per-message cost, far below the 4 MiB default limit. */
+export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
+
+export interface UploadResult {
+  message: string;
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Streams a local file to the server as `remoteName`. The size goes in the first message (so an
+ * oversized file is refused before any byte travels); the SHA-256 is computed while streaming and
+ * sent in the last message, so the file is read once. Respects HTTP/2 flow control.
+ */
+export async function uploadLocalFile(client: ImageGenerationServiceClient, localPath: string, remoteName: string, options: { deadlineMs?: number } = {}): Promise<UploadResult> {
+  const { size } = await fs.promises.stat(localPath);
+  const hash = crypto.createHash('sha256');
+  let digest = '';
+  // The server may answer before the stream ends (a refusal): stop reading and writing then.
+  const stop = new AbortController();
+  const deadline = options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
+  let call!: ReturnType<ImageGenerationServiceClient['uploadFile']>;
+  const reply = new Promise<string>((resolve, reject) => {
+    call = client.uploadFile(new Metadata(), deadline, (error, response) => {
+      stop.abort();
+      if (error) reject(error);
+      else resolve(response.message);
+    });
+  });
+  const send = async (message: Partial<UploadFileRequest>) => {
+    if (!call.write({ filename: '', data: Buffer.alloc(0), sha256: '', size: 0, ...message })) {
+      await once(call, 'drain', { signal: stop.signal });
+    }
+  };
+  const stream = async () => {
+    await send({ filename: remoteName, size });
+    for await (const chunk of fs.createReadStream(localPath, { highWaterMark: UPLOAD_CHUNK_BYTES, signal: stop.signal })) {
+      hash.update(chunk as Buffer);
+      await send({ data: chunk as Buffer });
+    }
+    digest = hash.digest('hex');
+    await send({ sha256: digest });
+    call.end();
+  };
+  const streamed = stream().catch((error: unknown) => {
+    // An abort because the server already answered is not the error to report: the reply is.
+    if (stop.signal.aborted) return;
+    call.cancel();
+    throw error;
+  });
+  const [message] = await Promise.all([reply, streamed]);
+  return { message, bytes: size, sha256: digest };
+}
