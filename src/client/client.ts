@@ -1,7 +1,14 @@
 import { credentials, makeGenericClientConstructor, Metadata, type CallOptions, type Client, type InterceptingCall, type Interceptor, InterceptingCall as InterceptingCallClass, type ServiceError } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 
-import { ImageGenerationServiceClient } from '../generated/image_generation.js';
+import { ImageGenerationServiceClient, ImageGenerationServiceService } from '../generated/image_generation.js';
+import { encodeUploadFileRequest } from './upload-encoding.js';
+
+/** The generated client with a leaner UploadFile serializer (see upload-encoding.ts). */
+const ServiceClient = makeGenericClientConstructor(
+  { ...ImageGenerationServiceService, uploadFile: { ...ImageGenerationServiceService.uploadFile, requestSerialize: encodeUploadFileRequest } },
+  'drawthings.ImageGenerationService',
+) as unknown as typeof ImageGenerationServiceClient;
 
 const LOOPBACK_IP = /^(127\.\d+\.\d+\.\d+|\[::1\]):\d+$/;
 
@@ -34,7 +41,7 @@ export function connect({ address, tls, caPem, sharedSecret }: ConnectOptions): 
     // TLS forbids an IP address as the server name; every certificate this tool makes names localhost.
     ...(tls && LOOPBACK_IP.test(address) ? { 'grpc.ssl_target_name_override': 'localhost' } : {}),
   };
-  const service = new ImageGenerationServiceClient(address, channelCredentials, options);
+  const service = new ServiceClient(address, channelCredentials, options);
   const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
   // Share the service client's channel: one connection, one TLS handshake.
   const health = new HealthClient(address, channelCredentials, { channelOverride: service.getChannel() });

@@ -14,6 +14,7 @@ import { generateImage } from './handlers/generate-image.js';
 import { uploadFile } from './handlers/upload-file.js';
 import { addHealthAndReflection } from './health-and-reflection.js';
 import { accessLogInterceptor, sharedSecretInterceptor } from './interceptors.js';
+import { FLOW_CONTROL_OPTION, raiseConnectionWindow, raiseStreamWindow } from './flow-control.js';
 import { bindAll } from './listen.js';
 
 /** Largest message accepted; uploads use 1 MiB chunks, other clients may send bigger ones. */
@@ -50,7 +51,9 @@ export async function startServer(settings: ServerSettings, logger: Logger): Pro
   const server = new Server({
     interceptors: [accessLogInterceptor(logger), ...(settings.sharedSecret ? [sharedSecretInterceptor(settings.sharedSecret)] : [])],
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    ...FLOW_CONTROL_OPTION,
   });
+  raiseStreamWindow(server, logger);
   const adapter = new HandlerAdapter(logger);
   const service: ImageGenerationServiceServer = {
     echo: adapter.unary('Echo', echo),
@@ -62,6 +65,7 @@ export async function startServer(settings: ServerSettings, logger: Logger): Pro
   const health = addHealthAndReflection(server);
 
   const { port, addresses } = await bindAll(server, settings.host, settings.port, credentials, logger);
+  raiseConnectionWindow(server, logger);
 
   return {
     port,

@@ -1,0 +1,6 @@
+/** `npm run bench`: every benchmark, figures printed as ratios against a baseline of the same run. */
+import { benchStartup } from './startup.js';
+import { benchUpload } from './upload-throughput.js';
+
+benchStartup();
+await benchUpload();
