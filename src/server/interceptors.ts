@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 
-import { Metadata, ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status, type ServerInterceptor } from '@grpc/grpc-js';
+import { Metadata, ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status, type ServerInterceptor, type ServerListener } from '@grpc/grpc-js';
 
 import type { Logger } from '../log/logger.js';
 import { REQUEST_ID_HEADER } from './adapt.js';
@@ -19,15 +19,11 @@ export function accessLogInterceptor(logger: Logger): ServerInterceptor {
     return new ServerInterceptingCall(
       call,
       new ResponderBuilder()
-        .withStart((next) =>
-          next(
-            new ServerListenerBuilder()
-              .withOnReceiveMetadata((metadata, nextMetadata) => {
-                metadata.set(REQUEST_ID_HEADER, requestId);
-                nextMetadata(metadata);
-              })
-              .build(),
-          ),
+        .withStart(
+          onIncomingMetadata((metadata, nextMetadata) => {
+            metadata.set(REQUEST_ID_HEADER, requestId);
+            nextMetadata(metadata);
+          }),
         )
         .withSendMetadata((metadata, next) => {
           metadata.set(REQUEST_ID_HEADER, requestId);
@@ -63,20 +59,21 @@ export function sharedSecretInterceptor(secret: string): ServerInterceptor {
     return new ServerInterceptingCall(
       call,
       new ResponderBuilder()
-        .withStart((next) =>
-          next(
-            new ServerListenerBuilder()
-              .withOnReceiveMetadata((metadata, nextMetadata) => {
-                const problem = checkAuthorization(metadata, expected);
-                if (problem) call.sendStatus({ code: status.UNAUTHENTICATED, details: problem, metadata: new Metadata() });
-                else nextMetadata(metadata);
-              })
-              .build(),
-          ),
+        .withStart(
+          onIncomingMetadata((metadata, nextMetadata) => {
+            const problem = checkAuthorization(metadata, expected);
+            if (problem) call.sendStatus({ code: status.UNAUTHENTICATED, details: problem, metadata: new Metadata() });
+            else nextMetadata(metadata);
+          }),
         )
         .build(),
     );
   };
+}
+
+/** A start responder whose only business is the client's metadata. */
+function onIncomingMetadata(listener: (metadata: Metadata, next: (metadata: Metadata) => void) => void): (next: (listener: ServerListener) => void) => void {
+  return (next) => next(new ServerListenerBuilder().withOnReceiveMetadata(listener).build());
 }
 
 function checkAuthorization(metadata: Metadata, expected: Buffer): string | undefined {

@@ -9,6 +9,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { connect } from '../../src/client/client.js';
 import { runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
 import { tempHome } from '../helpers/temp-home.js';
+import { waitUntil } from '../helpers/wait.js';
 import { sha256 } from '../helpers/calls.js';
 
 describe('dts-util serve + dts-util test (built binary)', () => {
@@ -175,13 +176,6 @@ describe('graceful shutdown on SIGTERM', () => {
 /** oclif wraps error text to the terminal width behind ' ›   ' margins. */
 const unwrap = (text: string) => text.replace(/\s*\n\s*›\s*/g, ' ');
 
-async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -10,6 +10,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { STAGING_DIR } from '../../src/server/models-dir.js';
 import { echo, grpcError, sha256, upload, uploadBytes } from '../helpers/calls.js';
 import { listFiles, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const LIMIT = 1024 * 1024;
 
@@ -122,9 +123,9 @@ describe('UploadFile', () => {
     stream.write({ filename: 'partial/model.onnx', data: crypto.randomBytes(200_000), sha256: '', size: 0 });
     stream.write({ filename: '', data: crypto.randomBytes(200_000), sha256: '', size: 0 });
     // Wait until the server is writing the staging file, then vanish.
-    await waitFor(() => listFiles(path.join(models, STAGING_DIR)).length === 1);
+    await waitUntil(() => listFiles(path.join(models, STAGING_DIR)).length === 1);
     stream.cancel();
-    await waitFor(() => listFiles(path.join(models, STAGING_DIR)).length === 0);
+    await waitUntil(() => listFiles(path.join(models, STAGING_DIR)).length === 0);
     assertModelFiles([]);
     assert.ok(!fs.existsSync(path.join(models, 'partial')), 'no folder is created for an upload that never finished');
     assert.equal((await echo(t.client())).message, 'HELLO');
@@ -141,11 +142,3 @@ describe('UploadFile', () => {
     assertModelFiles(['same.bin']);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
