@@ -1,6 +1,8 @@
 /** `npm run bench`: every benchmark, figures printed as ratios against a baseline of the same run. */
+import { benchGenerate } from './generate.js';
 import { benchStartup } from './startup.js';
 import { benchUpload } from './upload-throughput.js';
 
 benchStartup();
 await benchUpload();
+await benchGenerate();

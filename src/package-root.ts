@@ -14,3 +14,6 @@ function findRoot(start: string): string {
 
 export const PROTO_FILE = path.join(PACKAGE_ROOT, 'proto', 'image_generation.proto');
 export const SERVICE_NAME = 'drawthings.ImageGenerationService';
+
+/** The package's version, from its package.json. */
+export const PACKAGE_VERSION: string = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

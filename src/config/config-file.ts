@@ -10,6 +10,9 @@ export interface ConfigFile {
   modelPath?: string;
   tls?: boolean;
   maxUploadBytes?: number;
+  defaultModel?: string;
+  maxQueue?: number;
+  device?: string;
 }
 
 export const CONFIG_FILE_NAME = 'config.json';

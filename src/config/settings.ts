@@ -22,7 +22,13 @@ export interface ConnectionFlags {
 export interface ServerFlags extends ConnectionFlags {
   modelPath?: string;
   maxUploadSize?: string;
+  defaultModel?: string;
+  maxQueue?: number;
+  device?: string;
 }
+
+export const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu'] as const;
+export const DEFAULT_MAX_QUEUE = 16;
 
 export interface ConnectionSettings {
   paths: Paths;
@@ -38,6 +44,12 @@ export interface ConnectionSettings {
 export interface ServerSettings extends ConnectionSettings {
   modelsDir: string;
   maxUploadBytes: number;
+  /** Model for requests that name none; undefined = the only installed one. */
+  defaultModel: string | undefined;
+  /** Generations allowed to wait behind the running one. */
+  maxQueue: number;
+  /** Execution provider preference: auto (CUDA when installed, else CPU), cpu, cuda, webgpu. */
+  device: string;
 }
 
 /** Flag > environment variable > config.json > default, for everything client and server share. */
@@ -64,7 +76,17 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
         : config.maxUploadBytes !== undefined
           ? parseByteSize(config.maxUploadBytes, 'config.json')
           : DEFAULT_MAX_UPLOAD_BYTES;
-  return { ...connection, modelsDir, maxUploadBytes };
+  const defaultModel = nonEmpty(flags.defaultModel) ?? nonEmpty(env.DTS_UTIL_DEFAULT_MODEL) ?? nonEmpty(config.defaultModel);
+  const maxQueue = flags.maxQueue ?? (env.DTS_UTIL_MAX_QUEUE ? parseCount(env.DTS_UTIL_MAX_QUEUE, 'DTS_UTIL_MAX_QUEUE') : undefined) ?? config.maxQueue ?? DEFAULT_MAX_QUEUE;
+  const device = nonEmpty(flags.device) ?? nonEmpty(env.DTS_UTIL_DEVICE) ?? nonEmpty(config.device) ?? 'auto';
+  if (!(DEVICES as readonly string[]).includes(device)) throw new UsageError(`unknown device ${JSON.stringify(device)}`, `use one of ${DEVICES.join(', ')}`);
+  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device };
+}
+
+function parseCount(value: string, source: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`invalid count ${JSON.stringify(value)} from ${source}`, 'use a whole number, 0 or more');
+  return n;
 }
 
 function resolveSecret(flags: ConnectionFlags, env: NodeJS.ProcessEnv, configDir: string): { secret: string | undefined; source: ConnectionSettings['secretSource'] } {

@@ -11,9 +11,11 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
   type ClientWritableStream,
   type handleClientStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -78,6 +80,24 @@ export interface ImageGenerationResponse {
   images: Buffer[];
   info: string;
   events: string[];
+}
+
+/** Extension (GenerateImageStream): one progress report. */
+export interface ImageGenerationProgress {
+  /** Human-readable event, the same text that ends up in ImageGenerationResponse.events. */
+  event: string;
+  /** queued, started, text_encoded, sampling, decoded, hires_fix, done. */
+  stage: string;
+  /** 1-based sampling step of the current pass, and the pass's total (0 outside sampling). */
+  step: number;
+  steps: number;
+  /** 1-based batch within batch_count, and batch_count. */
+  batch: number;
+  batches: number;
+  /** Jobs ahead of this one while it waits in the queue. */
+  queuePosition: number;
+  /** Set on the last message only: the complete result. */
+  result: ImageGenerationResponse | undefined;
 }
 
 export interface UploadFileRequest {
@@ -828,6 +848,193 @@ export const ImageGenerationResponse: MessageFns<ImageGenerationResponse> = {
   },
 };
 
+function createBaseImageGenerationProgress(): ImageGenerationProgress {
+  return { event: "", stage: "", step: 0, steps: 0, batch: 0, batches: 0, queuePosition: 0, result: undefined };
+}
+
+export const ImageGenerationProgress: MessageFns<ImageGenerationProgress> = {
+  encode(message: ImageGenerationProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== "") {
+      writer.uint32(10).string(message.event);
+    }
+    if (message.stage !== "") {
+      writer.uint32(18).string(message.stage);
+    }
+    if (message.step !== 0) {
+      writer.uint32(24).int32(message.step);
+    }
+    if (message.steps !== 0) {
+      writer.uint32(32).int32(message.steps);
+    }
+    if (message.batch !== 0) {
+      writer.uint32(40).int32(message.batch);
+    }
+    if (message.batches !== 0) {
+      writer.uint32(48).int32(message.batches);
+    }
+    if (message.queuePosition !== 0) {
+      writer.uint32(56).int32(message.queuePosition);
+    }
+    if (message.result !== undefined) {
+      ImageGenerationResponse.encode(message.result, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageGenerationProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImageGenerationProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stage = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.step = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.steps = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.batch = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.batches = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.queuePosition = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.result = ImageGenerationResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImageGenerationProgress {
+    return {
+      event: isSet(object.event) ? globalThis.String(object.event) : "",
+      stage: isSet(object.stage) ? globalThis.String(object.stage) : "",
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      steps: isSet(object.steps) ? globalThis.Number(object.steps) : 0,
+      batch: isSet(object.batch) ? globalThis.Number(object.batch) : 0,
+      batches: isSet(object.batches) ? globalThis.Number(object.batches) : 0,
+      queuePosition: isSet(object.queuePosition)
+        ? globalThis.Number(object.queuePosition)
+        : isSet(object.queue_position)
+        ? globalThis.Number(object.queue_position)
+        : 0,
+      result: isSet(object.result) ? ImageGenerationResponse.fromJSON(object.result) : undefined,
+    };
+  },
+
+  toJSON(message: ImageGenerationProgress): unknown {
+    const obj: any = {};
+    if (message.event !== "") {
+      obj.event = message.event;
+    }
+    if (message.stage !== "") {
+      obj.stage = message.stage;
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.steps !== 0) {
+      obj.steps = Math.round(message.steps);
+    }
+    if (message.batch !== 0) {
+      obj.batch = Math.round(message.batch);
+    }
+    if (message.batches !== 0) {
+      obj.batches = Math.round(message.batches);
+    }
+    if (message.queuePosition !== 0) {
+      obj.queuePosition = Math.round(message.queuePosition);
+    }
+    if (message.result !== undefined) {
+      obj.result = ImageGenerationResponse.toJSON(message.result);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImageGenerationProgress>, I>>(base?: I): ImageGenerationProgress {
+    return ImageGenerationProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImageGenerationProgress>, I>>(object: I): ImageGenerationProgress {
+    const message = createBaseImageGenerationProgress();
+    message.event = object.event ?? "";
+    message.stage = object.stage ?? "";
+    message.step = object.step ?? 0;
+    message.steps = object.steps ?? 0;
+    message.batch = object.batch ?? 0;
+    message.batches = object.batches ?? 0;
+    message.queuePosition = object.queuePosition ?? 0;
+    message.result = (object.result !== undefined && object.result !== null)
+      ? ImageGenerationResponse.fromPartial(object.result)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseUploadFileRequest(): UploadFileRequest {
   return { filename: "", data: Buffer.alloc(0), sha256: "", size: 0 };
 }
@@ -1056,6 +1263,23 @@ export const ImageGenerationServiceService = {
     responseSerialize: (value: UploadFileResponse): Buffer => Buffer.from(UploadFileResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UploadFileResponse => UploadFileResponse.decode(value),
   },
+  /**
+   * Extension: GenerateImage with progress, for progress bars. Streams ImageGenerationProgress
+   * messages (queue position, stages, every sampling step) and ends with one whose `result` is
+   * exactly what GenerateImage would have answered. Errors end the stream with the same status
+   * codes as GenerateImage.
+   */
+  generateImageStream: {
+    path: "/drawthings.ImageGenerationService/GenerateImageStream" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ImageGenerationRequest): Buffer =>
+      Buffer.from(ImageGenerationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImageGenerationRequest => ImageGenerationRequest.decode(value),
+    responseSerialize: (value: ImageGenerationProgress): Buffer =>
+      Buffer.from(ImageGenerationProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImageGenerationProgress => ImageGenerationProgress.decode(value),
+  },
 } as const;
 
 export interface ImageGenerationServiceServer extends UntypedServiceImplementation {
@@ -1067,6 +1291,13 @@ export interface ImageGenerationServiceServer extends UntypedServiceImplementati
   generateImage: handleUnaryCall<ImageGenerationRequest, ImageGenerationResponse>;
   /** Uploads one file into the models directory: the first message names it, later ones carry data. */
   uploadFile: handleClientStreamingCall<UploadFileRequest, UploadFileResponse>;
+  /**
+   * Extension: GenerateImage with progress, for progress bars. Streams ImageGenerationProgress
+   * messages (queue position, stages, every sampling step) and ends with one whose `result` is
+   * exactly what GenerateImage would have answered. Errors end the stream with the same status
+   * codes as GenerateImage.
+   */
+  generateImageStream: handleServerStreamingCall<ImageGenerationRequest, ImageGenerationProgress>;
 }
 
 export interface ImageGenerationServiceClient extends Client {
@@ -1132,6 +1363,21 @@ export interface ImageGenerationServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UploadFileResponse) => void,
   ): ClientWritableStream<UploadFileRequest>;
+  /**
+   * Extension: GenerateImage with progress, for progress bars. Streams ImageGenerationProgress
+   * messages (queue position, stages, every sampling step) and ends with one whose `result` is
+   * exactly what GenerateImage would have answered. Errors end the stream with the same status
+   * codes as GenerateImage.
+   */
+  generateImageStream(
+    request: ImageGenerationRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ImageGenerationProgress>;
+  generateImageStream(
+    request: ImageGenerationRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ImageGenerationProgress>;
 }
 
 export const ImageGenerationServiceClient = makeGenericClientConstructor(

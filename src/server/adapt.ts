@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 
-import type { handleClientStreamingCall, handleUnaryCall, ServerReadableStream, ServerUnaryCall } from '@grpc/grpc-js';
+import type { handleClientStreamingCall, handleServerStreamingCall, handleUnaryCall, ServerReadableStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
 
 import type { Logger } from '../log/logger.js';
@@ -9,6 +9,7 @@ import { toStatus } from './errors.js';
 
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 export type ClientStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, context: CallContext) => Promise<Res>;
+export type ServerStreamHandler<Req, Res> = (request: Req, context: CallContext, send: (message: Res) => void) => Promise<void>;
 
 /** Request ids are sent back as response metadata so a client can quote them. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -40,11 +41,24 @@ export class HandlerAdapter {
     };
   }
 
-  private contextFor(call: ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown>): CallContext {
+  serverStream<Req, Res>(method: string, handler: ServerStreamHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
+    return (call) => {
+      const context = this.contextFor(call);
+      handler(call.request, context, (message) => {
+        if (!call.cancelled) call.write(message);
+      }).then(
+        () => call.end(),
+        // grpc-js turns an 'error' on a server stream into the call's status.
+        (error: unknown) => call.emit('error', this.failure(method, context, error)),
+      );
+    };
+  }
+
+  private contextFor(call: ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown> | ServerWritableStream<unknown, unknown>): CallContext {
     // accessLogInterceptor put the id in; it also adds it to the metadata sent here.
     const requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? crypto.randomUUID());
     const controller = new AbortController();
-    call.once('cancelled', () => controller.abort(new Error('call cancelled')));
+    (call as NodeJS.EventEmitter).once('cancelled', () => controller.abort(new Error('call cancelled')));
     call.sendMetadata(new Metadata());
     return { requestId, signal: controller.signal, peer: call.getPeer() };
   }

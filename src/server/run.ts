@@ -25,7 +25,9 @@ export async function runServerUntilSignal(settings: ServerSettings, logger: Log
     authentication: settings.sharedSecret ? `shared secret (from ${settings.secretSource})` : 'none',
     modelsDir: settings.modelsDir,
     maxUploadBytes: settings.maxUploadBytes,
-    generateImage: 'not available in this version',
+    defaultModel: settings.defaultModel ?? '(the only installed model)',
+    device: settings.device,
+    maxQueue: settings.maxQueue,
     pid: process.pid,
     node: process.version,
   });

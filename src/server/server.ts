@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 
 import { UsageError } from '../config/errors.js';
+import { Engine } from '../engine/engine.js';
 import { isLoopbackHost, type ServerSettings } from '../config/settings.js';
 import { ImageGenerationServiceService, type ImageGenerationServiceServer } from '../generated/image_generation.js';
 import type { Logger } from '../log/logger.js';
@@ -10,7 +11,7 @@ import { certificateNames, ensureCertificates, type Certificates } from '../tls/
 import { HandlerAdapter } from './adapt.js';
 import { echo } from './handlers/echo.js';
 import { filesExist } from './handlers/files-exist.js';
-import { generateImage } from './handlers/generate-image.js';
+import { generateImage, generateImageStream } from './handlers/generate-image.js';
 import { uploadFile } from './handlers/upload-file.js';
 import { addHealthAndReflection } from './health-and-reflection.js';
 import { accessLogInterceptor, sharedSecretInterceptor } from './interceptors.js';
@@ -25,6 +26,7 @@ export interface RunningServer {
   /** host:port strings actually bound. */
   addresses: string[];
   certificates: Certificates | undefined;
+  engine: Engine;
   /** Health NOT_SERVING → drain in-flight calls for up to graceMs → cancel what is left. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -54,11 +56,14 @@ export async function startServer(settings: ServerSettings, logger: Logger): Pro
     ...FLOW_CONTROL_OPTION,
   });
   raiseStreamWindow(server, logger);
+  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: settings.device });
+  const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel };
   const adapter = new HandlerAdapter(logger);
   const service: ImageGenerationServiceServer = {
     echo: adapter.unary('Echo', echo),
     filesExist: adapter.unary('FilesExist', filesExist(settings.modelsDir)),
-    generateImage: adapter.unary('GenerateImage', generateImage),
+    generateImage: adapter.unary('GenerateImage', generateImage(generation)),
+    generateImageStream: adapter.serverStream('GenerateImageStream', generateImageStream(generation)),
     uploadFile: adapter.clientStream('UploadFile', uploadFile(settings)),
   };
   server.addService(ImageGenerationServiceService, service);
@@ -71,11 +76,13 @@ export async function startServer(settings: ServerSettings, logger: Logger): Pro
     port,
     addresses,
     certificates,
+    engine,
     async shutdown(graceMs) {
       health.setServing(false);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           logger.warn('calls still running after the shutdown grace period; cancelling them', { graceMs });
+          void engine.close();
           server.forceShutdown();
           resolve();
         }, graceMs);
@@ -84,6 +91,7 @@ export async function startServer(settings: ServerSettings, logger: Logger): Pro
           resolve();
         });
       });
+      await engine.close();
     },
   };
 }

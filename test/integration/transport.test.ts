@@ -75,26 +75,3 @@ describe('plaintext server (--no-tls)', () => {
     assert.equal(t.server.certificates, undefined);
   });
 });
-
-describe('GenerateImage before the engine exists', () => {
-  let t: TestServer;
-  before(async () => {
-    t = await startTestServer();
-  });
-  after(() => t.stop());
-
-  it('answers UNIMPLEMENTED with a readable message, and the server keeps answering', async () => {
-    const c = t.client();
-    const error = await grpcError(
-      new Promise((resolve, reject) =>
-        c.service.generateImage(
-          { prompt: 'a cat', negativePrompt: '', width: 512, height: 512, steps: 20, cfgScale: 7, seed: 1, sampler: '', restoreFaces: false, enableHr: false, denoisingStrength: 0, batchSize: 1, batchCount: 1, model: '' },
-          (e, r) => (e ? reject(e) : resolve(r)),
-        ),
-      ),
-    );
-    assert.equal(error.code, status.UNIMPLEMENTED);
-    assert.match(error.details, /GenerateImage/);
-    assert.equal((await echo(c)).message, 'HELLO');
-  });
-});

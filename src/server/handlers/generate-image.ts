@@ -1,7 +1,84 @@
-import type { ImageGenerationRequest, ImageGenerationResponse } from '../../generated/image_generation.js';
-import { unimplemented } from '../errors.js';
+import { status } from '@grpc/grpc-js';
 
-/** Generation arrives with the diffusion engine; until then clients get a clear UNIMPLEMENTED. */
-export async function generateImage(_request: ImageGenerationRequest): Promise<ImageGenerationResponse> {
-  throw unimplemented('GenerateImage is not available in this version of dts-util yet');
+import { fitsInMemory } from '../../diffusion/memory-estimate.js';
+import { IncompleteModelError, ModelChoiceError, ModelNotFoundError, resolveModel } from '../../diffusion/model-catalog.js';
+import { InvalidRequestError, UnsupportedRequestError, validateRequest } from '../../diffusion/request.js';
+import { resolveSampler, UnknownSamplerError } from '../../diffusion/samplers/registry.js';
+import type { Engine, JobRequest } from '../../engine/engine.js';
+import { GenerationError } from '../../engine/errors.js';
+import type { GenerationResult, Progress } from '../../engine/messages.js';
+import type { ImageGenerationProgress, ImageGenerationRequest, ImageGenerationResponse } from '../../generated/image_generation.js';
+import type { CallContext } from '../call-context.js';
+import { ServiceError } from '../errors.js';
+
+export interface GenerateOptions {
+  engine: Engine;
+  modelsDir: string;
+  defaultModel: string | undefined;
+}
+
+const KIND_TO_STATUS: Record<GenerationError['kind'], status> = {
+  not_found: status.NOT_FOUND,
+  invalid: status.INVALID_ARGUMENT,
+  unsupported: status.FAILED_PRECONDITION,
+  cancelled: status.CANCELLED,
+  too_large: status.RESOURCE_EXHAUSTED,
+  internal: status.INTERNAL,
+};
+
+/** Request → checked job, or the error a client can act on (nothing is queued for a bad request). */
+function prepare(request: ImageGenerationRequest, options: GenerateOptions): Omit<JobRequest, 'signal' | 'onProgress'> {
+  try {
+    const params = validateRequest(request);
+    params.sampler = resolveSampler(params.sampler).name;
+    const model = resolveModel(options.modelsDir, params.model, options.defaultModel);
+    const memory = fitsInMemory(params, model.dir);
+    if (!memory.fits) {
+      throw new ServiceError(
+        status.RESOURCE_EXHAUSTED,
+        `this request needs about ${memory.neededGiB.toFixed(1)} GiB for attention alone and the machine has ${memory.totalGiB.toFixed(1)} GiB: lower width/height or batch_size`,
+      );
+    }
+    return { params: { ...params, model: model.name }, modelDir: model.dir, modelName: model.name };
+  } catch (error) {
+    throw toServiceError(error);
+  }
+}
+
+function toServiceError(error: unknown): unknown {
+  if (error instanceof InvalidRequestError || error instanceof UnknownSamplerError || error instanceof ModelChoiceError) return new ServiceError(status.INVALID_ARGUMENT, error.message);
+  if (error instanceof UnsupportedRequestError || error instanceof IncompleteModelError) return new ServiceError(status.FAILED_PRECONDITION, error.message);
+  if (error instanceof ModelNotFoundError) return new ServiceError(status.NOT_FOUND, error.message);
+  // Internal failures keep their details for the server log; toStatus() hides them from the client.
+  if (error instanceof GenerationError && error.kind !== 'internal') return new ServiceError(KIND_TO_STATUS[error.kind], error.message);
+  return error;
+}
+
+function toResponse(result: GenerationResult): ImageGenerationResponse {
+  return { images: result.images.map((image) => Buffer.from(image.buffer, image.byteOffset, image.byteLength)), info: result.info, events: result.events };
+}
+
+async function run(job: Omit<JobRequest, 'signal' | 'onProgress'>, context: CallContext, engine: Engine, onProgress?: (progress: Progress) => void): Promise<GenerationResult> {
+  try {
+    return await engine.generate({ ...job, signal: context.signal, onProgress });
+  } catch (error) {
+    throw toServiceError(error);
+  }
+}
+
+/** GenerateImage: validate, queue, wait, answer. */
+export function generateImage(options: GenerateOptions) {
+  return async (request: ImageGenerationRequest, context: CallContext): Promise<ImageGenerationResponse> =>
+    toResponse(await run(prepare(request, options), context, options.engine));
+}
+
+/** GenerateImageStream: the same, with a progress message per stage and step, then the result. */
+export function generateImageStream(options: GenerateOptions) {
+  return async (request: ImageGenerationRequest, context: CallContext, send: (message: ImageGenerationProgress) => void): Promise<void> => {
+    const job = prepare(request, options);
+    const result = await run(job, context, options.engine, (p) =>
+      send({ event: p.event, stage: p.stage, step: p.step, steps: p.steps, batch: p.batch, batches: p.batches, queuePosition: p.queuePosition, result: undefined }),
+    );
+    send({ event: 'done', stage: 'done', step: 0, steps: 0, batch: job.params.batchCount, batches: job.params.batchCount, queuePosition: 0, result: toResponse(result) });
+  };
 }

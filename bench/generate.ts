@@ -1,0 +1,102 @@
+/**
+ * GenerateImage benchmarks, against `dts-util serve` in its own process over TLS, on a built
+ * SD 1.5-architecture model (half the channels, so it builds in seconds; a UNet step still takes
+ * well over 50 ms on these CPUs):
+ *  - pipeline overhead: end-to-end wall time seen by the client ÷ the summed ONNX Runtime run()
+ *    time inside the job (info.timings_ms.onnx_run_ms). Target ≤ 1.02.
+ *  - responsiveness: Echo latency (p50/p99) while generations run. Target p99 ≤ 10 ms.
+ * BENCH_GEN_STEPS (default 10), BENCH_GEN_SIZE (default 256), BENCH_GEN_RUNS (default 3).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { connect, unaryCall, type Connection } from '../src/client/client.js';
+import type { ImageGenerationRequest, ImageGenerationResponse } from '../src/generated/image_generation.js';
+import { spawnServe } from '../test/helpers/cli.js';
+import { request } from '../test/helpers/requests.js';
+import { tempHome } from '../test/helpers/temp-home.js';
+import { buildPipeline, SD15, type PipelineConfig } from '../tools/model-builder/pipeline.js';
+import { median } from './upload-throughput.js';
+
+const steps = Number(process.env.BENCH_GEN_STEPS ?? 10);
+const size = Number(process.env.BENCH_GEN_SIZE ?? 256);
+const runs = Number(process.env.BENCH_GEN_RUNS ?? 3);
+
+/** SD 1.5's architecture (blocks, layers, attention, 768-d text) with half the channels. */
+export const BENCH_MODEL: PipelineConfig = {
+  ...SD15,
+  name: 'bench-sd15-half',
+  unet: { ...SD15.unet, blockOutChannels: [160, 320, 640, 640] },
+  vae: { ...SD15.vae, blockOutChannels: [64, 128, 256, 256] },
+  weights: { dtype: 'float32', externalData: true },
+  includeVaeEncoder: false,
+};
+
+/** Builds the benchmark model into `dir` (run in a child process by benchGenerate). */
+export async function buildModel(dir: string): Promise<void> {
+  await buildPipeline(dir, BENCH_MODEL, { seed: 3 });
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function echoLatencies(connection: Connection, until: Promise<unknown>): Promise<number[]> {
+  const latencies: number[] = [];
+  let done = false;
+  void until.finally(() => (done = true));
+  while (!done) {
+    const t0 = performance.now();
+    await unaryCall(connection.service, connection.service.echo, {}, 10_000);
+    latencies.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return latencies;
+}
+
+export async function benchGenerate(): Promise<{ overhead: number; echoP99: number }> {
+  const home = tempHome('dts-bench-gen-');
+  const buildStart = performance.now();
+  // Built in a child process: the gigabyte of weight arrays would otherwise sit in this process's
+  // heap, and its garbage collection would show up as Echo latency.
+  execFileSync(process.execPath, ['--input-type=module', '-e', `import { buildModel } from ${JSON.stringify(import.meta.url)}; await buildModel(${JSON.stringify(path.join(home.home, 'models', BENCH_MODEL.name))});`], { stdio: 'inherit' });
+  console.log(`generate: built ${BENCH_MODEL.name} in ${((performance.now() - buildStart) / 1000).toFixed(1)} s`);
+  const serve = await spawnServe(['--device', 'cpu'], home.env);
+  const connection = connect({ address: `127.0.0.1:${serve.port}`, tls: true, caPem: fs.readFileSync(path.join(home.home, 'tls', 'ca.pem'), 'utf8') });
+  const generate = (r: ImageGenerationRequest) => unaryCall<ImageGenerationRequest, ImageGenerationResponse>(connection.service, connection.service.generateImage, r, 3_600_000);
+  const job = request({ width: size, height: size, steps, sampler: 'Euler a', cfgScale: 7, model: BENCH_MODEL.name });
+  try {
+    await generate({ ...job, steps: 1 }); // loads the model; later requests find it loaded
+    const idle = await echoLatencies(connection, new Promise((r) => setTimeout(r, 3000)));
+    console.log(`generate: Echo while idle p50 ${percentile(idle, 50).toFixed(2)} ms, p99 ${percentile(idle, 99).toFixed(2)} ms over ${idle.length} calls (baseline)`);
+    const ratios: number[] = [];
+    const echoes: number[] = [];
+    for (let run = 1; run <= runs; run++) {
+      const t0 = performance.now();
+      const pending = generate({ ...job, seed: run });
+      const [reply, latencies] = await Promise.all([pending, echoLatencies(connection, pending)]);
+      const wall = performance.now() - t0;
+      const timings = JSON.parse(reply.info).timings_ms as { onnx_run_ms: number; sampling_ms: number };
+      ratios.push(wall / timings.onnx_run_ms);
+      echoes.push(...latencies);
+      const unetStep = timings.sampling_ms / steps;
+      console.log(
+        `generate run ${run}: ${size}×${size}, ${steps} steps, wall ${wall.toFixed(0)} ms, ONNX run() ${timings.onnx_run_ms.toFixed(0)} ms (UNet step ≈ ${unetStep.toFixed(0)} ms) → overhead ${(wall / timings.onnx_run_ms).toFixed(4)}; Echo p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms over ${latencies.length} calls`,
+      );
+    }
+    const overhead = median(ratios);
+    const echoP99 = percentile(echoes, 99);
+    console.log(`generate: pipeline overhead median ${overhead.toFixed(4)} (target ≤ 1.02) ${overhead <= 1.02 ? 'MET' : 'NOT MET'}`);
+    console.log(`generate: Echo p99 during generation ${echoP99.toFixed(2)} ms over ${echoes.length} calls (target ≤ 10 ms) ${echoP99 <= 10 ? 'MET' : 'NOT MET'}`);
+    return { overhead, echoP99 };
+  } finally {
+    connection.close();
+    serve.child.kill('SIGTERM');
+    await serve.exited;
+    home.cleanup();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchGenerate();

@@ -1,0 +1,78 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { PACKAGE_ROOT } from '../package-root.js';
+
+/** Models that ship with dts-util (built at install time): `smoke`, tiny random weights. */
+export const BUILTIN_MODELS_DIR = path.join(PACKAGE_ROOT, 'models');
+
+/** The files a diffusers ONNX pipeline needs; a folder missing any is refused with the list. */
+export const REQUIRED_FILES = ['model_index.json', 'unet/model.onnx', 'text_encoder/model.onnx', 'vae_decoder/model.onnx', 'tokenizer', 'scheduler/scheduler_config.json'];
+
+export interface ModelEntry {
+  name: string;
+  dir: string;
+  builtin: boolean;
+}
+
+export class ModelNotFoundError extends Error {
+  override readonly name = 'ModelNotFoundError';
+}
+export class ModelChoiceError extends Error {
+  override readonly name = 'ModelChoiceError';
+}
+export class IncompleteModelError extends Error {
+  override readonly name = 'IncompleteModelError';
+}
+
+function modelsIn(dir: string, builtin: boolean): ModelEntry[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.') && fs.existsSync(path.join(dir, e.name, 'model_index.json')))
+    .map((e) => ({ name: e.name, dir: path.join(dir, e.name), builtin }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Installed models (folders with model_index.json), then built-in ones not shadowed by them. */
+export function listModels(modelsDir: string): ModelEntry[] {
+  const installed = modelsIn(modelsDir, false);
+  const names = new Set(installed.map((m) => m.name));
+  return [...installed, ...modelsIn(BUILTIN_MODELS_DIR, true).filter((m) => !names.has(m.name))];
+}
+
+const HOW_TO_ADD = (modelsDir: string) =>
+  `add a Stable Diffusion model in the diffusers ONNX layout (a folder with model_index.json, unet/, text_encoder/, vae_decoder/, tokenizer/, scheduler/) to ${modelsDir}, by copying it there or uploading its files with UploadFile; the built-in model "smoke" (noise pictures) proves the path works`;
+
+/**
+ * Picks the model for a request: the named one; for an empty name the configured default, else
+ * the only installed model. Built-in models are used only when named.
+ */
+export function resolveModel(modelsDir: string, requested: string, defaultModel: string | undefined): ModelEntry {
+  const all = listModels(modelsDir);
+  const name = requested || defaultModel || '';
+  if (name) {
+    const found = all.find((m) => m.name === name);
+    if (!found) {
+      const known = all.map((m) => m.name).join(', ') || 'none';
+      throw new ModelNotFoundError(`model "${name}" is not installed (installed: ${known}); ${HOW_TO_ADD(modelsDir)}`);
+    }
+    return checkComplete(found);
+  }
+  const installed = all.filter((m) => !m.builtin);
+  if (installed.length === 0) throw new ModelNotFoundError(`no model is installed; ${HOW_TO_ADD(modelsDir)}`);
+  if (installed.length > 1) {
+    throw new ModelChoiceError(`several models are installed (${installed.map((m) => m.name).join(', ')}): name one in the request's model field, or start the server with --default-model`);
+  }
+  return checkComplete(installed[0]!);
+}
+
+function checkComplete(model: ModelEntry): ModelEntry {
+  const missing = REQUIRED_FILES.filter((f) => !fs.existsSync(path.join(model.dir, f)));
+  if (missing.length > 0) throw new IncompleteModelError(`model "${model.name}" is incomplete: missing ${missing.join(', ')}`);
+  return model;
+}

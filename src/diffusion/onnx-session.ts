@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+import * as ort from 'onnxruntime-node';
+
+export type TensorType = 'float32' | 'float16' | 'int32' | 'int64';
+
+/** A session plus what the pipeline needs to know about it, read from its metadata. */
+export interface ModelSession {
+  session: ort.InferenceSession;
+  device: string;
+  inputs: Map<string, { type: TensorType; shape: readonly (number | string)[] }>;
+  outputNames: readonly string[];
+}
+
+/** Accumulates the wall time spent inside ONNX Runtime's run() (the overhead benchmark divides by it). */
+export class RunClock {
+  totalMs = 0;
+  async run(model: ModelSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const started = performance.now();
+    try {
+      return await model.session.run(feeds);
+    } finally {
+      this.totalMs += performance.now() - started;
+    }
+  }
+}
+
+/** Whether onnxruntime-node has its CUDA provider library (it is downloaded at install time, not bundled). */
+function cudaProviderInstalled(): boolean {
+  const binding = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
+  const root = path.resolve(binding, '..', '..');
+  try {
+    return fs.readdirSync(root, { recursive: true }).some((f) => String(f).endsWith('libonnxruntime_providers_cuda.so'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Execution providers to try, in order, for a device preference. 'auto' means CUDA when its
+ * provider is installed, else CPU; WebGPU only when asked for (it needs a real GPU driver).
+ */
+export function devicePreference(device: string): string[] {
+  if (device === 'cpu') return ['cpu'];
+  if (device === 'cuda' || device === 'webgpu') return [device, 'cpu'];
+  return cudaProviderInstalled() ? ['cuda', 'cpu'] : ['cpu'];
+}
+
+/** Opens an ONNX file on the first device that accepts it; `fallbacks` says why others did not. */
+export async function openSession(file: string, devices: string[], fallbacks: string[]): Promise<ModelSession> {
+  let lastError: unknown;
+  for (const device of devices) {
+    try {
+      const session = await ort.InferenceSession.create(file, {
+        executionProviders: [device],
+        graphOptimizationLevel: 'all',
+        // ORT's worker threads spin between operators by default, holding every core even while
+        // waiting; the server's event loop (Echo, health, uploads) then waits for a time slice.
+        extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+      });
+      const inputs = new Map<string, { type: TensorType; shape: readonly (number | string)[] }>();
+      for (const meta of session.inputMetadata) {
+        if (meta.isTensor) inputs.set(meta.name, { type: meta.type as TensorType, shape: meta.shape });
+      }
+      return { session, device, inputs, outputNames: session.outputNames };
+    } catch (error) {
+      lastError = error;
+      if (device !== devices.at(-1)) fallbacks.push(`${device}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw lastError;
+}
+
+/** The input whose name is one of `names` (exports differ), else the first input. */
+export function inputNamed(model: ModelSession, names: string[]): { name: string; type: TensorType; shape: readonly (number | string)[] } {
+  for (const name of names) {
+    const meta = model.inputs.get(name);
+    if (meta) return { name, ...meta };
+  }
+  throw new Error(`the model has none of the inputs ${names.join(', ')} (it has ${[...model.inputs.keys()].join(', ')})`);
+}
+
+/** A float tensor in whatever float type the model wants. */
+export function floatTensor(type: TensorType, data: Float32Array, dims: number[]): ort.Tensor {
+  if (type === 'float16') return new ort.Tensor('float16', Float16Array.from(data) as unknown as Uint16Array, dims);
+  return new ort.Tensor('float32', data, dims);
+}
+
+/** An integer tensor in whatever integer type the model wants. */
+export function intTensor(type: TensorType, values: number[], dims: number[]): ort.Tensor {
+  if (type === 'int64') return new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
+  if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(values), dims);
+  return floatTensor(type, Float32Array.from(values), dims);
+}
+
+/** Output data as float32, whatever the model produced. */
+export function toFloat32(tensor: ort.Tensor): Float32Array {
+  const data = tensor.data;
+  if (data instanceof Float32Array) return data;
+  if (typeof Float16Array !== 'undefined' && data instanceof Float16Array) return Float32Array.from(data as unknown as ArrayLike<number>);
+  if (data instanceof Uint16Array) return Float32Array.from(data, halfToFloat);
+  throw new Error(`unexpected output type ${tensor.type}`);
+}
+
+/** IEEE 754 half (raw bits) → number, for runtimes without Float16Array. */
+function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 31) return fraction ? NaN : sign * Infinity;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}

@@ -1,0 +1,159 @@
+import type { GenerationResult, Progress } from '../engine/messages.js';
+import { batchNoise } from './batch-noise.js';
+import { upscaleLatents2x } from './latent-upscale.js';
+import type { LoadedModel } from './loaded-model.js';
+import { createModelDenoiser } from './model-denoiser.js';
+import { RunClock } from './onnx-session.js';
+import { parametersText } from './parameters-text.js';
+import { encodePng, toRgb8 } from './png.js';
+import type { GenerationParams } from './request.js';
+import { resolveSampler } from './samplers/registry.js';
+import { discreteSchedule } from './schedules.js';
+
+export const LATENT_CHANNELS = 4;
+
+export interface PipelineHooks {
+  progress(progress: Omit<Progress, 'queuePosition'>): void;
+  /** Throws when the job must stop (client gone, deadline, shutdown); called between steps. */
+  checkCancelled(): void;
+  version: string;
+}
+
+/**
+ * txt2img, as one loop a reader can follow: tokenize → encode text → for each batch: seeded noise
+ * → sampler over the UNet (classifier-free guidance inside the denoiser) → [hires fix: upscale
+ * latents ×2, noise to the strength's level, sample again] → VAE decode → PNG.
+ */
+export async function runPipeline(model: LoadedModel, params: GenerationParams, hooks: PipelineHooks): Promise<GenerationResult> {
+  const started = performance.now();
+  const clock = new RunClock();
+  const events: string[] = [];
+  const report = (stage: Progress['stage'], event: string, extra: Partial<Progress> = {}) => {
+    const line = `${(performance.now() - started).toFixed(1)} ms ${stage}: ${event}`;
+    events.push(line);
+    hooks.progress({ stage, event: line, step: 0, steps: 0, batch: 0, batches: params.batchCount, ...extra });
+  };
+  const timings: Record<string, number> = {};
+  const time = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await run();
+    } finally {
+      timings[name] = (timings[name] ?? 0) + performance.now() - t0;
+    }
+  };
+
+  const sampler = resolveSampler(params.sampler);
+  const schedule = discreteSchedule(model.scheduler);
+  const guided = params.cfgScale > 1;
+
+  // Text: the negative prompt is encoded only when guidance uses it; both in one run.
+  const positive = model.tokenizer.encode(params.prompt);
+  const negative = model.tokenizer.encode(params.negativePrompt);
+  for (const [label, result] of [['prompt', positive], ['negative prompt', negative]] as const) {
+    if (result.truncated) report('text_encoded', `${label} truncated to ${model.tokenizer.maxLength - 2} tokens (it had ${result.tokenCount})`);
+  }
+  const encoded = await time('text_encode_ms', () => model.encodeText(guided ? [negative.ids, positive.ids] : [positive.ids], clock));
+  const [, tokens, dim] = encoded.shape;
+  const one = tokens * dim;
+  const cond = repeat(encoded.data.subarray(guided ? one : 0, guided ? 2 * one : one), params.batchSize);
+  const uncond = guided ? repeat(encoded.data.subarray(0, one), params.batchSize) : undefined;
+  const contextShape: [number, number, number] = [params.batchSize, tokens, dim];
+  report('text_encoded', `${guided ? 2 : 1} prompt(s) encoded, ${tokens} tokens × ${dim}`);
+
+  const unet = model.unetCall(clock);
+  const images: Uint8Array[] = [];
+  const allSeeds: number[] = [];
+  for (let batch = 0; batch < params.batchCount; batch++) {
+    const seeds = Array.from({ length: params.batchSize }, (_, i) => params.seed + batch * params.batchSize + i);
+    allSeeds.push(...seeds);
+    const noise = batchNoise(seeds);
+    const sample = async (x: Float32Array, shape: [number, number, number, number], sigmas: number[], pass: string) => {
+      const denoise = createModelDenoiser({ unet, schedule, predictionType: model.predictionType, latentShape: shape, cond, uncond, contextShape, guidanceScale: params.cfgScale });
+      const steps = sigmas.length - 1;
+      return time('sampling_ms', () =>
+        sampler.sample(x, {
+          denoise,
+          sigmas,
+          noise,
+          onStep: (step) => {
+            report('sampling', `${pass} step ${step + 1}/${steps}, batch ${batch + 1}/${params.batchCount}`, { step: step + 1, steps, batch: batch + 1 });
+            hooks.checkCancelled();
+          },
+        }),
+      );
+    };
+
+    let shape: [number, number, number, number] = [params.batchSize, LATENT_CHANNELS, params.height / 8, params.width / 8];
+    const sigmas = sampler.sigmas(params.steps, schedule, model.scheduler);
+    const start = noise.randn(shape[0] * shape[1] * shape[2] * shape[3]);
+    for (let i = 0; i < start.length; i++) start[i] = start[i]! * sigmas[0]!;
+    let latents = await sample(start, shape, sigmas, 'first pass');
+
+    if (params.enableHr) {
+      // A1111's hires fix: the first pass's latents ×2, noised to the level `denoising_strength`
+      // reaches into the schedule, then sampled from there (int(strength·steps) steps).
+      const stepsToRun = Math.floor(Math.min(params.denoisingStrength, 0.999) * params.steps);
+      latents = upscaleLatents2x(latents, shape);
+      shape = [shape[0], shape[1], shape[2] * 2, shape[3] * 2];
+      report('hires_fix', `latents upscaled to ${shape[3] * 8}×${shape[2] * 8}; second pass of ${stepsToRun} steps (strength ${params.denoisingStrength})`, { batch: batch + 1 });
+      if (stepsToRun > 0) {
+        const tail = sigmas.slice(params.steps - stepsToRun);
+        const fresh = noise.randn(latents.length);
+        for (let i = 0; i < latents.length; i++) latents[i] = latents[i]! + fresh[i]! * tail[0]!;
+        latents = await sample(latents, shape, tail, 'second pass');
+      }
+    }
+
+    hooks.checkCancelled();
+    const decoded = await time('decode_ms', () => model.decode(latents, shape, clock));
+    report('decoded', `batch ${batch + 1}/${params.batchCount}: ${decoded.length} image(s) decoded`, { batch: batch + 1 });
+    await time('png_ms', async () => {
+      decoded.forEach((pixels, i) => {
+        const text = parametersText(params, { seed: seeds[i]!, sampler: sampler.name, model: model.name, version: hooks.version });
+        images.push(encodePng(toRgb8(pixels, 0, shape[3] * 8, shape[2] * 8), shape[3] * 8, shape[2] * 8, { parameters: text }));
+      });
+    });
+  }
+
+  const totalMs = performance.now() - started;
+  report('done', `${images.length} image(s) in ${totalMs.toFixed(0)} ms`);
+  const info = {
+    prompt: params.prompt,
+    all_prompts: allSeeds.map(() => params.prompt),
+    negative_prompt: params.negativePrompt,
+    all_negative_prompts: allSeeds.map(() => params.negativePrompt),
+    seed: params.seed,
+    all_seeds: allSeeds,
+    seed_was_random: params.seedWasRandom,
+    width: params.width,
+    height: params.height,
+    sampler_name: sampler.name,
+    cfg_scale: params.cfgScale,
+    steps: params.steps,
+    batch_size: params.batchSize,
+    n_iter: params.batchCount,
+    restore_faces: false,
+    enable_hr: params.enableHr,
+    hr_scale: params.enableHr ? 2 : 1,
+    hr_upscaler: params.enableHr ? 'Latent' : null,
+    denoising_strength: params.enableHr ? params.denoisingStrength : null,
+    sd_model_name: model.name,
+    prediction_type: model.predictionType,
+    infotexts: allSeeds.map((seed) => parametersText(params, { seed, sampler: sampler.name, model: model.name, version: hooks.version })),
+    version: hooks.version,
+    device: model.device,
+    device_fallbacks: model.fallbacks,
+    timings_ms: { ...roundAll(timings), onnx_run_ms: round(clock.totalMs), total_ms: round(totalMs) },
+  };
+  return { images, info: JSON.stringify(info), events, onnxRunMs: clock.totalMs };
+}
+
+function repeat(data: Float32Array, times: number): Float32Array {
+  const out = new Float32Array(data.length * times);
+  for (let i = 0; i < times; i++) out.set(data, i * data.length);
+  return out;
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+const roundAll = (record: Record<string, number>) => Object.fromEntries(Object.entries(record).map(([k, v]) => [k, round(v)]));

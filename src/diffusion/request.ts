@@ -1,0 +1,114 @@
+import crypto from 'node:crypto';
+
+import type { ImageGenerationRequest } from '../generated/image_generation.js';
+
+/** A request with every field checked and every default filled in. */
+export interface GenerationParams {
+  prompt: string;
+  negativePrompt: string;
+  width: number;
+  height: number;
+  steps: number;
+  cfgScale: number;
+  /** The seed of the first image; image i of the request uses seed + i. */
+  seed: number;
+  seedWasRandom: boolean;
+  sampler: string;
+  batchSize: number;
+  batchCount: number;
+  enableHr: boolean;
+  /** Strength of the hires-fix second pass (only used with enableHr). */
+  denoisingStrength: number;
+  /** Folder name in the models directory; '' = the server's default. */
+  model: string;
+}
+
+/** A request field out of range: the message names the field and what is allowed. */
+export class InvalidRequestError extends Error {
+  override readonly name = 'InvalidRequestError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+/** A request this server cannot honour as asked (e.g. restore_faces without a face model). */
+export class UnsupportedRequestError extends Error {
+  override readonly name = 'UnsupportedRequestError';
+}
+
+export const LIMITS = {
+  size: { min: 64, max: 2048 },
+  steps: { min: 1, max: 150 },
+  cfgScale: { min: 0, max: 30 },
+  batchSize: { min: 1, max: 8 },
+  batchCount: { min: 1, max: 100 },
+  promptChars: 10_000,
+} as const;
+
+export const DEFAULTS = { size: 512, steps: 20, cfgScale: 7, hiresDenoisingStrength: 0.7 } as const;
+
+/**
+ * Checks a request and fills defaults. proto3 cannot tell "unset" from 0, so 0 means "the default"
+ * for width, height, steps, cfg_scale, batch_size and batch_count (a real value of 0 is never
+ * valid for those, and cfg_scale ≤ 1 — no guidance — is asked for with 1). seed -1 means random;
+ * 0 is a seed like any other.
+ */
+export function validateRequest(request: ImageGenerationRequest, defaultSize: number = DEFAULTS.size): GenerationParams {
+  if (request.restoreFaces) {
+    throw new UnsupportedRequestError('restore_faces needs a face-restoration model, and this server has none; send the request without restore_faces');
+  }
+  checkText('prompt', request.prompt);
+  checkText('negative_prompt', request.negativePrompt);
+  const width = dimension('width', request.width || defaultSize);
+  const height = dimension('height', request.height || defaultSize);
+  const steps = intInRange('steps', request.steps || DEFAULTS.steps, LIMITS.steps);
+  const cfgScale = request.cfgScale === 0 ? DEFAULTS.cfgScale : request.cfgScale;
+  if (!Number.isFinite(cfgScale) || cfgScale < LIMITS.cfgScale.min || cfgScale > LIMITS.cfgScale.max) {
+    throw new InvalidRequestError('cfg_scale', `must be from ${LIMITS.cfgScale.min} to ${LIMITS.cfgScale.max} (got ${request.cfgScale})`);
+  }
+  const batchSize = intInRange('batch_size', request.batchSize || 1, LIMITS.batchSize);
+  const batchCount = intInRange('batch_count', request.batchCount || 1, LIMITS.batchCount);
+  const strength = request.denoisingStrength;
+  if (!Number.isFinite(strength) || strength < 0 || strength > 1) throw new InvalidRequestError('denoising_strength', `must be from 0 to 1 (got ${strength})`);
+  if (request.enableHr && Math.max(width, height) * 2 > LIMITS.size.max) {
+    throw new InvalidRequestError('enable_hr', `the hires fix doubles the size, and ${width * 2}×${height * 2} is over ${LIMITS.size.max}; ask for at most ${LIMITS.size.max / 2} per side`);
+  }
+  const seedWasRandom = request.seed === -1;
+  if (!seedWasRandom && (!Number.isSafeInteger(request.seed) || request.seed < 0 || request.seed + batchSize * batchCount > Number.MAX_SAFE_INTEGER)) {
+    throw new InvalidRequestError('seed', `must be -1 (random) or a whole number from 0 to ${Number.MAX_SAFE_INTEGER} (got ${request.seed})`);
+  }
+  return {
+    prompt: request.prompt,
+    negativePrompt: request.negativePrompt,
+    width,
+    height,
+    steps,
+    cfgScale: Math.fround(cfgScale),
+    seed: seedWasRandom ? crypto.randomInt(0, 2 ** 32) : request.seed,
+    seedWasRandom,
+    sampler: request.sampler,
+    batchSize,
+    batchCount,
+    enableHr: request.enableHr,
+    denoisingStrength: request.enableHr && strength === 0 ? DEFAULTS.hiresDenoisingStrength : strength,
+    model: request.model,
+  };
+}
+
+function checkText(field: string, text: string): void {
+  if (text.length > LIMITS.promptChars) throw new InvalidRequestError(field, `is ${text.length} characters; the limit is ${LIMITS.promptChars} (only 75 tokens are used anyway)`);
+}
+
+function dimension(field: string, value: number): number {
+  intInRange(field, value, LIMITS.size);
+  if (value % 8 !== 0) throw new InvalidRequestError(field, `must be a multiple of 8 (got ${value}); try ${Math.round(value / 8) * 8}`);
+  return value;
+}
+
+function intInRange(field: string, value: number, { min, max }: { min: number; max: number }): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw new InvalidRequestError(field, `must be a whole number from ${min} to ${max} (got ${value})`);
+  return value;
+}

@@ -1,0 +1,142 @@
+import { Worker } from 'node:worker_threads';
+
+import type { GenerationParams } from '../diffusion/request.js';
+import type { Logger } from '../log/logger.js';
+import { GenerationError } from './errors.js';
+import { CANCEL_NONE, CANCEL_REQUESTED, type FromWorker, type GenerationResult, type Progress, type ToWorker } from './messages.js';
+
+export interface EngineOptions {
+  logger: Logger;
+  /** Jobs allowed to wait behind the running one; more is RESOURCE_EXHAUSTED. */
+  maxQueue: number;
+  /** Execution provider preference passed to the worker ('auto' | 'cpu' | 'cuda' | 'webgpu'). */
+  device: string;
+}
+
+export interface JobRequest {
+  params: GenerationParams;
+  modelDir: string;
+  modelName: string;
+  signal: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+}
+
+interface Job extends JobRequest {
+  id: number;
+  resolve: (result: GenerationResult) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Runs generations one at a time in a worker thread (ONNX Runtime's run() blocks the thread that
+ * calls it, so the event loop stays free for Echo, health and uploads). Jobs wait in a bounded
+ * queue; a cancelled job leaves the queue at once, or stops the running one at its next step.
+ * The worker keeps loaded models between jobs.
+ */
+export class Engine {
+  private readonly queue: Job[] = [];
+  private running: Job | undefined;
+  private worker: Worker | undefined;
+  private readonly cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly options: EngineOptions) {}
+
+  /** Jobs waiting (not counting the running one). */
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  generate(request: JobRequest): Promise<GenerationResult> {
+    if (this.closed) return Promise.reject(new GenerationError('cancelled', 'the server is shutting down'));
+    if (request.signal.aborted) return Promise.reject(new GenerationError('cancelled', 'the request was cancelled'));
+    if (this.running && this.queue.length >= this.options.maxQueue) {
+      return Promise.reject(new GenerationError('too_large', `the generation queue is full (${this.options.maxQueue} waiting); try again when it drains`));
+    }
+    return new Promise((resolve, reject) => {
+      const job: Job = { ...request, id: this.nextId++, resolve, reject };
+      request.signal.addEventListener('abort', () => this.cancel(job), { once: true });
+      this.queue.push(job);
+      this.reportQueue();
+      this.pump();
+    });
+  }
+
+  /** Stops taking jobs, cancels what waits and what runs, and ends the worker. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) job.reject(new GenerationError('cancelled', 'the server is shutting down'));
+    if (this.running) Atomics.store(this.cancelFlag, 0, CANCEL_REQUESTED);
+    await this.worker?.terminate();
+    this.worker = undefined;
+  }
+
+  private cancel(job: Job): void {
+    const index = this.queue.indexOf(job);
+    if (index >= 0) {
+      this.queue.splice(index, 1);
+      job.reject(new GenerationError('cancelled', 'the request was cancelled while it waited'));
+      this.reportQueue();
+    } else if (this.running === job) {
+      // The worker sees this between steps and answers 'failed' with kind 'cancelled'.
+      Atomics.store(this.cancelFlag, 0, CANCEL_REQUESTED);
+    }
+  }
+
+  private reportQueue(): void {
+    this.queue.forEach((job, position) =>
+      job.onProgress?.({ stage: 'queued', event: `queued: ${position + (this.running ? 1 : 0)} ahead`, step: 0, steps: 0, batch: 0, batches: job.params.batchCount, queuePosition: position + (this.running ? 1 : 0) }),
+    );
+  }
+
+  private pump(): void {
+    if (this.running || this.closed) return;
+    const job = this.queue.shift();
+    if (!job) return;
+    this.running = job;
+    this.reportQueue();
+    Atomics.store(this.cancelFlag, 0, CANCEL_NONE);
+    const message: ToWorker = { type: 'run', jobId: job.id, params: job.params, modelDir: job.modelDir, modelName: job.modelName };
+    this.ensureWorker().postMessage(message);
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { cancelFlag: this.cancelFlag, device: this.options.device } });
+    worker.on('message', (message: FromWorker) => this.onMessage(message));
+    worker.on('error', (error) => {
+      this.options.logger.error('generation worker crashed', { error });
+      this.finish(undefined, new GenerationError('internal', 'the generation worker crashed; see the server log'));
+    });
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = undefined;
+      if (this.running) this.finish(undefined, new GenerationError('internal', `the generation worker exited (code ${code}); see the server log`));
+    });
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  private onMessage(message: FromWorker): void {
+    const job = this.running;
+    if (!job || job.id !== message.jobId) return;
+    if (message.type === 'progress') job.onProgress?.(message.progress);
+    else if (message.type === 'done') this.finish(message.result);
+    else this.finish(undefined, new GenerationError(message.kind, message.message, message.field));
+  }
+
+  private finish(result: GenerationResult | undefined, error?: Error): void {
+    const job = this.running;
+    this.running = undefined;
+    if (job) {
+      if (error) job.reject(error);
+      else job.resolve(result!);
+    }
+    this.pump();
+  }
+}

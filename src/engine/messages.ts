@@ -1,0 +1,35 @@
+import type { GenerationParams } from '../diffusion/request.js';
+
+/** Progress of one job, as the engine reports it (and GenerateImageStream forwards it). */
+export interface Progress {
+  stage: 'queued' | 'started' | 'loading_model' | 'text_encoded' | 'sampling' | 'decoded' | 'hires_fix' | 'done';
+  event: string;
+  step: number;
+  steps: number;
+  batch: number;
+  batches: number;
+  queuePosition: number;
+}
+
+export interface GenerationResult {
+  images: Uint8Array[];
+  /** A1111-style info, as a JSON string. */
+  info: string;
+  events: string[];
+  /** Sum of the ONNX Runtime run() times inside this job (the benchmark's denominator). */
+  onnxRunMs: number;
+}
+
+/** Why a job failed, in terms the gRPC layer maps to status codes. */
+export type FailureKind = 'not_found' | 'invalid' | 'unsupported' | 'cancelled' | 'too_large' | 'internal';
+
+export type ToWorker = { type: 'run'; jobId: number; params: GenerationParams; modelDir: string; modelName: string };
+
+export type FromWorker =
+  | { type: 'progress'; jobId: number; progress: Progress }
+  | { type: 'done'; jobId: number; result: GenerationResult }
+  | { type: 'failed'; jobId: number; kind: FailureKind; message: string; field?: string };
+
+/** Shared between the engine and its worker: the worker checks it between steps (ORT's run() blocks its thread, so a message would wait). */
+export const CANCEL_NONE = 0;
+export const CANCEL_REQUESTED = 1;
