@@ -69,6 +69,8 @@ export async function benchGenerate(): Promise<{ overhead: number; echoP99: numb
   const job = request({ width: size, height: size, steps, sampler: 'Euler a', cfgScale: 7, model: BENCH_MODEL.name });
   try {
     await generate({ ...job, steps: 1 }); // loads the model; later requests find it loaded
+    // Warm both sides' Echo path (JIT, TLS buffers) so the first run's figures are not start-up.
+    for (let i = 0; i < 500; i++) await unaryCall(connection.service, connection.service.echo, {}, 10_000);
     const idle = await echoLatencies(connection, new Promise((r) => setTimeout(r, 3000)));
     console.log(`generate: Echo while idle p50 ${percentile(idle, 50).toFixed(2)} ms, p99 ${percentile(idle, 99).toFixed(2)} ms over ${idle.length} calls (baseline)`);
     const ratios: number[] = [];

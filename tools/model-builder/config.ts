@@ -72,6 +72,8 @@ export interface PipelineConfig {
     dtype: WeightDType;
     /** Write initializers to model.onnx_data beside model.onnx, as exports over 2 GB must. */
     externalData: boolean;
+    /** float16 model inputs and outputs, as fp16 exports have (default float32). */
+    io?: 'float32' | 'float16';
   };
   includeVaeEncoder: boolean;
 }

@@ -109,6 +109,31 @@ export class GraphBuilder {
   }
 
   /**
+   * Makes every float32 input and output float16, as fp16 exports have them: each input is cast
+   * to float32 where the graph reads it, each output cast to float16 where the graph writes it.
+   */
+  halfPrecisionIO(): void {
+    const renames = new Map<string, string>();
+    for (const input of this.inputs) {
+      const type = input.type!.tensorType!;
+      if (type.elemType !== DataType.FLOAT) continue;
+      const inner = `${input.name}__float32`;
+      renames.set(input.name!, inner);
+      type.elemType = DataType.FLOAT16;
+    }
+    for (const node of this.nodes) node.input = node.input!.map((name) => renames.get(name) ?? name);
+    for (const [outer, inner] of renames) this.nodes.unshift({ opType: 'Cast', name: this.fresh('Cast_in'), input: [outer], output: [inner], attribute: [attribute('to', DataType.FLOAT)] });
+    for (const output of this.outputs) {
+      const type = output.type!.tensorType!;
+      if (type.elemType !== DataType.FLOAT) continue;
+      const inner = `${output.name}__float32`;
+      for (const node of this.nodes) node.output = node.output!.map((name) => (name === output.name ? inner : name));
+      this.nodes.push({ opType: 'Cast', name: this.fresh('Cast_out'), input: [inner], output: [output.name!], attribute: [attribute('to', DataType.FLOAT16)] });
+      type.elemType = DataType.FLOAT16;
+    }
+  }
+
+  /**
    * Encodes the model. With `externalData`, initializers of at least `threshold` bytes go to that
    * file beside the model (the layout of exports over 2 GB: model.onnx + model.onnx_data).
    */

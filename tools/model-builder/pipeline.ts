@@ -49,6 +49,7 @@ async function writeModel(dir: string, component: BuiltComponent, config: Pipeli
   // A stale model.onnx_data from an earlier build would otherwise sit beside a model that doesn't use it.
   await fs.rm(externalFile, { force: true });
   const externalData = config.weights.externalData ? { dir: folder, fileName: EXTERNAL_DATA_FILE, threshold: EXTERNAL_THRESHOLD_BYTES } : undefined;
+  if (config.weights.io === 'float16') component.graph.halfPrecisionIO();
   const bytes = component.graph.encode({ externalData });
   await fs.writeFile(path.join(folder, 'model.onnx'), bytes);
   const externalBytes = externalData ? (await fs.stat(externalFile)).size : 0;
