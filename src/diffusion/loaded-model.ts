@@ -4,7 +4,8 @@ import path from 'node:path';
 import { ClipTokenizer } from './tokenizer.js';
 import type { SchedulerConfig } from './types.js';
 import type { UNetCall } from './unet-call.js';
-import { devicePreference, floatTensor, inputNamed, intTensor, openSession, toFloat32, type ModelSession, type RunClock } from './onnx-session.js';
+import { devicePreference } from './device.js';
+import { floatTensor, inputNamed, intTensor, openSession, toFloat32, type ModelSession, type RunClock } from './onnx-session.js';
 
 /** SD 1.x/2.x latent scaling; a VAE config's scaling_factor wins (SDXL: 0.13025). */
 const DEFAULT_VAE_SCALING = 0.18215;

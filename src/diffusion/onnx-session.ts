@@ -1,7 +1,4 @@
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import path from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
@@ -26,27 +23,6 @@ export class RunClock {
       this.totalMs += performance.now() - started;
     }
   }
-}
-
-/** Whether onnxruntime-node has its CUDA provider library (it is downloaded at install time, not bundled). */
-function cudaProviderInstalled(): boolean {
-  const binding = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
-  const root = path.resolve(binding, '..', '..');
-  try {
-    return fs.readdirSync(root, { recursive: true }).some((f) => String(f).endsWith('libonnxruntime_providers_cuda.so'));
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Execution providers to try, in order, for a device preference. 'auto' means CUDA when its
- * provider is installed, else CPU; WebGPU only when asked for (it needs a real GPU driver).
- */
-export function devicePreference(device: string): string[] {
-  if (device === 'cpu') return ['cpu'];
-  if (device === 'cuda' || device === 'webgpu') return [device, 'cpu'];
-  return cudaProviderInstalled() ? ['cuda', 'cpu'] : ['cpu'];
 }
 
 /** Opens an ONNX file on the first device that accepts it; `fallbacks` says why others did not. */

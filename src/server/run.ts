@@ -1,4 +1,5 @@
 import type { ServerSettings } from '../config/settings.js';
+import { describeDevice } from '../diffusion/device.js';
 import type { Logger } from '../log/logger.js';
 import { startServer } from './server.js';
 
@@ -26,7 +27,7 @@ export async function runServerUntilSignal(settings: ServerSettings, logger: Log
     modelsDir: settings.modelsDir,
     maxUploadBytes: settings.maxUploadBytes,
     defaultModel: settings.defaultModel ?? '(the only installed model)',
-    device: settings.device,
+    device: describeDevice(settings.device),
     maxQueue: settings.maxQueue,
     pid: process.pid,
     node: process.version,

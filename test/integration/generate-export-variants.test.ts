@@ -48,3 +48,21 @@ describe('exports in the wild: dtypes and layouts read from the sessions', () =>
     assert.ok(new Set(png.data).size > 16);
   });
 });
+
+describe('a GPU asked for where there is none', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ device: 'cuda' });
+    await buildPipeline(path.join(t.settings.modelsDir, 'm'), TINY_SD15, { seed: 1 });
+  });
+  after(() => t.stop());
+
+  it('falls back to the CPU, generates, and reports why in info', async () => {
+    const c = t.client();
+    const reply = await unaryCall<ImageGenerationRequest, ImageGenerationResponse>(c.service, c.service.generateImage, request({ steps: 1 }), 120_000);
+    const info = JSON.parse(reply.info);
+    assert.equal(info.device, 'cpu');
+    assert.ok(info.device_fallbacks.length > 0 && info.device_fallbacks.every((f: string) => f.startsWith('cuda: ')), JSON.stringify(info.device_fallbacks));
+    assert.equal(reply.images.length, 1);
+  });
+});
