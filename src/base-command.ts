@@ -1,7 +1,20 @@
 import { Command, Flags } from '@oclif/core';
 
 import { UsageError } from './config/errors.js';
-import type { ConnectionFlags } from './config/settings.js';
+import type { ConnectionFlags, ServerFlags } from './config/settings.js';
+
+interface ServerFlagValues {
+  host?: string;
+  port?: number;
+  tls?: boolean;
+  'shared-secret'?: string;
+  'shared-secret-file'?: string;
+  'model-path'?: string;
+  'max-upload-size'?: string;
+  'default-model'?: string;
+  'max-queue'?: number;
+  device?: string;
+}
 
 /**
  * What every command shares: --json, the connection flags, and one catch() that turns a
@@ -20,12 +33,36 @@ export abstract class BaseCommand extends Command {
     'shared-secret-file': Flags.file({ description: 'read the shared secret from this file', exists: true }),
   };
 
+  /** What `serve` accepts and `install` writes into the service's configuration. */
+  static serverFlags = {
+    ...BaseCommand.connectionFlags,
+    'model-path': Flags.string({ description: 'models directory [env: DTS_UTIL_MODEL_PATH]' }),
+    'max-upload-size': Flags.string({ description: 'largest file UploadFile accepts, e.g. 32GiB [env: DTS_UTIL_MAX_UPLOAD_SIZE]' }),
+    'default-model': Flags.string({ description: 'model for requests that name none (default: the only one installed) [env: DTS_UTIL_DEFAULT_MODEL]' }),
+    'max-queue': Flags.integer({ description: 'generations that may wait behind the running one (default: 16) [env: DTS_UTIL_MAX_QUEUE]', min: 0 }),
+    device: Flags.string({ description: 'compute device: auto (CUDA when installed, else CPU), cpu, cuda, webgpu [env: DTS_UTIL_DEVICE]', options: ['auto', 'cpu', 'cuda', 'webgpu'] }),
+  };
+
   /** Maps parsed oclif flags onto the settings resolver's names. */
   protected connectionFlags(flags: { host?: string; port?: number; tls?: boolean; 'shared-secret'?: string; 'shared-secret-file'?: string }): ConnectionFlags {
     return { host: flags.host, port: flags.port, tls: flags.tls, sharedSecret: flags['shared-secret'], sharedSecretFile: flags['shared-secret-file'] };
   }
 
-  protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
+  protected serverFlags(flags: ServerFlagValues): ServerFlags {
+    return {
+      ...this.connectionFlags(flags),
+      modelPath: flags['model-path'],
+      maxUploadSize: flags['max-upload-size'],
+      defaultModel: flags['default-model'],
+      maxQueue: flags['max-queue'],
+      device: flags.device,
+    };
+  }
+
+  protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    // oclif's --json error path takes the exit status from `exitCode`, but its own flag-parsing
+    // errors carry it in `oclif.exit` (2): without this they would exit 1 under --json.
+    if (error.exitCode === undefined && error.oclif?.exit !== undefined) error.exitCode = error.oclif.exit;
     if (error instanceof UsageError) {
       const usage = Object.assign(new Error(error.message), { exitCode: 2, suggestions: error.suggestion ? [error.suggestion] : undefined });
       if (this.jsonEnabled()) return super.catch(usage);

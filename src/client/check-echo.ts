@@ -1,0 +1,27 @@
+import { unaryCall, type Connection } from './client.js';
+import { roundMs, runCheck, type Check } from './check-result.js';
+
+/** Enough round trips for a median that one slow call (the first one connects) does not skew. */
+export const ECHO_CALLS = 5;
+
+/** Echo, several times in a row: proves the service answers and shows its latency. */
+export function checkEcho(connection: Connection, timeoutMs: number, calls = ECHO_CALLS): Promise<Check> {
+  return runCheck('echo', timeoutMs, async () => {
+    const latencies: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      const started = performance.now();
+      const { message } = await unaryCall(connection.service, connection.service.echo, {}, timeoutMs);
+      latencies.push(performance.now() - started);
+      if (message !== 'HELLO') throw new Error(`Echo answered ${JSON.stringify(message)} instead of "HELLO"`);
+    }
+    const latencyMs = { calls, p50: roundMs(median(latencies)), max: roundMs(Math.max(...latencies)) };
+    // durationMs is the typical round trip, the figure comparable between runs and servers.
+    return { detail: `Echo answered HELLO ${calls} times: p50 ${latencyMs.p50} ms, max ${latencyMs.max} ms`, durationMs: latencyMs.p50, latencyMs };
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
