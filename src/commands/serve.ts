@@ -14,19 +14,14 @@ export default class Serve extends BaseCommand {
     '<%= config.bin %> serve --host 0.0.0.0 --shared-secret-file /etc/dts-util/secret',
   ];
   static override flags = {
-    ...BaseCommand.connectionFlags,
-    'model-path': Flags.string({ description: 'models directory [env: DTS_UTIL_MODEL_PATH]' }),
-    'max-upload-size': Flags.string({ description: 'largest file UploadFile accepts, e.g. 32GiB [env: DTS_UTIL_MAX_UPLOAD_SIZE]' }),
-    'default-model': Flags.string({ description: 'model for requests that name none (default: the only one installed) [env: DTS_UTIL_DEFAULT_MODEL]' }),
-    'max-queue': Flags.integer({ description: 'generations that may wait behind the running one (default: 16) [env: DTS_UTIL_MAX_QUEUE]', min: 0 }),
-    device: Flags.string({ description: 'compute device: auto (CUDA when installed, else CPU), cpu, cuda, webgpu [env: DTS_UTIL_DEVICE]', options: ['auto', 'cpu', 'cuda', 'webgpu'] }),
+    ...BaseCommand.serverFlags,
     'grace-period': Flags.integer({ description: 'seconds to let running calls finish on shutdown', default: 30, min: 0 }),
     'log-level': Flags.string({ description: 'debug, info, warn or error [env: DTS_UTIL_LOG_LEVEL]', options: ['debug', 'info', 'warn', 'error'] }),
   };
 
   async run(): Promise<ServeResult> {
     const { flags } = await this.parse(Serve);
-    const settings = resolveServerSettings({ ...this.connectionFlags(flags), modelPath: flags['model-path'], maxUploadSize: flags['max-upload-size'], defaultModel: flags['default-model'], maxQueue: flags['max-queue'], device: flags.device });
+    const settings = resolveServerSettings(this.serverFlags(flags));
     const level = flags['log-level'] ?? process.env.DTS_UTIL_LOG_LEVEL ?? 'info';
     const logger = createLogger({ level: isLogLevel(level) ? level : 'info' });
     return runServerUntilSignal(settings, logger, flags['grace-period'] * 1000);

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -13,6 +14,15 @@ export interface Paths {
   modelsDir: string;
 }
 
+/** Where a system-wide install (a system unit, run as root) keeps everything. */
+export const SYSTEM_HOME = '/var/lib/dts-util';
+
+/** Root with a system install finds it without DTS_UTIL_HOME (so `sudo dts-util test` just works). */
+function systemInstallHome(): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  return fs.existsSync(path.join(SYSTEM_HOME, 'config.json')) ? SYSTEM_HOME : undefined;
+}
+
 /**
  * Resolves the folders for this user and platform.
  *
@@ -20,7 +30,7 @@ export interface Paths {
  * conventions: XDG base directories on Linux, ~/Library on macOS.
  */
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): Paths {
-  const home = env.DTS_UTIL_HOME;
+  const home = env.DTS_UTIL_HOME || systemInstallHome();
   if (home) {
     const root = path.resolve(home);
     return {

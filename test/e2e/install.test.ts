@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+
+import { runCli, spawnServe } from '../helpers/cli.js';
+import { listFiles } from '../helpers/test-server.js';
+import { tempHome } from '../helpers/temp-home.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Every file under dir with its mode, for permission checks. */
+function modes(dir: string): Record<string, number> {
+  return Object.fromEntries(listFiles(dir).map((f) => [f, fs.statSync(path.join(dir, f)).mode & 0o777]));
+}
+
+describe('install --service-manager none → serve → test --generate → uninstall (real, in a temporary DTS_UTIL_HOME)', () => {
+  const home = tempHome();
+  const secret = 'install-flow-secret-8c2d';
+  after(() => home.cleanup());
+
+  it('runs the whole life cycle and leaves nothing behind', async () => {
+    const port = await freePort();
+    const env = { ...home.env, DTS_UTIL_SHARED_SECRET: secret };
+    const install = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--json'], env);
+    assert.equal(install.code, 0, install.stderr + install.stdout);
+    const result = JSON.parse(install.stdout);
+    assert.equal(result.manager, 'none');
+    assert.equal(result.secretRequired, true);
+    assert.match(result.serveCommand, /bin\/run\.js' serve$|bin\/run\.js serve$/);
+    assert.match(result.caFingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+
+    // Secrets only in secrets.env (0600), keys 0600, folders private; config has no secret.
+    const files = modes(home.home);
+    assert.equal(files['secrets.env'], 0o600);
+    assert.equal(files['tls/ca-key.pem'], 0o600);
+    assert.equal(files['tls/server-key.pem'], 0o600);
+    assert.equal(fs.statSync(home.home).mode & 0o777, 0o700);
+    for (const file of Object.keys(files).filter((f) => f !== 'secrets.env')) {
+      assert.ok(!fs.readFileSync(path.join(home.home, file)).includes(secret), `${file} holds the secret`);
+    }
+    assert.ok(!install.stdout.includes(secret) && !install.stderr.includes(secret));
+    assert.equal(JSON.parse(fs.readFileSync(path.join(home.home, 'config.json'), 'utf8')).port, port);
+
+    // Running it again with the same flags changes nothing.
+    const again = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--json'], env);
+    assert.equal(JSON.parse(again.stdout).changed, false);
+    // New flags on an existing install need --yes when nobody can be asked.
+    const other = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--max-queue', '3', '--json'], env);
+    assert.equal(other.code, 2);
+    assert.match(JSON.parse(other.stdout).error.suggestion, /--yes/);
+
+    // The server the install describes: started with the secret only in secrets.env.
+    const serve = await spawnServe(['--port', String(port)], home.env);
+    try {
+      const healthy = await runCli(['test', '--json', '--generate'], env);
+      assert.equal(healthy.code, 0, healthy.stdout);
+      // The server took the secret from secrets.env: a client with another one is refused.
+      const wrong = await runCli(['test', '--json'], { ...home.env, DTS_UTIL_SHARED_SECRET: 'not-the-secret' });
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stdout, /UNAUTHENTICATED/);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+
+    const removal = await runCli(['uninstall', '--service-manager', 'none', '--json'], home.env);
+    assert.equal(removal.code, 0, removal.stderr);
+    assert.ok(JSON.parse(removal.stdout).kept.some((f: string) => f.endsWith('models')));
+    // ONNX Runtime itself drops a device id in $HOME/.cache/Microsoft (HOME is this folder here);
+    // that is not the tool's to remove.
+    const ours = () => fs.readdirSync(home.home).filter((f) => f !== '.cache');
+    assert.deepEqual(ours(), ['models']);
+    const twice = await runCli(['uninstall', '--service-manager', 'none', '--json'], home.env);
+    assert.equal(twice.code, 0);
+    assert.equal(JSON.parse(twice.stdout).changed, false);
+    const purge = await runCli(['uninstall', '--service-manager', 'none', '--purge', '-y', '--json'], home.env);
+    assert.equal(purge.code, 0);
+    assert.ok(!fs.existsSync(home.home) || ours().length === 0, `the tool left something behind: ${fs.existsSync(home.home) ? ours().join(', ') : ''}`);
+  });
+});
+
+describe('install refuses what it cannot do, with exit 2 and a way forward', () => {
+  const home = tempHome();
+  after(() => home.cleanup());
+
+  it('an automatic service manager where none runs', async () => {
+    const { code, stdout } = await runCli(['install', '--json'], home.env);
+    assert.equal(code, 2);
+    assert.match(JSON.parse(stdout).error.suggestion, /--service-manager none/);
+  });
+
+  it('a port in use, naming it', async () => {
+    const blocker = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    try {
+      const port = (blocker.address() as net.AddressInfo).port;
+      const { code, stdout } = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--json'], home.env);
+      assert.equal(code, 2);
+      assert.match(JSON.parse(stdout).error.message, new RegExp(`port ${port} is in use`));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('a non-loopback host with neither TLS nor a secret; an invalid port; an unknown manager', async () => {
+    const open = await runCli(['install', '--service-manager', 'none', '--host', '0.0.0.0', '--no-tls', '--json'], home.env);
+    assert.equal(open.code, 2);
+    assert.match(JSON.parse(open.stdout).error.message, /without TLS and without a shared secret/);
+    assert.equal((await runCli(['install', '--service-manager', 'none', '--port', '99999'], home.env)).code, 2);
+    assert.equal((await runCli(['install', '--service-manager', 'upstart'], home.env)).code, 2);
+  });
+
+  it('--dry-run prints the service file and configuration and writes nothing', async () => {
+    const dry = tempHome();
+    try {
+      const { code, stdout } = await runCli(['install', '--service-manager', 'systemd', '--user', '--dry-run', '--json'], dry.env);
+      assert.equal(code, 0, stdout);
+      const result = JSON.parse(stdout);
+      assert.match(result.serviceText, /^ExecStart=/m);
+      assert.deepEqual(fs.readdirSync(dry.home), []);
+    } finally {
+      dry.cleanup();
+    }
+  });
+});
