@@ -73,6 +73,7 @@ export async function planInstall(request: InstallRequest): Promise<{ steps: Ins
   const generated = request.generateSecret ? generateSecret() : undefined;
   const settings = resolveServerSettings({ ...request.flags, ...(generated ? { sharedSecret: generated } : {}) }, env);
   checkExposure(settings);
+  checkWritable(settings.modelsDir);
   const config = configFor(settings);
   const plan: ServicePlan = { ...located.plan, modelsDir: settings.modelsDir };
   const { environment } = plan;
@@ -164,6 +165,18 @@ export async function planInstall(request: InstallRequest): Promise<{ steps: Ins
 function checkExposure(settings: ServerSettings): void {
   if (!isLoopbackHost(settings.host) && !settings.tls && !settings.sharedSecret) {
     throw new UsageError(`refusing to install a server on ${settings.host} without TLS and without a shared secret`, 'drop --no-tls, or add --generate-secret');
+  }
+}
+
+/** The models folder must be creatable and writable (checked without creating it: --dry-run). */
+function checkWritable(dir: string): void {
+  let probe = path.resolve(dir);
+  while (!fs.existsSync(probe)) probe = path.dirname(probe);
+  try {
+    if (!fs.statSync(probe).isDirectory()) throw Object.assign(new Error(), { code: 'ENOTDIR' });
+    fs.accessSync(probe, fs.constants.W_OK);
+  } catch (error) {
+    throw new UsageError(`the models directory ${dir} cannot be created or written (${(error as NodeJS.ErrnoException).code ?? 'EACCES'} at ${probe})`, 'choose another with --model-path');
   }
 }
 

@@ -52,8 +52,10 @@ export async function locateService(target: ServiceTarget): Promise<LocatedServi
     logDir: paths.logDir,
     modelsDir: readConfigFile(paths.configDir).modelPath ?? paths.modelsDir,
   };
-  const manager = kind === 'none' ? undefined : createManager(kind, runner);
-  return { kind, plan, paths, env, manager, serviceFile: kind === 'none' ? undefined : serviceFilePath(plan, env.HOME || os.homedir()) };
+  // The manager writes where serviceFilePath says, for the same home (tests and sudo -E move it).
+  const homeDir = env.HOME || os.homedir();
+  const manager = kind === 'none' ? undefined : createManager(kind, runner, { homeDir });
+  return { kind, plan, paths, env, manager, serviceFile: kind === 'none' ? undefined : serviceFilePath(plan, homeDir) };
 }
 
 /** For start/stop/status/logs: a service manager is needed to do anything. */

@@ -29,8 +29,9 @@ describe('install --service-manager none → serve → test --generate → unins
 
   it('runs the whole life cycle and leaves nothing behind', async () => {
     const port = await freePort();
+    const datadogKey = 'dd-api-key-4f1e9b';
     const env = { ...home.env, DTS_UTIL_SHARED_SECRET: secret };
-    const install = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--json'], env);
+    const install = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--json'], { ...env, DD_API_KEY: datadogKey });
     assert.equal(install.code, 0, install.stderr + install.stdout);
     const result = JSON.parse(install.stdout);
     assert.equal(result.manager, 'none');
@@ -44,10 +45,12 @@ describe('install --service-manager none → serve → test --generate → unins
     assert.equal(files['tls/ca-key.pem'], 0o600);
     assert.equal(files['tls/server-key.pem'], 0o600);
     assert.equal(fs.statSync(home.home).mode & 0o777, 0o700);
+    assert.match(fs.readFileSync(path.join(home.home, 'secrets.env'), 'utf8'), new RegExp(`^DD_API_KEY=${datadogKey}$`, 'm'));
     for (const file of Object.keys(files).filter((f) => f !== 'secrets.env')) {
-      assert.ok(!fs.readFileSync(path.join(home.home, file)).includes(secret), `${file} holds the secret`);
+      const text = fs.readFileSync(path.join(home.home, file));
+      assert.ok(!text.includes(secret) && !text.includes(datadogKey), `${file} holds a secret`);
     }
-    assert.ok(!install.stdout.includes(secret) && !install.stderr.includes(secret));
+    for (const output of [install.stdout, install.stderr]) assert.ok(!output.includes(secret) && !output.includes(datadogKey));
     assert.equal(JSON.parse(fs.readFileSync(path.join(home.home, 'config.json'), 'utf8')).port, port);
 
     // Running it again with the same flags changes nothing.
@@ -117,6 +120,15 @@ describe('install refuses what it cannot do, with exit 2 and a way forward', () 
     assert.match(JSON.parse(open.stdout).error.message, /without TLS and without a shared secret/);
     assert.equal((await runCli(['install', '--service-manager', 'none', '--port', '99999'], home.env)).code, 2);
     assert.equal((await runCli(['install', '--service-manager', 'upstart'], home.env)).code, 2);
+  });
+
+  it('a models directory that cannot be written', async () => {
+    const blocker = path.join(home.home, 'a-file');
+    fs.writeFileSync(blocker, '');
+    const { code, stdout } = await runCli(['install', '--service-manager', 'none', '--model-path', path.join(blocker, 'models'), '--json'], home.env);
+    assert.equal(code, 2);
+    assert.match(JSON.parse(stdout).error.message, /models directory .* cannot be created or written/);
+    fs.rmSync(blocker);
   });
 
   it('--dry-run prints the service file and configuration and writes nothing', async () => {
