@@ -14,6 +14,7 @@ interface ServerFlagValues {
   'default-model'?: string;
   'max-queue'?: number;
   device?: string;
+  gpu?: number;
 }
 
 /**
@@ -41,6 +42,7 @@ export abstract class BaseCommand extends Command {
     'default-model': Flags.string({ description: 'model for requests that name none (default: the only one installed) [env: DTS_UTIL_DEFAULT_MODEL]' }),
     'max-queue': Flags.integer({ description: 'generations that may wait behind the running one (default: 16) [env: DTS_UTIL_MAX_QUEUE]', min: 0 }),
     device: Flags.string({ description: 'compute device: auto (CUDA when installed, else CPU), cpu, cuda, webgpu [env: DTS_UTIL_DEVICE]', options: ['auto', 'cpu', 'cuda', 'webgpu'] }),
+    gpu: Flags.integer({ description: 'which GPU to use when there are several (CUDA device id; default 0) [env: DTS_UTIL_GPU]', min: 0 }),
   };
 
   /** Maps parsed oclif flags onto the settings resolver's names. */
@@ -56,6 +58,7 @@ export abstract class BaseCommand extends Command {
       defaultModel: flags['default-model'],
       maxQueue: flags['max-queue'],
       device: flags.device,
+      gpu: flags.gpu,
     };
   }
 

@@ -34,6 +34,8 @@ export interface SmokeOptions {
   timeoutMs?: number | undefined;
   /** Also generate one small image end to end with this model. */
   generate?: { model: string } | undefined;
+  /** The installed service's state, checked first where there is one (see checkInstalledService). */
+  service?: (() => Promise<Check | undefined>) | undefined;
 }
 
 /**
@@ -41,11 +43,17 @@ export interface SmokeOptions {
  * health, and with `generate` one small generation. A check runs only when the ones before it
  * leave the server reachable, so the first failure is the one to fix.
  */
-export async function runSmokeTest({ settings, caPath, timeoutMs, generate }: SmokeOptions): Promise<SmokeReport> {
+export async function runSmokeTest({ settings, caPath, timeoutMs, generate, service }: SmokeOptions): Promise<SmokeReport> {
   const address = dialAddress(settings.host, settings.port);
   const callTimeoutMs = timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const checks: Check[] = [];
   const report = (): SmokeReport => ({ healthy: checks.every((c) => c.ok), address, tls: settings.tls, checks });
+
+  const serviceCheck = await service?.();
+  if (serviceCheck) {
+    checks.push(serviceCheck);
+    if (!serviceCheck.ok) return report();
+  }
 
   let caPem: string | undefined;
   if (settings.tls) {

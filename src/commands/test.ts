@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_GENERATE_TIMEOUT_MS, runSmokeTest, SMOKE_MODEL, type SmokeReport } from '../client/smoke-test.js';
-import { resolveConnectionSettings } from '../config/settings.js';
+import { isLoopbackHost, resolveConnectionSettings } from '../config/settings.js';
+import { checkInstalledService } from '../service/check-service.js';
 
 export default class Test extends BaseCommand {
   static override summary = 'Check that the server works: TLS certificate, Echo, health, and with --generate one image.';
@@ -23,6 +24,7 @@ export default class Test extends BaseCommand {
     }),
     generate: Flags.boolean({ description: `also generate one 64×64 image in 2 steps, end to end (model: ${SMOKE_MODEL}, built in)` }),
     model: Flags.string({ description: `model for --generate (default: ${SMOKE_MODEL})`, dependsOn: ['generate'] }),
+    'service-name': Flags.string({ description: 'the installed service whose state to check, where one is installed', default: 'dts-util' }),
   };
 
   async run(): Promise<SmokeReport> {
@@ -33,6 +35,8 @@ export default class Test extends BaseCommand {
       caPath: flags.ca,
       timeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
       generate: flags.generate ? { model: flags.model ?? SMOKE_MODEL } : undefined,
+      // The service's state is known only on its own machine.
+      service: isLoopbackHost(settings.host) ? () => checkInstalledService({ name: flags['service-name'], env: process.env }) : undefined,
     });
     if (!this.jsonEnabled()) {
       this.log(`${report.healthy ? 'healthy' : 'UNHEALTHY'}: ${report.address} (${report.tls ? 'TLS' : 'plaintext'})`);

@@ -13,6 +13,7 @@ export interface ConfigFile {
   defaultModel?: string;
   maxQueue?: number;
   device?: string;
+  gpu?: number;
 }
 
 export const CONFIG_FILE_NAME = 'config.json';

@@ -25,6 +25,7 @@ export interface ServerFlags extends ConnectionFlags {
   defaultModel?: string;
   maxQueue?: number;
   device?: string;
+  gpu?: number;
 }
 
 export const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu'] as const;
@@ -50,6 +51,8 @@ export interface ServerSettings extends ConnectionSettings {
   maxQueue: number;
   /** Execution provider preference: auto (CUDA when installed, else CPU), cpu, cuda, webgpu. */
   device: string;
+  /** Which GPU (CUDA device id) when there are several. */
+  gpu: number;
 }
 
 /** Flag > environment variable > config.json > default, for everything client and server share. */
@@ -80,7 +83,8 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const maxQueue = flags.maxQueue ?? (env.DTS_UTIL_MAX_QUEUE ? parseCount(env.DTS_UTIL_MAX_QUEUE, 'DTS_UTIL_MAX_QUEUE') : undefined) ?? config.maxQueue ?? DEFAULT_MAX_QUEUE;
   const device = nonEmpty(flags.device) ?? nonEmpty(env.DTS_UTIL_DEVICE) ?? nonEmpty(config.device) ?? 'auto';
   if (!(DEVICES as readonly string[]).includes(device)) throw new UsageError(`unknown device ${JSON.stringify(device)}`, `use one of ${DEVICES.join(', ')}`);
-  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device };
+  const gpu = flags.gpu ?? (env.DTS_UTIL_GPU ? parseCount(env.DTS_UTIL_GPU, 'DTS_UTIL_GPU') : undefined) ?? config.gpu ?? 0;
+  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu };
 }
 
 function parseCount(value: string, source: string): number {

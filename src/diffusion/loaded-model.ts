@@ -37,15 +37,16 @@ export class LoadedModel {
     readonly loadMs: number,
   ) {}
 
-  static async load(dir: string, name: string, device: string): Promise<LoadedModel> {
+  static async load(dir: string, name: string, device: string, gpu = 0): Promise<LoadedModel> {
     const started = performance.now();
     const devices = devicePreference(device);
     const fallbacks: string[] = [];
     const tokenizer = await ClipTokenizer.fromDirectory(path.join(dir, 'tokenizer'));
     const scheduler = readJson<SchedulerConfig>(path.join(dir, 'scheduler', 'scheduler_config.json'), {});
-    const textEncoder = await openSession(path.join(dir, 'text_encoder', 'model.onnx'), devices, fallbacks);
-    const unet = await openSession(path.join(dir, 'unet', 'model.onnx'), devices, fallbacks);
-    const vaeDecoder = await openSession(path.join(dir, 'vae_decoder', 'model.onnx'), devices, fallbacks);
+    const open = (component: string) => openSession(path.join(dir, component, 'model.onnx'), devices, fallbacks, gpu);
+    const textEncoder = await open('text_encoder');
+    const unet = await open('unet');
+    const vaeDecoder = await open('vae_decoder');
     const vaeConfig = readJson<{ scaling_factor?: number }>(path.join(dir, 'vae_decoder', 'config.json'), {});
     return new LoadedModel(name, tokenizer, scheduler, textEncoder, unet, vaeDecoder, vaeConfig.scaling_factor ?? DEFAULT_VAE_SCALING, fallbacks, performance.now() - started);
   }

@@ -26,12 +26,12 @@ export class RunClock {
 }
 
 /** Opens an ONNX file on the first device that accepts it; `fallbacks` says why others did not. */
-export async function openSession(file: string, devices: string[], fallbacks: string[]): Promise<ModelSession> {
+export async function openSession(file: string, devices: string[], fallbacks: string[], gpu = 0): Promise<ModelSession> {
   let lastError: unknown;
   for (const device of devices) {
     try {
       const session = await ort.InferenceSession.create(file, {
-        executionProviders: [device],
+        executionProviders: [device === 'cuda' ? { name: 'cuda', deviceId: gpu } : device],
         graphOptimizationLevel: 'all',
         // ORT's default counts physical cores, which on these VMs' vCPUs can be half of what we
         // may use; measured on 2 vCPUs: 2 threads take 350 ms per UNet step where 1 takes 635.

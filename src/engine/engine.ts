@@ -11,6 +11,8 @@ export interface EngineOptions {
   maxQueue: number;
   /** Execution provider preference passed to the worker ('auto' | 'cpu' | 'cuda' | 'webgpu'). */
   device: string;
+  /** CUDA device id. */
+  gpu: number;
 }
 
 export interface JobRequest {
@@ -107,7 +109,7 @@ export class Engine {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { cancelFlag: this.cancelFlag, device: this.options.device } });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { cancelFlag: this.cancelFlag, device: this.options.device, gpu: this.options.gpu } });
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (error) => {
       this.options.logger.error('generation worker crashed', { error });

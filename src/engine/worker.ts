@@ -13,7 +13,7 @@ import { CANCEL_REQUESTED, type FailureKind, type FromWorker, type ToWorker } fr
  * is released when a new one would exceed MAX_LOADED_MODELS.
  */
 const MAX_LOADED_MODELS = 2;
-const { cancelFlag, device } = workerData as { cancelFlag: Int32Array; device: string };
+const { cancelFlag, device, gpu } = workerData as { cancelFlag: Int32Array; device: string; gpu: number };
 
 // Lower this thread's scheduling priority before ONNX Runtime creates its thread pool, whose
 // threads inherit it (on Linux, setpriority(0) applies to the calling thread only). Generation
@@ -36,7 +36,7 @@ async function loadModel(dir: string, name: string): Promise<LoadedModel> {
     models.set(dir, model);
     return model;
   }
-  model = LoadedModel.load(dir, name, device);
+  model = LoadedModel.load(dir, name, device, gpu);
   models.set(dir, model);
   model.catch(() => models.delete(dir));
   while (models.size > MAX_LOADED_MODELS) {

@@ -56,7 +56,7 @@ export async function startServer(settings: ServerSettings, logger: Logger): Pro
     ...FLOW_CONTROL_OPTION,
   });
   raiseStreamWindow(server, logger);
-  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: settings.device });
+  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: settings.device, gpu: settings.gpu });
   const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel };
   const adapter = new HandlerAdapter(logger);
   const service: ImageGenerationServiceServer = {

@@ -191,6 +191,7 @@ function configFor(settings: ServerSettings): ConfigFile {
     ...(settings.defaultModel ? { defaultModel: settings.defaultModel } : {}),
     maxQueue: settings.maxQueue,
     device: settings.device,
+    gpu: settings.gpu,
   };
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
 import type { CommandResult, CommandRunner } from '../../src/service/command-runner.js';
+import { checkInstalledService } from '../../src/service/check-service.js';
 import { planInstall } from '../../src/service/install.js';
 import { uninstall } from '../../src/service/uninstall.js';
 import { tempHome } from '../helpers/temp-home.js';
@@ -94,3 +95,31 @@ describe('install and uninstall through systemd (a recording stand-in that runs 
     assert.ok(!fs.existsSync(path.join(home.home, 'secrets.env')) && !fs.existsSync(path.join(home.home, 'tls')));
   });
 });
+
+describe("dts-util test's service check", () => {
+  const home = tempHome();
+  after(() => home.cleanup());
+
+  it('reports an installed service that runs, one that does not, and nothing when none is installed', async () => {
+    const active = new FakeActivity();
+    const check = () => checkInstalledService({ name: 'dts-util', env: home.env, manager: 'systemd', scope: 'user', runner: active });
+    assert.equal(await check(), undefined);
+    const unit = path.join(home.home, '.config', 'systemd', 'user', 'dts-util.service');
+    fs.mkdirSync(path.dirname(unit), { recursive: true });
+    fs.writeFileSync(unit, '[Service]\nExecStart=/bin/true\n');
+    active.running = true;
+    assert.deepEqual([(await check())?.ok, (await check())?.detail], [true, 'systemd service dts-util is running']);
+    active.running = false;
+    const stopped = await check();
+    assert.equal(stopped?.ok, false);
+    assert.match(stopped!.detail, /installed but not running: start it with `dts-util start`/);
+  });
+});
+
+/** A systemctl that only answers is-active. */
+class FakeActivity implements CommandRunner {
+  running = false;
+  async run(_command: string, args: string[]): Promise<CommandResult> {
+    return { exitCode: args.includes('is-active') && this.running ? 0 : 3, stdout: '', stderr: '' };
+  }
+}

@@ -60,6 +60,15 @@ describe('settings precedence: flag > environment > config.json > default', () =
     fs.rmSync(path.join(home.home, 'config.json'));
   });
 
+  it('chooses the device and GPU from flag, environment or config.json, refusing unknown devices', () => {
+    assert.deepEqual([resolveServerSettings({}, home.env).device, resolveServerSettings({}, home.env).gpu], ['auto', 0]);
+    const env = { ...home.env, DTS_UTIL_DEVICE: 'cuda', DTS_UTIL_GPU: '2' };
+    assert.deepEqual([resolveServerSettings({}, env).device, resolveServerSettings({}, env).gpu], ['cuda', 2]);
+    assert.equal(resolveServerSettings({ gpu: 1 }, env).gpu, 1);
+    assert.throws(() => resolveServerSettings({ device: 'tpu' }, home.env), /unknown device "tpu"/);
+    assert.throws(() => resolveServerSettings({}, { ...home.env, DTS_UTIL_GPU: 'first' }), /DTS_UTIL_GPU/);
+  });
+
   it('takes the secret from the flag, the environment, a file, or secrets.env, and says which', () => {
     fs.writeFileSync(path.join(home.home, 'secrets.env'), 'DTS_UTIL_SHARED_SECRET=from-store\n', { mode: 0o600 });
     assert.deepEqual(pick(resolveConnectionSettings({}, home.env)), ['from-store', 'secrets file']);
