@@ -11,6 +11,7 @@ import { runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
 import { tempHome } from '../helpers/temp-home.js';
 import { waitUntil } from '../helpers/wait.js';
 import { sha256 } from '../helpers/calls.js';
+import { freePort } from '../helpers/ports.js';
 
 describe('dts-util serve + dts-util test (built binary)', () => {
   const home = tempHome();
@@ -177,11 +178,3 @@ describe('graceful shutdown on SIGTERM', () => {
 const unwrap = (text: string) => text.replace(/\s*\n\s*›\s*/g, ' ');
 
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}

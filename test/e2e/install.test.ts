@@ -7,15 +7,8 @@ import { after, describe, it } from 'node:test';
 import { runCli, spawnServe } from '../helpers/cli.js';
 import { listFiles } from '../helpers/test-server.js';
 import { tempHome } from '../helpers/temp-home.js';
+import { freePort } from '../helpers/ports.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Every file under dir with its mode, for permission checks. */
 function modes(dir: string): Record<string, number> {

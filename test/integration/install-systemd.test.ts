@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
@@ -10,6 +9,7 @@ import { planInstall } from '../../src/service/install.js';
 import { uninstall } from '../../src/service/uninstall.js';
 import { tempHome } from '../helpers/temp-home.js';
 import { commandFromUnit, runService, type RunningService } from '../helpers/unit-command.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * systemd cannot run here, so this stand-in plays it: it records every systemctl call and, on
@@ -43,14 +43,6 @@ class FakeSystemd implements CommandRunner {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('install and uninstall through systemd (a recording stand-in that runs the unit)', () => {
   const home = tempHome();

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -10,6 +9,7 @@ import type { ServicePlan } from '../../src/service/plan.js';
 import { renderLaunchdPlist, renderSystemdUnit } from '../../src/service/render.js';
 import { BIN, runCli } from '../helpers/cli.js';
 import { commandFromPlist, commandFromUnit, runService, type UnitCommand } from '../helpers/unit-command.js';
+import { freePort } from '../helpers/ports.js';
 
 /*
  * The proof that a rendered service definition starts a healthy server: the command line,
@@ -28,15 +28,6 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * An install as `dts-util install` leaves it, in a DTS_UTIL_HOME whose name has a space, `%` and
