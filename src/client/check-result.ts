@@ -45,6 +45,8 @@ export interface Check {
   certificate?: CertificateFacts;
   latencyMs?: LatencyFacts;
   generation?: GenerationFacts;
+  /** models: what ListModels reported. */
+  models?: { name: string; family: string; complete: boolean; default: boolean; builtin: boolean; sizeBytes: number }[];
 }
 
 /** What a check's body returns: its detail, facts, and optionally its own idea of its duration. */

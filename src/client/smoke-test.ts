@@ -6,6 +6,7 @@ import { loadTrustedCa } from './check-ca.js';
 import { checkEcho } from './check-echo.js';
 import { checkGenerate } from './check-generate.js';
 import { checkHealthStatus } from './check-health.js';
+import { checkModels } from './check-models.js';
 import type { Check } from './check-result.js';
 import { checkTls } from './check-tls.js';
 import { connect } from './client.js';
@@ -74,6 +75,7 @@ export async function runSmokeTest({ settings, caPath, timeoutMs, generate, serv
     for (const next of [
       () => checkEcho(connection, callTimeoutMs),
       () => checkHealthStatus(connection, callTimeoutMs),
+      () => checkModels(connection, callTimeoutMs),
       ...(generate ? [() => checkGenerate(connection, generate.model, timeoutMs ?? DEFAULT_GENERATE_TIMEOUT_MS)] : []),
     ]) {
       const check = await next();

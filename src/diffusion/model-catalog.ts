@@ -71,8 +71,20 @@ export function resolveModel(modelsDir: string, requested: string, defaultModel:
   return checkComplete(installed[0]!);
 }
 
+/** The model an empty request field means: the configured default, else the only installed model. */
+export function defaultModelName(modelsDir: string, defaultModel: string | undefined): string | undefined {
+  if (defaultModel) return defaultModel;
+  const installed = listModels(modelsDir).filter((m) => !m.builtin);
+  return installed.length === 1 ? installed[0]!.name : undefined;
+}
+
+/** Required files a model folder lacks. */
+export function missingFiles(dir: string): string[] {
+  return REQUIRED_FILES.filter((f) => !fs.existsSync(path.join(dir, f)));
+}
+
 function checkComplete(model: ModelEntry): ModelEntry {
-  const missing = REQUIRED_FILES.filter((f) => !fs.existsSync(path.join(model.dir, f)));
+  const missing = missingFiles(model.dir);
   if (missing.length > 0) throw new IncompleteModelError(`model "${model.name}" is incomplete: missing ${missing.join(', ')}`);
   return model;
 }

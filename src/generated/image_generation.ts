@@ -100,6 +100,35 @@ export interface ImageGenerationProgress {
   result: ImageGenerationResponse | undefined;
 }
 
+/** Extension (ListModels). */
+export interface ListModelsRequest {
+}
+
+export interface ListModelsResponse {
+  models: ModelInfo[];
+}
+
+export interface ModelInfo {
+  /** The folder name: what ImageGenerationRequest.model takes. */
+  name: string;
+  /** sd1, sd2, sdxl or unknown (from the text encoder's width and parts present). */
+  family: string;
+  /** Bytes on disk, all files included. */
+  sizeBytes: number;
+  /** Pipeline parts present: unet, text_encoder, text_encoder_2, vae_decoder, vae_encoder, tokenizer, scheduler. */
+  parts: string[];
+  /** Every part generation needs is there. */
+  complete: boolean;
+  /** What is missing when not complete. */
+  missing: string[];
+  /** Used when a request's model field is empty. */
+  isDefault: boolean;
+  /** Ships with dts-util (`smoke`: tiny random weights, noise pictures). */
+  builtin: boolean;
+  /** epsilon or v_prediction, from scheduler/scheduler_config.json. */
+  predictionType: string;
+}
+
 export interface UploadFileRequest {
   /** Destination, relative to the models directory (subfolders allowed). Set on the first message. */
   filename: string;
@@ -1035,6 +1064,346 @@ export const ImageGenerationProgress: MessageFns<ImageGenerationProgress> = {
   },
 };
 
+function createBaseListModelsRequest(): ListModelsRequest {
+  return {};
+}
+
+export const ListModelsRequest: MessageFns<ListModelsRequest> = {
+  encode(_: ListModelsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListModelsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListModelsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListModelsRequest {
+    return {};
+  },
+
+  toJSON(_: ListModelsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListModelsRequest>, I>>(base?: I): ListModelsRequest {
+    return ListModelsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListModelsRequest>, I>>(_: I): ListModelsRequest {
+    const message = createBaseListModelsRequest();
+    return message;
+  },
+};
+
+function createBaseListModelsResponse(): ListModelsResponse {
+  return { models: [] };
+}
+
+export const ListModelsResponse: MessageFns<ListModelsResponse> = {
+  encode(message: ListModelsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.models) {
+      ModelInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListModelsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListModelsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.models.push(ModelInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListModelsResponse {
+    return {
+      models: globalThis.Array.isArray(object?.models) ? object.models.map((e: any) => ModelInfo.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListModelsResponse): unknown {
+    const obj: any = {};
+    if (message.models?.length) {
+      obj.models = message.models.map((e) => ModelInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListModelsResponse>, I>>(base?: I): ListModelsResponse {
+    return ListModelsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListModelsResponse>, I>>(object: I): ListModelsResponse {
+    const message = createBaseListModelsResponse();
+    message.models = object.models?.map((e) => ModelInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseModelInfo(): ModelInfo {
+  return {
+    name: "",
+    family: "",
+    sizeBytes: 0,
+    parts: [],
+    complete: false,
+    missing: [],
+    isDefault: false,
+    builtin: false,
+    predictionType: "",
+  };
+}
+
+export const ModelInfo: MessageFns<ModelInfo> = {
+  encode(message: ModelInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.family !== "") {
+      writer.uint32(18).string(message.family);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(24).int64(message.sizeBytes);
+    }
+    for (const v of message.parts) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.complete !== false) {
+      writer.uint32(40).bool(message.complete);
+    }
+    for (const v of message.missing) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.isDefault !== false) {
+      writer.uint32(56).bool(message.isDefault);
+    }
+    if (message.builtin !== false) {
+      writer.uint32(64).bool(message.builtin);
+    }
+    if (message.predictionType !== "") {
+      writer.uint32(74).string(message.predictionType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.family = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.parts.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.complete = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.missing.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.isDefault = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.builtin = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.predictionType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelInfo {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      family: isSet(object.family) ? globalThis.String(object.family) : "",
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+      parts: globalThis.Array.isArray(object?.parts) ? object.parts.map((e: any) => globalThis.String(e)) : [],
+      complete: isSet(object.complete) ? globalThis.Boolean(object.complete) : false,
+      missing: globalThis.Array.isArray(object?.missing) ? object.missing.map((e: any) => globalThis.String(e)) : [],
+      isDefault: isSet(object.isDefault)
+        ? globalThis.Boolean(object.isDefault)
+        : isSet(object.is_default)
+        ? globalThis.Boolean(object.is_default)
+        : false,
+      builtin: isSet(object.builtin) ? globalThis.Boolean(object.builtin) : false,
+      predictionType: isSet(object.predictionType)
+        ? globalThis.String(object.predictionType)
+        : isSet(object.prediction_type)
+        ? globalThis.String(object.prediction_type)
+        : "",
+    };
+  },
+
+  toJSON(message: ModelInfo): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.family !== "") {
+      obj.family = message.family;
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    if (message.parts?.length) {
+      obj.parts = message.parts;
+    }
+    if (message.complete !== false) {
+      obj.complete = message.complete;
+    }
+    if (message.missing?.length) {
+      obj.missing = message.missing;
+    }
+    if (message.isDefault !== false) {
+      obj.isDefault = message.isDefault;
+    }
+    if (message.builtin !== false) {
+      obj.builtin = message.builtin;
+    }
+    if (message.predictionType !== "") {
+      obj.predictionType = message.predictionType;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ModelInfo>, I>>(base?: I): ModelInfo {
+    return ModelInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ModelInfo>, I>>(object: I): ModelInfo {
+    const message = createBaseModelInfo();
+    message.name = object.name ?? "";
+    message.family = object.family ?? "";
+    message.sizeBytes = object.sizeBytes ?? 0;
+    message.parts = object.parts?.map((e) => e) || [];
+    message.complete = object.complete ?? false;
+    message.missing = object.missing?.map((e) => e) || [];
+    message.isDefault = object.isDefault ?? false;
+    message.builtin = object.builtin ?? false;
+    message.predictionType = object.predictionType ?? "";
+    return message;
+  },
+};
+
 function createBaseUploadFileRequest(): UploadFileRequest {
   return { filename: "", data: Buffer.alloc(0), sha256: "", size: 0 };
 }
@@ -1280,6 +1649,19 @@ export const ImageGenerationServiceService = {
       Buffer.from(ImageGenerationProgress.encode(value).finish()),
     responseDeserialize: (value: Buffer): ImageGenerationProgress => ImageGenerationProgress.decode(value),
   },
+  /**
+   * Extension: the models this server has (installed ones, then built-in ones), with what each
+   * is made of, so clients can offer a choice and `dts-util test` can show them.
+   */
+  listModels: {
+    path: "/drawthings.ImageGenerationService/ListModels" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListModelsRequest): Buffer => Buffer.from(ListModelsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListModelsRequest => ListModelsRequest.decode(value),
+    responseSerialize: (value: ListModelsResponse): Buffer => Buffer.from(ListModelsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListModelsResponse => ListModelsResponse.decode(value),
+  },
 } as const;
 
 export interface ImageGenerationServiceServer extends UntypedServiceImplementation {
@@ -1298,6 +1680,11 @@ export interface ImageGenerationServiceServer extends UntypedServiceImplementati
    * codes as GenerateImage.
    */
   generateImageStream: handleServerStreamingCall<ImageGenerationRequest, ImageGenerationProgress>;
+  /**
+   * Extension: the models this server has (installed ones, then built-in ones), with what each
+   * is made of, so clients can offer a choice and `dts-util test` can show them.
+   */
+  listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
 }
 
 export interface ImageGenerationServiceClient extends Client {
@@ -1378,6 +1765,25 @@ export interface ImageGenerationServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ImageGenerationProgress>;
+  /**
+   * Extension: the models this server has (installed ones, then built-in ones), with what each
+   * is made of, so clients can offer a choice and `dts-util test` can show them.
+   */
+  listModels(
+    request: ListModelsRequest,
+    callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
+  listModels(
+    request: ListModelsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
+  listModels(
+    request: ListModelsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ImageGenerationServiceClient = makeGenericClientConstructor(

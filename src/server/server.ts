@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 
 import { UsageError } from '../config/errors.js';
+import { modelInventory } from '../diffusion/model-inventory.js';
 import { Engine } from '../engine/engine.js';
 import { isLoopbackHost, type ServerSettings } from '../config/settings.js';
 import { ImageGenerationServiceService, type ImageGenerationServiceServer } from '../generated/image_generation.js';
@@ -65,6 +66,7 @@ export async function startServer(settings: ServerSettings, logger: Logger): Pro
     generateImage: adapter.unary('GenerateImage', generateImage(generation)),
     generateImageStream: adapter.serverStream('GenerateImageStream', generateImageStream(generation)),
     uploadFile: adapter.clientStream('UploadFile', uploadFile(settings)),
+    listModels: adapter.unary('ListModels', async () => ({ models: modelInventory(settings.modelsDir, settings.defaultModel) })),
   };
   server.addService(ImageGenerationServiceService, service);
   const health = addHealthAndReflection(server);

@@ -53,7 +53,7 @@ describe('dts-util test against a TLS server (built binary)', () => {
     assert.equal(code, 0, stdout);
     const report = JSON.parse(stdout) as Report;
     assert.equal(report.healthy, true);
-    assert.deepEqual(report.checks.map((c) => [c.name, c.ok]), [['tls', true], ['echo', true], ['health', true]]);
+    assert.deepEqual(report.checks.map((c) => [c.name, c.ok]), [['tls', true], ['echo', true], ['health', true], ['models', true]]);
 
     const tls = check(report, 'tls');
     assert.equal(tls.caFingerprint, listeningLine(serve).caFingerprint);
@@ -78,7 +78,8 @@ describe('dts-util test against a TLS server (built binary)', () => {
     assert.match(lines[1]!, /^ {2}✓ tls: certificate for localhost, .* \(issued by CN=dts-util CA .*\), expires \d{4}-\d\d-\d\d \(in \d+ days\); CA .*SHA-256 [0-9A-F:]+ \([\d.]+ ms\)$/);
     assert.match(lines[2]!, /^ {2}✓ echo: Echo answered HELLO 5 times/);
     assert.match(lines[3]!, /^ {2}✓ health: SERVING/);
-    assert.equal(lines.length, 4);
+    assert.match(lines[4]!, /^ {2}✓ models: no model installed yet \(only the built-in smoke\)/);
+    assert.equal(lines.length, 5);
   });
 
   it('--generate makes one image end to end and names the device and the model', async () => {
@@ -86,7 +87,7 @@ describe('dts-util test against a TLS server (built binary)', () => {
     assert.equal(code, 0, stdout);
     const report = JSON.parse(stdout) as Report;
     assert.equal(report.healthy, true);
-    assert.deepEqual(report.checks.map((c) => c.name), ['tls', 'echo', 'health', 'generate']);
+    assert.deepEqual(report.checks.map((c) => c.name), ['tls', 'echo', 'health', 'models', 'generate']);
     const generate = check(report, 'generate');
     assert.equal(generate.ok, true, generate.detail);
     assert.equal(generate.generation?.device, 'cpu');

@@ -1,0 +1,51 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+import type { ModelInfo } from '../generated/image_generation.js';
+import { defaultModelName, listModels, missingFiles } from './model-catalog.js';
+
+const PARTS = ['unet', 'text_encoder', 'text_encoder_2', 'vae_decoder', 'vae_encoder', 'tokenizer', 'scheduler'];
+
+function readJson(file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+function sizeOnDisk(dir: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
+/** SD 1.x encodes text 768 wide (CLIP ViT-L), SD 2.x 1024 (OpenCLIP ViT-H); SDXL has a second encoder. */
+function family(dir: string, parts: string[]): string {
+  if (parts.includes('text_encoder_2')) return 'sdxl';
+  const width = readJson(path.join(dir, 'text_encoder', 'config.json')).hidden_size;
+  return width === 768 ? 'sd1' : width === 1024 ? 'sd2' : 'unknown';
+}
+
+/** What ListModels answers: every model folder, what it is made of, and which is the default. */
+export function modelInventory(modelsDir: string, defaultModel: string | undefined): ModelInfo[] {
+  const chosen = defaultModelName(modelsDir, defaultModel);
+  return listModels(modelsDir).map((model) => {
+    const parts = PARTS.filter((part) => fs.existsSync(path.join(model.dir, part)));
+    const missing = missingFiles(model.dir);
+    const prediction = readJson(path.join(model.dir, 'scheduler', 'scheduler_config.json')).prediction_type;
+    return {
+      name: model.name,
+      family: family(model.dir, parts),
+      sizeBytes: sizeOnDisk(model.dir),
+      parts,
+      complete: missing.length === 0,
+      missing,
+      isDefault: model.name === chosen,
+      builtin: model.builtin,
+      predictionType: prediction === 'v_prediction' ? 'v_prediction' : 'epsilon',
+    };
+  });
+}
