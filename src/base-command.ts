@@ -15,6 +15,8 @@ interface ServerFlagValues {
   'max-queue'?: number;
   device?: string;
   gpu?: number;
+  metrics?: boolean;
+  'datadog-api-key'?: string;
 }
 
 /**
@@ -43,6 +45,8 @@ export abstract class BaseCommand extends Command {
     'max-queue': Flags.integer({ description: 'generations that may wait behind the running one (default: 16) [env: DTS_UTIL_MAX_QUEUE]', min: 0 }),
     device: Flags.string({ description: 'compute device: auto (CUDA when installed, else CPU), cpu, cuda, webgpu [env: DTS_UTIL_DEVICE]', options: ['auto', 'cpu', 'cuda', 'webgpu'] }),
     gpu: Flags.integer({ description: 'which GPU to use when there are several (CUDA device id; default 0) [env: DTS_UTIL_GPU]', min: 0 }),
+    metrics: Flags.boolean({ description: 'DogStatsD metrics to the Datadog agent; --no-metrics turns them off (default: on) [env: DTS_UTIL_METRICS]', allowNo: true }),
+    'datadog-api-key': Flags.string({ description: 'Datadog API key: logs go to Datadog directly; prefer the DD_API_KEY variable (argv is visible in ps)' }),
   };
 
   /** Maps parsed oclif flags onto the settings resolver's names. */
@@ -59,6 +63,8 @@ export abstract class BaseCommand extends Command {
       maxQueue: flags['max-queue'],
       device: flags.device,
       gpu: flags.gpu,
+      metrics: flags.metrics,
+      datadogApiKey: flags['datadog-api-key'],
     };
   }
 

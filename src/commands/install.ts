@@ -19,7 +19,6 @@ export default class Install extends BaseCommand {
   static override flags = {
     ...BaseCommand.serverFlags,
     'generate-secret': Flags.boolean({ description: 'make a random shared secret (printed once) and require it', exclusive: ['shared-secret', 'shared-secret-file'] }),
-    'datadog-api-key': Flags.string({ description: 'Datadog API key, stored only in the 0600 secrets file; prefer the DD_API_KEY variable (argv is visible in ps)' }),
     name: Flags.string({ description: 'service name', default: 'dts-util' }),
     'service-manager': Flags.string({ description: 'auto, systemd, launchd or none', options: ['auto', 'systemd', 'launchd', 'none'], default: 'auto' }),
     system: Flags.boolean({ description: 'a system service (default for root)', exclusive: ['user'] }),

@@ -14,6 +14,7 @@ export interface ConfigFile {
   maxQueue?: number;
   device?: string;
   gpu?: number;
+  metrics?: boolean;
 }
 
 export const CONFIG_FILE_NAME = 'config.json';

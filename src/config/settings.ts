@@ -26,7 +26,12 @@ export interface ServerFlags extends ConnectionFlags {
   maxQueue?: number;
   device?: string;
   gpu?: number;
+  metrics?: boolean;
+  datadogApiKey?: string;
 }
+
+/** Datadog's own variable for the API key; secrets.env keeps it under the same name. */
+export const DATADOG_KEY_ENV = 'DD_API_KEY';
 
 export const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu'] as const;
 export const DEFAULT_MAX_QUEUE = 16;
@@ -53,6 +58,10 @@ export interface ServerSettings extends ConnectionSettings {
   device: string;
   /** Which GPU (CUDA device id) when there are several. */
   gpu: number;
+  /** DogStatsD metrics to the local Datadog agent (DD_AGENT_HOST / DD_DOGSTATSD_*). */
+  metrics: boolean;
+  /** Ships logs to Datadog's HTTP intake when set (no agent needed). Never logged. */
+  datadogApiKey: string | undefined;
 }
 
 /** Flag > environment variable > config.json > default, for everything client and server share. */
@@ -84,7 +93,9 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const device = nonEmpty(flags.device) ?? nonEmpty(env.DTS_UTIL_DEVICE) ?? nonEmpty(config.device) ?? 'auto';
   if (!(DEVICES as readonly string[]).includes(device)) throw new UsageError(`unknown device ${JSON.stringify(device)}`, `use one of ${DEVICES.join(', ')}`);
   const gpu = flags.gpu ?? (env.DTS_UTIL_GPU ? parseCount(env.DTS_UTIL_GPU, 'DTS_UTIL_GPU') : undefined) ?? config.gpu ?? 0;
-  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu };
+  const metrics = flags.metrics ?? (env.DTS_UTIL_METRICS ? parseBoolean(env.DTS_UTIL_METRICS, 'DTS_UTIL_METRICS') : undefined) ?? config.metrics ?? true;
+  const datadogApiKey = nonEmpty(flags.datadogApiKey) ?? nonEmpty(env[DATADOG_KEY_ENV]) ?? nonEmpty(readSecretsFile(connection.paths.configDir)[DATADOG_KEY_ENV]);
+  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, metrics, datadogApiKey };
 }
 
 function parseCount(value: string, source: string): number {

@@ -11,10 +11,11 @@ export interface ServeResult {
 /** `dts-util serve`: start, log what is in force, wait for SIGTERM/SIGINT, shut down gracefully. */
 export async function runServerUntilSignal(settings: ServerSettings, logger: Logger, graceMs: number): Promise<ServeResult> {
   logger.redact(settings.sharedSecret);
-  if (settings.secretSource === 'argv') {
+  logger.redact(settings.datadogApiKey);
+  if (settings.secretSource === 'argv' || process.argv.some((arg) => arg.startsWith('--datadog-api-key'))) {
     // Overwrites /proc/<pid>/cmdline, so `ps` stops showing the secret from here on.
     process.title = 'dts-util serve';
-    logger.warn('the shared secret was given on the command line, where other users can read it with ps; prefer DTS_UTIL_SHARED_SECRET or --shared-secret-file');
+    logger.warn('a secret was given on the command line, where other users can read it with ps; prefer DTS_UTIL_SHARED_SECRET / --shared-secret-file and DD_API_KEY');
   }
   const server = await startServer(settings, logger);
   logger.info('dts-util server listening', {

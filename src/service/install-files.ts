@@ -3,11 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { CONFIG_FILE_NAME, readConfigFile, readSecretsFile, SECRETS_FILE_NAME, type ConfigFile } from '../config/config-file.js';
-import { SECRET_ENV } from '../config/settings.js';
+import { DATADOG_KEY_ENV, SECRET_ENV } from '../config/settings.js';
 import { ensurePrivateDir, writeFileAtomic } from '../tls/files.js';
 
-/** The Datadog API key's variable in secrets.env (Datadog's own name for it). */
-export const DATADOG_KEY_ENV = 'DD_API_KEY';
 
 export interface InstallSecrets {
   sharedSecret?: string | undefined;

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { runSmokeTest } from '../client/smoke-test.js';
-import type { ConfigFile } from '../config/config-file.js';
+import { readSecretsFile, type ConfigFile } from '../config/config-file.js';
 import { UsageError } from '../config/errors.js';
-import { isLoopbackHost, resolveServerSettings, type ServerFlags, type ServerSettings } from '../config/settings.js';
+import { DATADOG_KEY_ENV, isLoopbackHost, resolveServerSettings, SECRET_ENV, type ServerFlags, type ServerSettings } from '../config/settings.js';
 import { CA_CERT_FILE, certificateNames, ensureCertificates, fingerprint } from '../tls/certificates.js';
 import { execaRunner } from './command-runner.js';
 import { configChanged, generateSecret, writeConfig, writeSecrets } from './install-files.js';
@@ -80,7 +80,9 @@ export async function planInstall(request: InstallRequest): Promise<{ steps: Ins
   const serviceText = kind === 'systemd' ? renderSystemdUnit(plan) : kind === 'launchd' ? renderLaunchdPlist(plan) : undefined;
   const previousText = serviceFile && fs.existsSync(serviceFile) ? fs.readFileSync(serviceFile, 'utf8') : undefined;
   const installedBefore = fs.existsSync(path.join(paths.configDir, 'config.json'));
-  const changed = !installedBefore || configChanged(paths.configDir, config) || previousText !== serviceText || Boolean(generated || request.datadogApiKey || settings.secretSource === 'argv');
+  const stored = readSecretsFile(paths.configDir);
+  const secretsChanged = (settings.sharedSecret ?? undefined) !== stored[SECRET_ENV] || (request.datadogApiKey !== undefined && request.datadogApiKey !== stored[DATADOG_KEY_ENV]);
+  const changed = !installedBefore || configChanged(paths.configDir, config) || previousText !== serviceText || secretsChanged;
 
   const address = `${settings.host ?? '127.0.0.1'}:${settings.port}`;
   const serveCommand = [...Object.entries(environment).map(([k, v]) => `${k}=${shellQuote(v)}`), shellQuote(plan.nodePath), shellQuote(plan.entryPoint), 'serve'].join(' ');
@@ -192,6 +194,7 @@ function configFor(settings: ServerSettings): ConfigFile {
     maxQueue: settings.maxQueue,
     device: settings.device,
     gpu: settings.gpu,
+    metrics: settings.metrics,
   };
 }
 

@@ -1,0 +1,13 @@
+import type { Metrics } from './types.js';
+
+/** Metrics that go nowhere: no socket, no timer. */
+export function createNoopMetrics(): Metrics {
+  return {
+    call: () => undefined,
+    upload: () => undefined,
+    generation: () => undefined,
+    queue: () => undefined,
+    modelLoaded: () => undefined,
+    close: () => Promise.resolve(),
+  };
+}
