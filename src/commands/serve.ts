@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
 import { resolveServerSettings } from '../config/settings.js';
-import { createLogger, isLogLevel } from '../log/logger.js';
+import { isLogLevel } from '../log/logger.js';
+import { createServerLogging } from '../log/server-logging.js';
 import { runServerUntilSignal, type ServeResult } from '../server/run.js';
 
 export default class Serve extends BaseCommand {
@@ -23,7 +24,11 @@ export default class Serve extends BaseCommand {
     const { flags } = await this.parse(Serve);
     const settings = resolveServerSettings(this.serverFlags(flags));
     const level = flags['log-level'] ?? process.env.DTS_UTIL_LOG_LEVEL ?? 'info';
-    const logger = createLogger({ level: isLogLevel(level) ? level : 'info' });
-    return runServerUntilSignal(settings, logger, flags['grace-period'] * 1000);
+    const logging = createServerLogging(settings, isLogLevel(level) ? level : 'info');
+    try {
+      return await runServerUntilSignal(settings, logging.logger, flags['grace-period'] * 1000, logging.destinations);
+    } finally {
+      await logging.close();
+    }
   }
 }

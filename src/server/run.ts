@@ -9,9 +9,7 @@ export interface ServeResult {
 }
 
 /** `dts-util serve`: start, log what is in force, wait for SIGTERM/SIGINT, shut down gracefully. */
-export async function runServerUntilSignal(settings: ServerSettings, logger: Logger, graceMs: number): Promise<ServeResult> {
-  logger.redact(settings.sharedSecret);
-  logger.redact(settings.datadogApiKey);
+export async function runServerUntilSignal(settings: ServerSettings, logger: Logger, graceMs: number, logDestinations: string[] = ['stdout']): Promise<ServeResult> {
   if (settings.secretSource === 'argv' || process.argv.some((arg) => arg.startsWith('--datadog-api-key'))) {
     // Overwrites /proc/<pid>/cmdline, so `ps` stops showing the secret from here on.
     process.title = 'dts-util serve';
@@ -28,6 +26,8 @@ export async function runServerUntilSignal(settings: ServerSettings, logger: Log
     modelsDir: settings.modelsDir,
     maxUploadBytes: settings.maxUploadBytes,
     defaultModel: settings.defaultModel ?? '(the only installed model)',
+    logs: logDestinations,
+    metrics: settings.metrics ? 'DogStatsD (see the metrics line)' : 'off',
     device: describeDevice(settings.device),
     maxQueue: settings.maxQueue,
     pid: process.pid,
