@@ -1,8 +1,10 @@
 /** `npm run bench`: every benchmark, figures printed as ratios against a baseline of the same run. */
 import { benchGenerate } from './generate.js';
+import { benchMetrics } from './metrics-overhead.js';
 import { benchStartup } from './startup.js';
 import { benchUpload } from './upload-throughput.js';
 
 benchStartup();
 await benchUpload();
 await benchGenerate();
+await benchMetrics();

@@ -13,6 +13,8 @@ export interface EngineOptions {
   device: string;
   /** CUDA device id. */
   gpu: number;
+  /** Told the queue depth whenever it changes, and how long a job waited when it starts (metrics). */
+  onQueue?: (depth: number, waitMs?: number) => void;
 }
 
 export interface JobRequest {
@@ -25,6 +27,7 @@ export interface JobRequest {
 
 interface Job extends JobRequest {
   id: number;
+  queuedAt: number;
   resolve: (result: GenerationResult) => void;
   reject: (error: Error) => void;
 }
@@ -61,7 +64,7 @@ export class Engine {
       return Promise.reject(new GenerationError('too_large', `the generation queue is full (${this.options.maxQueue} waiting); try again when it drains`));
     }
     return new Promise((resolve, reject) => {
-      const job: Job = { ...request, id: this.nextId++, resolve, reject };
+      const job: Job = { ...request, id: this.nextId++, queuedAt: performance.now(), resolve, reject };
       request.signal.addEventListener('abort', () => this.cancel(job), { once: true });
       this.queue.push(job);
       this.reportQueue();
@@ -91,6 +94,7 @@ export class Engine {
   }
 
   private reportQueue(): void {
+    this.options.onQueue?.(this.queue.length);
     this.queue.forEach((job, position) =>
       job.onProgress?.({ stage: 'queued', event: `queued: ${position + (this.running ? 1 : 0)} ahead`, step: 0, steps: 0, batch: 0, batches: job.params.batchCount, queuePosition: position + (this.running ? 1 : 0) }),
     );
@@ -102,6 +106,7 @@ export class Engine {
     if (!job) return;
     this.running = job;
     this.reportQueue();
+    this.options.onQueue?.(this.queue.length, performance.now() - job.queuedAt);
     Atomics.store(this.cancelFlag, 0, CANCEL_NONE);
     const message: ToWorker = { type: 'run', jobId: job.id, params: job.params, modelDir: job.modelDir, modelName: job.modelName };
     this.ensureWorker().postMessage(message);

@@ -18,6 +18,8 @@ export interface GenerationResult {
   events: string[];
   /** Sum of the ONNX Runtime run() times inside this job (the benchmark's denominator). */
   onnxRunMs: number;
+  /** Set when this job loaded its model (not found loaded from an earlier job). */
+  modelLoadMs?: number;
 }
 
 /** Why a job failed, in terms the gRPC layer maps to status codes. */

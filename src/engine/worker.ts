@@ -72,7 +72,10 @@ parentPort!.on('message', async (message: ToWorker) => {
       checkCancelled,
       progress: (progress) => post({ type: 'progress', jobId, progress: { ...progress, queuePosition: 0 } }),
     });
-    if (!cached) result.events.unshift(`model ${message.modelName} loaded in ${model.loadMs.toFixed(0)} ms on ${model.device}`);
+    if (!cached) {
+      result.events.unshift(`model ${message.modelName} loaded in ${model.loadMs.toFixed(0)} ms on ${model.device}`);
+      result.modelLoadMs = model.loadMs;
+    }
     // Own buffers for the transfer: a small Buffer may sit in Node's shared pool, which must not move.
     const images = result.images.map((image) => new Uint8Array(image));
     post({ type: 'done', jobId, result: { ...result, images } }, images.map((image) => image.buffer as ArrayBuffer));

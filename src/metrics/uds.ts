@@ -14,7 +14,7 @@ export function unixDgramProblem(load: (id: string) => unknown = defaultLoad): s
     return undefined;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return `unix-dgram cannot be loaded: ${message.split('\n')[0]}`;
+    return `unix-dgram cannot be loaded: ${message.replace(/\s+/g, ' ').trim()}`;
   }
 }
 

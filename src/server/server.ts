@@ -5,6 +5,8 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { UsageError } from '../config/errors.js';
 import { modelInventory } from '../diffusion/model-inventory.js';
 import { Engine } from '../engine/engine.js';
+import type { GenerationResult } from '../engine/messages.js';
+import { createMetrics, metricsInterceptor } from '../metrics/index.js';
 import { isLoopbackHost, type ServerSettings } from '../config/settings.js';
 import { ImageGenerationServiceService, type ImageGenerationServiceServer } from '../generated/image_generation.js';
 import type { Logger } from '../log/logger.js';
@@ -18,6 +20,7 @@ import { addHealthAndReflection } from './health-and-reflection.js';
 import { accessLogInterceptor, sharedSecretInterceptor } from './interceptors.js';
 import { FLOW_CONTROL_OPTION, raiseConnectionWindow, raiseStreamWindow } from './flow-control.js';
 import { bindAll } from './listen.js';
+import { reportGeneration } from './report-generation.js';
 
 /** Largest message accepted; uploads use 1 MiB chunks, other clients may send bigger ones. */
 const MAX_MESSAGE_BYTES = 64 * 2 ** 20;
@@ -51,21 +54,23 @@ export async function startServer(settings: ServerSettings, logger: Logger): Pro
     ? ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(certificates.serverCertPem), private_key: Buffer.from(certificates.serverKeyPem) }], false)
     : ServerCredentials.createInsecure();
 
+  const metrics = createMetrics({ enabled: settings.metrics, env: process.env, logger, device: settings.device });
   const server = new Server({
-    interceptors: [accessLogInterceptor(logger), ...(settings.sharedSecret ? [sharedSecretInterceptor(settings.sharedSecret)] : [])],
+    // Metrics before the secret check, so refused calls are counted with their status.
+    interceptors: [accessLogInterceptor(logger), metricsInterceptor(metrics), ...(settings.sharedSecret ? [sharedSecretInterceptor(settings.sharedSecret)] : [])],
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     ...FLOW_CONTROL_OPTION,
   });
   raiseStreamWindow(server, logger);
-  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: settings.device, gpu: settings.gpu });
-  const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel };
+  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: settings.device, gpu: settings.gpu, onQueue: (depth, waitMs) => metrics.queue(depth, waitMs) });
+  const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel, onGenerated: (model: string, result: GenerationResult) => reportGeneration(metrics, model, result) };
   const adapter = new HandlerAdapter(logger);
   const service: ImageGenerationServiceServer = {
     echo: adapter.unary('Echo', echo),
     filesExist: adapter.unary('FilesExist', filesExist(settings.modelsDir)),
     generateImage: adapter.unary('GenerateImage', generateImage(generation)),
     generateImageStream: adapter.serverStream('GenerateImageStream', generateImageStream(generation)),
-    uploadFile: adapter.clientStream('UploadFile', uploadFile(settings)),
+    uploadFile: adapter.clientStream('UploadFile', uploadFile({ ...settings, onUpload: (bytes, ok) => metrics.upload(bytes, ok) })),
     listModels: adapter.unary('ListModels', async () => ({ models: modelInventory(settings.modelsDir, settings.defaultModel) })),
   };
   server.addService(ImageGenerationServiceService, service);
@@ -94,6 +99,7 @@ export async function startServer(settings: ServerSettings, logger: Logger): Pro
         });
       });
       await engine.close();
+      await metrics.close();
     },
   };
 }

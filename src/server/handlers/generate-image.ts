@@ -15,6 +15,8 @@ export interface GenerateOptions {
   engine: Engine;
   modelsDir: string;
   defaultModel: string | undefined;
+  /** Told each finished generation (metrics). */
+  onGenerated?: (model: string, result: GenerationResult) => void;
 }
 
 const KIND_TO_STATUS: Record<GenerationError['kind'], status> = {
@@ -58,9 +60,11 @@ function toResponse(result: GenerationResult): ImageGenerationResponse {
   return { images: result.images.map((image) => Buffer.from(image.buffer, image.byteOffset, image.byteLength)), info: result.info, events: result.events };
 }
 
-async function run(job: Omit<JobRequest, 'signal' | 'onProgress'>, context: CallContext, engine: Engine, onProgress?: (progress: Progress) => void): Promise<GenerationResult> {
+async function run(job: Omit<JobRequest, 'signal' | 'onProgress'>, context: CallContext, options: GenerateOptions, onProgress?: (progress: Progress) => void): Promise<GenerationResult> {
   try {
-    return await engine.generate({ ...job, signal: context.signal, onProgress });
+    const result = await options.engine.generate({ ...job, signal: context.signal, onProgress });
+    options.onGenerated?.(job.modelName, result);
+    return result;
   } catch (error) {
     throw toServiceError(error);
   }
@@ -69,14 +73,14 @@ async function run(job: Omit<JobRequest, 'signal' | 'onProgress'>, context: Call
 /** GenerateImage: validate, queue, wait, answer. */
 export function generateImage(options: GenerateOptions) {
   return async (request: ImageGenerationRequest, context: CallContext): Promise<ImageGenerationResponse> =>
-    toResponse(await run(prepare(request, options), context, options.engine));
+    toResponse(await run(prepare(request, options), context, options));
 }
 
 /** GenerateImageStream: the same, with a progress message per stage and step, then the result. */
 export function generateImageStream(options: GenerateOptions) {
   return async (request: ImageGenerationRequest, context: CallContext, send: (message: ImageGenerationProgress) => void): Promise<void> => {
     const job = prepare(request, options);
-    const result = await run(job, context, options.engine, (p) =>
+    const result = await run(job, context, options, (p) =>
       send({ event: p.event, stage: p.stage, step: p.step, steps: p.steps, batch: p.batch, batches: p.batches, queuePosition: p.queuePosition, result: undefined }),
     );
     send({ event: 'done', stage: 'done', step: 0, steps: 0, batch: job.params.batchCount, batches: job.params.batchCount, queuePosition: 0, result: toResponse(result) });

@@ -11,6 +11,8 @@ import { resolveInside, splitRelativeName, STAGING_DIR } from '../models-dir.js'
 export interface UploadOptions {
   modelsDir: string;
   maxUploadBytes: number;
+  /** Told every upload's outcome and the bytes received (metrics). */
+  onUpload?: (bytes: number, ok: boolean) => void;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -22,7 +24,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  * client that goes away leaves nothing behind. Concurrent uploads to one name each have their own
  * staging file; the last complete one wins, whole.
  */
-export function uploadFile({ modelsDir, maxUploadBytes }: UploadOptions) {
+export function uploadFile({ modelsDir, maxUploadBytes, onUpload }: UploadOptions) {
   return async (requests: AsyncIterable<UploadFileRequest>, context: CallContext): Promise<UploadFileResponse> => {
     const iterator = requests[Symbol.asyncIterator]();
     const first = await nextMessage(iterator, context);
@@ -38,11 +40,11 @@ export function uploadFile({ modelsDir, maxUploadBytes }: UploadOptions) {
     const staging = path.join(modelsDir, STAGING_DIR);
     await fs.mkdir(staging, { recursive: true, mode: 0o700 });
     const tempPath = path.join(staging, `${crypto.randomUUID()}.part`);
+    let received = 0;
     const file = await fs.open(tempPath, 'wx', 0o644);
     let closed = false;
     try {
       const hash = crypto.createHash('sha256');
-      let received = 0;
       for (let message: IteratorResult<UploadFileRequest> = first; !message.done; message = await nextMessage(iterator, context)) {
         if (message !== first && message.value.filename && message.value.filename !== filename) {
           throw invalidArgument('filename may be set only in the first message (or repeated unchanged)');
@@ -76,8 +78,10 @@ export function uploadFile({ modelsDir, maxUploadBytes }: UploadOptions) {
       const target = await resolveInside(modelsDir, filename);
       await fs.mkdir(path.dirname(target), { recursive: true });
       await moveIntoPlace(tempPath, target, filename);
+      onUpload?.(received, true);
       return { message: `stored ${filename}: ${received} bytes, sha256 ${digest}` };
     } catch (error) {
+      onUpload?.(received, false);
       if (!closed) await file.close().catch(() => undefined);
       await fs.rm(tempPath, { force: true });
       throw error;

@@ -1,0 +1,122 @@
+import { StatsD, type ClientOptions } from 'hot-shots';
+
+import type { Logger } from '../log/logger.js';
+import type { AgentAddress } from './address.js';
+import { tag } from './tags.js';
+import type { GenerationMetrics, Metrics } from './types.js';
+
+/** One UDP datagram on a 1500-byte MTU: calls batch into it and go out at least every FLUSH_MS. */
+const MAX_BUFFER_BYTES = 1432;
+const FLUSH_MS = 500;
+const OK = 0;
+
+export interface StatsdMetricsOptions {
+  address: AgentAddress;
+  globalTags: string[];
+  logger: Logger;
+  serviceCheckIntervalMs: number;
+}
+
+/** hot-shots options: fire-and-forget, DogStatsD format, nothing taken from process.env behind our back. */
+export function clientOptions(address: AgentAddress, globalTags: string[], errorHandler: (error: Error) => void): ClientOptions {
+  return {
+    ...(address.protocol === 'udp' ? { protocol: 'udp', host: address.host, port: address.port } : { protocol: 'uds', path: address.path }),
+    globalTags,
+    includeDataDogTags: false,
+    datadog: true,
+    originDetection: false,
+    includeDatadogTelemetry: false,
+    aggregation: false,
+    maxBufferSize: MAX_BUFFER_BYTES,
+    bufferFlushInterval: FLUSH_MS,
+    errorHandler,
+  };
+}
+
+/** Metrics through a hot-shots client (throws only if the client cannot be built). */
+export function createStatsdMetrics({ address, globalTags, logger, serviceCheckIntervalMs }: StatsdMetricsOptions): Metrics {
+  let reported = false;
+  const swallow = (error: Error) => {
+    if (reported) return;
+    reported = true;
+    logger.debug('metrics: DogStatsD send failed; further send errors are not logged', { error: error.message });
+  };
+  const client = new StatsD(clientOptions(address, globalTags, swallow));
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  /** Never lets a metric call throw into the caller (a request handler). */
+  const guard =
+    <A extends unknown[]>(fn: (...args: A) => void) =>
+    (...args: A): void => {
+      if (closed) return;
+      try {
+        fn(...args);
+      } catch (error) {
+        swallow(error instanceof Error ? error : new Error(String(error)));
+      }
+    };
+
+  const tick = guard(() => {
+    client.check('dts.can_connect', OK);
+    const memory = process.memoryUsage();
+    client.gauge('dts.process.memory.rss', memory.rss);
+    client.gauge('dts.process.memory.heap_used', memory.heapUsed);
+  });
+  tick();
+  const timer = setInterval(tick, serviceCheckIntervalMs);
+  timer.unref();
+
+  return {
+    call: guard((method: string, code: string, durationMs: number) => {
+      const tags = [tag('method', method), tag('code', code)];
+      client.increment('dts.grpc.requests', 1, tags);
+      if (finite(durationMs)) client.distribution('dts.grpc.request.duration', durationMs, tags);
+    }),
+    upload: guard((bytes: number, ok: boolean) => {
+      const tags = [tag('result', ok ? 'ok' : 'failed')];
+      if (finite(bytes)) client.increment('dts.upload.bytes', bytes, tags);
+      client.increment('dts.upload.count', 1, tags);
+      if (!ok) client.increment('dts.upload.failures', 1, tags);
+    }),
+    generation: guard((model: string, result: GenerationMetrics) => {
+      const modelTag = tag('model', model);
+      if (finite(result.images)) client.increment('dts.images.generated', result.images, [modelTag]);
+      const samplingMs = result.timingsMs.sampling;
+      if (finite(result.steps) && samplingMs !== undefined && finite(samplingMs) && samplingMs > 0) {
+        client.distribution('dts.sampling.steps_per_second', result.steps / (samplingMs / 1000), [modelTag]);
+      }
+      for (const [stage, ms] of Object.entries(result.timingsMs)) {
+        if (finite(ms)) client.distribution('dts.stage.duration', ms, [modelTag, tag('stage', stage)]);
+      }
+    }),
+    queue: guard((depth: number, waitMs?: number) => {
+      if (finite(depth)) client.gauge('dts.queue.depth', depth);
+      if (waitMs !== undefined && finite(waitMs)) client.distribution('dts.queue.wait', waitMs);
+    }),
+    modelLoaded: guard((model: string, ms: number) => {
+      if (finite(ms)) client.distribution('dts.model.load_time', ms, [tag('model', model)]);
+    }),
+    close: () => {
+      if (closing) return closing;
+      closed = true;
+      clearInterval(timer);
+      closing = new Promise<void>((resolve) => {
+        try {
+          client.close((error) => {
+            if (error) swallow(error);
+            resolve();
+          });
+        } catch (error) {
+          swallow(error instanceof Error ? error : new Error(String(error)));
+          resolve();
+        }
+      });
+      return closing;
+    },
+  };
+}
+
+function finite(value: number): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
