@@ -11,7 +11,7 @@ export interface Latents {
 
 /**
  * Estimates the clean sample x0 from x at noise level sigma (same length as x, NCHW).
- * `signal` aborts between model calls (cancellation, deadlines).
+ * Cancellation happens between steps, in the sampler's onStep callback.
  */
 export type Denoiser = (x: Float32Array, sigma: number) => Promise<Float32Array>;
 
