@@ -7,6 +7,7 @@ import { checkEcho } from './check-echo.js';
 import { checkGenerate } from './check-generate.js';
 import { checkHealthStatus } from './check-health.js';
 import { checkModels } from './check-models.js';
+import { checkMonitoring } from './check-monitoring.js';
 import type { Check } from './check-result.js';
 import { checkTls } from './check-tls.js';
 import { connect } from './client.js';
@@ -76,6 +77,7 @@ export async function runSmokeTest({ settings, caPath, timeoutMs, generate, serv
       () => checkEcho(connection, callTimeoutMs),
       () => checkHealthStatus(connection, callTimeoutMs),
       () => checkModels(connection, callTimeoutMs),
+      () => checkMonitoring(connection, callTimeoutMs),
       ...(generate ? [() => checkGenerate(connection, generate.model, timeoutMs ?? DEFAULT_GENERATE_TIMEOUT_MS)] : []),
     ]) {
       const check = await next();

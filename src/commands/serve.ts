@@ -26,7 +26,7 @@ export default class Serve extends BaseCommand {
     const level = flags['log-level'] ?? process.env.DTS_UTIL_LOG_LEVEL ?? 'info';
     const logging = createServerLogging(settings, isLogLevel(level) ? level : 'info');
     try {
-      return await runServerUntilSignal(settings, logging.logger, flags['grace-period'] * 1000, logging.destinations);
+      return await runServerUntilSignal(settings, logging.logger, flags['grace-period'] * 1000, logging);
     } finally {
       await logging.close();
     }

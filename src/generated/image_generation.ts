@@ -129,6 +129,30 @@ export interface ModelInfo {
   predictionType: string;
 }
 
+/** Extension (ServerStatus). */
+export interface ServerStatusRequest {
+}
+
+export interface ServerStatusResponse {
+  version: string;
+  /** The configured compute device preference (auto, cpu, cuda, webgpu). */
+  device: string;
+  /** DogStatsD metrics on, and where they go ('' when off). */
+  metricsEnabled: boolean;
+  metricsAgent: string;
+  /** Logs shipped to Datadog's HTTP intake (an API key is configured). */
+  datadogLogs: boolean;
+  /** ISO 8601 time the intake last accepted a batch ('' when none yet). */
+  datadogLogsLastAccepted: string;
+  /** The intake's last HTTP status (0 when no answer yet), and the last error, key never included. */
+  datadogLogsLastStatus: number;
+  datadogLogsLastError: string;
+  datadogLogsDroppedLines: number;
+  /** Generations waiting, and whether one runs now. */
+  queueDepth: number;
+  generating: boolean;
+}
+
 export interface UploadFileRequest {
   /** Destination, relative to the models directory (subfolders allowed). Set on the first message. */
   filename: string;
@@ -1404,6 +1428,331 @@ export const ModelInfo: MessageFns<ModelInfo> = {
   },
 };
 
+function createBaseServerStatusRequest(): ServerStatusRequest {
+  return {};
+}
+
+export const ServerStatusRequest: MessageFns<ServerStatusRequest> = {
+  encode(_: ServerStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServerStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServerStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ServerStatusRequest {
+    return {};
+  },
+
+  toJSON(_: ServerStatusRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServerStatusRequest>, I>>(base?: I): ServerStatusRequest {
+    return ServerStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServerStatusRequest>, I>>(_: I): ServerStatusRequest {
+    const message = createBaseServerStatusRequest();
+    return message;
+  },
+};
+
+function createBaseServerStatusResponse(): ServerStatusResponse {
+  return {
+    version: "",
+    device: "",
+    metricsEnabled: false,
+    metricsAgent: "",
+    datadogLogs: false,
+    datadogLogsLastAccepted: "",
+    datadogLogsLastStatus: 0,
+    datadogLogsLastError: "",
+    datadogLogsDroppedLines: 0,
+    queueDepth: 0,
+    generating: false,
+  };
+}
+
+export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
+  encode(message: ServerStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== "") {
+      writer.uint32(10).string(message.version);
+    }
+    if (message.device !== "") {
+      writer.uint32(18).string(message.device);
+    }
+    if (message.metricsEnabled !== false) {
+      writer.uint32(24).bool(message.metricsEnabled);
+    }
+    if (message.metricsAgent !== "") {
+      writer.uint32(34).string(message.metricsAgent);
+    }
+    if (message.datadogLogs !== false) {
+      writer.uint32(40).bool(message.datadogLogs);
+    }
+    if (message.datadogLogsLastAccepted !== "") {
+      writer.uint32(50).string(message.datadogLogsLastAccepted);
+    }
+    if (message.datadogLogsLastStatus !== 0) {
+      writer.uint32(56).int32(message.datadogLogsLastStatus);
+    }
+    if (message.datadogLogsLastError !== "") {
+      writer.uint32(66).string(message.datadogLogsLastError);
+    }
+    if (message.datadogLogsDroppedLines !== 0) {
+      writer.uint32(72).int64(message.datadogLogsDroppedLines);
+    }
+    if (message.queueDepth !== 0) {
+      writer.uint32(80).int32(message.queueDepth);
+    }
+    if (message.generating !== false) {
+      writer.uint32(88).bool(message.generating);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServerStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServerStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.device = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.metricsEnabled = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.metricsAgent = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.datadogLogs = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.datadogLogsLastAccepted = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.datadogLogsLastStatus = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.datadogLogsLastError = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.datadogLogsDroppedLines = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.queueDepth = reader.int32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.generating = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServerStatusResponse {
+    return {
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      device: isSet(object.device) ? globalThis.String(object.device) : "",
+      metricsEnabled: isSet(object.metricsEnabled)
+        ? globalThis.Boolean(object.metricsEnabled)
+        : isSet(object.metrics_enabled)
+        ? globalThis.Boolean(object.metrics_enabled)
+        : false,
+      metricsAgent: isSet(object.metricsAgent)
+        ? globalThis.String(object.metricsAgent)
+        : isSet(object.metrics_agent)
+        ? globalThis.String(object.metrics_agent)
+        : "",
+      datadogLogs: isSet(object.datadogLogs)
+        ? globalThis.Boolean(object.datadogLogs)
+        : isSet(object.datadog_logs)
+        ? globalThis.Boolean(object.datadog_logs)
+        : false,
+      datadogLogsLastAccepted: isSet(object.datadogLogsLastAccepted)
+        ? globalThis.String(object.datadogLogsLastAccepted)
+        : isSet(object.datadog_logs_last_accepted)
+        ? globalThis.String(object.datadog_logs_last_accepted)
+        : "",
+      datadogLogsLastStatus: isSet(object.datadogLogsLastStatus)
+        ? globalThis.Number(object.datadogLogsLastStatus)
+        : isSet(object.datadog_logs_last_status)
+        ? globalThis.Number(object.datadog_logs_last_status)
+        : 0,
+      datadogLogsLastError: isSet(object.datadogLogsLastError)
+        ? globalThis.String(object.datadogLogsLastError)
+        : isSet(object.datadog_logs_last_error)
+        ? globalThis.String(object.datadog_logs_last_error)
+        : "",
+      datadogLogsDroppedLines: isSet(object.datadogLogsDroppedLines)
+        ? globalThis.Number(object.datadogLogsDroppedLines)
+        : isSet(object.datadog_logs_dropped_lines)
+        ? globalThis.Number(object.datadog_logs_dropped_lines)
+        : 0,
+      queueDepth: isSet(object.queueDepth)
+        ? globalThis.Number(object.queueDepth)
+        : isSet(object.queue_depth)
+        ? globalThis.Number(object.queue_depth)
+        : 0,
+      generating: isSet(object.generating) ? globalThis.Boolean(object.generating) : false,
+    };
+  },
+
+  toJSON(message: ServerStatusResponse): unknown {
+    const obj: any = {};
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.device !== "") {
+      obj.device = message.device;
+    }
+    if (message.metricsEnabled !== false) {
+      obj.metricsEnabled = message.metricsEnabled;
+    }
+    if (message.metricsAgent !== "") {
+      obj.metricsAgent = message.metricsAgent;
+    }
+    if (message.datadogLogs !== false) {
+      obj.datadogLogs = message.datadogLogs;
+    }
+    if (message.datadogLogsLastAccepted !== "") {
+      obj.datadogLogsLastAccepted = message.datadogLogsLastAccepted;
+    }
+    if (message.datadogLogsLastStatus !== 0) {
+      obj.datadogLogsLastStatus = Math.round(message.datadogLogsLastStatus);
+    }
+    if (message.datadogLogsLastError !== "") {
+      obj.datadogLogsLastError = message.datadogLogsLastError;
+    }
+    if (message.datadogLogsDroppedLines !== 0) {
+      obj.datadogLogsDroppedLines = Math.round(message.datadogLogsDroppedLines);
+    }
+    if (message.queueDepth !== 0) {
+      obj.queueDepth = Math.round(message.queueDepth);
+    }
+    if (message.generating !== false) {
+      obj.generating = message.generating;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServerStatusResponse>, I>>(base?: I): ServerStatusResponse {
+    return ServerStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServerStatusResponse>, I>>(object: I): ServerStatusResponse {
+    const message = createBaseServerStatusResponse();
+    message.version = object.version ?? "";
+    message.device = object.device ?? "";
+    message.metricsEnabled = object.metricsEnabled ?? false;
+    message.metricsAgent = object.metricsAgent ?? "";
+    message.datadogLogs = object.datadogLogs ?? false;
+    message.datadogLogsLastAccepted = object.datadogLogsLastAccepted ?? "";
+    message.datadogLogsLastStatus = object.datadogLogsLastStatus ?? 0;
+    message.datadogLogsLastError = object.datadogLogsLastError ?? "";
+    message.datadogLogsDroppedLines = object.datadogLogsDroppedLines ?? 0;
+    message.queueDepth = object.queueDepth ?? 0;
+    message.generating = object.generating ?? false;
+    return message;
+  },
+};
+
 function createBaseUploadFileRequest(): UploadFileRequest {
   return { filename: "", data: Buffer.alloc(0), sha256: "", size: 0 };
 }
@@ -1662,6 +2011,17 @@ export const ImageGenerationServiceService = {
     responseSerialize: (value: ListModelsResponse): Buffer => Buffer.from(ListModelsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListModelsResponse => ListModelsResponse.decode(value),
   },
+  /** Extension: what the server runs with and how its monitoring is doing, for `dts-util test`. */
+  serverStatus: {
+    path: "/drawthings.ImageGenerationService/ServerStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ServerStatusRequest): Buffer => Buffer.from(ServerStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ServerStatusRequest => ServerStatusRequest.decode(value),
+    responseSerialize: (value: ServerStatusResponse): Buffer =>
+      Buffer.from(ServerStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ServerStatusResponse => ServerStatusResponse.decode(value),
+  },
 } as const;
 
 export interface ImageGenerationServiceServer extends UntypedServiceImplementation {
@@ -1685,6 +2045,8 @@ export interface ImageGenerationServiceServer extends UntypedServiceImplementati
    * is made of, so clients can offer a choice and `dts-util test` can show them.
    */
   listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
+  /** Extension: what the server runs with and how its monitoring is doing, for `dts-util test`. */
+  serverStatus: handleUnaryCall<ServerStatusRequest, ServerStatusResponse>;
 }
 
 export interface ImageGenerationServiceClient extends Client {
@@ -1783,6 +2145,22 @@ export interface ImageGenerationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
+  /** Extension: what the server runs with and how its monitoring is doing, for `dts-util test`. */
+  serverStatus(
+    request: ServerStatusRequest,
+    callback: (error: ServiceError | null, response: ServerStatusResponse) => void,
+  ): ClientUnaryCall;
+  serverStatus(
+    request: ServerStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ServerStatusResponse) => void,
+  ): ClientUnaryCall;
+  serverStatus(
+    request: ServerStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ServerStatusResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -2,7 +2,7 @@ import os from 'node:os';
 
 import type { ServerSettings } from '../config/settings.js';
 import { PACKAGE_VERSION } from '../package-root.js';
-import { DatadogLogShipper } from './datadog-intake.js';
+import { DatadogLogShipper, type IntakeStats } from './datadog-intake.js';
 import { createLogger, type Logger, type LogLevel } from './logger.js';
 
 export interface ServerLogging {
@@ -11,6 +11,8 @@ export interface ServerLogging {
   close(): Promise<void>;
   /** Where logs go besides standard output, for the start-up line. */
   destinations: string[];
+  /** The Datadog shipper's counters, undefined when logs are not shipped. */
+  stats(): IntakeStats | undefined;
 }
 
 /**
@@ -43,6 +45,7 @@ export function createServerLogging(settings: ServerSettings, level: LogLevel, e
   return {
     logger,
     close: async () => shipper?.close(5000),
+    stats: () => shipper?.stats(),
     destinations: shipper ? ['stdout', `datadog logs (${env.DTS_UTIL_DATADOG_LOGS_URL ? 'custom intake' : env.DD_SITE || 'datadoghq.com'})`] : ['stdout'],
   };
 }

@@ -1,5 +1,6 @@
 import type { ServerSettings } from '../config/settings.js';
 import { describeDevice } from '../diffusion/device.js';
+import type { IntakeStats } from '../log/datadog-intake.js';
 import type { Logger } from '../log/logger.js';
 import { startServer } from './server.js';
 
@@ -9,13 +10,13 @@ export interface ServeResult {
 }
 
 /** `dts-util serve`: start, log what is in force, wait for SIGTERM/SIGINT, shut down gracefully. */
-export async function runServerUntilSignal(settings: ServerSettings, logger: Logger, graceMs: number, logDestinations: string[] = ['stdout']): Promise<ServeResult> {
+export async function runServerUntilSignal(settings: ServerSettings, logger: Logger, graceMs: number, logging: { destinations: string[]; stats?: () => IntakeStats | undefined } = { destinations: ['stdout'] }): Promise<ServeResult> {
   if (settings.secretSource === 'argv' || process.argv.some((arg) => arg.startsWith('--datadog-api-key'))) {
     // Overwrites /proc/<pid>/cmdline, so `ps` stops showing the secret from here on.
     process.title = 'dts-util serve';
     logger.warn('a secret was given on the command line, where other users can read it with ps; prefer DTS_UTIL_SHARED_SECRET / --shared-secret-file and DD_API_KEY');
   }
-  const server = await startServer(settings, logger);
+  const server = await startServer(settings, logger, { ...(logging.stats ? { logStats: logging.stats } : {}) });
   logger.info('dts-util server listening', {
     addresses: server.addresses,
     tls: settings.tls,
@@ -26,7 +27,7 @@ export async function runServerUntilSignal(settings: ServerSettings, logger: Log
     modelsDir: settings.modelsDir,
     maxUploadBytes: settings.maxUploadBytes,
     defaultModel: settings.defaultModel ?? '(the only installed model)',
-    logs: logDestinations,
+    logs: logging.destinations,
     metrics: settings.metrics ? 'DogStatsD (see the metrics line)' : 'off',
     device: describeDevice(settings.device),
     maxQueue: settings.maxQueue,

@@ -21,6 +21,8 @@ import { accessLogInterceptor, sharedSecretInterceptor } from './interceptors.js
 import { FLOW_CONTROL_OPTION, raiseConnectionWindow, raiseStreamWindow } from './flow-control.js';
 import { bindAll } from './listen.js';
 import { reportGeneration } from './report-generation.js';
+import { serverStatus } from './handlers/server-status.js';
+import type { IntakeStats } from '../log/datadog-intake.js';
 
 /** Largest message accepted; uploads use 1 MiB chunks, other clients may send bigger ones. */
 const MAX_MESSAGE_BYTES = 64 * 2 ** 20;
@@ -35,7 +37,12 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export async function startServer(settings: ServerSettings, logger: Logger): Promise<RunningServer> {
+export interface ServerExtras {
+  /** The Datadog log shipper's state, when logs are shipped (ServerStatus reports it). */
+  logStats?: () => IntakeStats | undefined;
+}
+
+export async function startServer(settings: ServerSettings, logger: Logger, extras: ServerExtras = {}): Promise<RunningServer> {
   if (!isLoopbackHost(settings.host) && !settings.tls && !settings.sharedSecret) {
     throw new UsageError(
       `refusing to listen on ${settings.host} without TLS and without a shared secret: anyone on the network could use this server`,
@@ -72,6 +79,7 @@ export async function startServer(settings: ServerSettings, logger: Logger): Pro
     generateImageStream: adapter.serverStream('GenerateImageStream', generateImageStream(generation)),
     uploadFile: adapter.clientStream('UploadFile', uploadFile({ ...settings, onUpload: (bytes, ok) => metrics.upload(bytes, ok) })),
     listModels: adapter.unary('ListModels', async () => ({ models: modelInventory(settings.modelsDir, settings.defaultModel) })),
+    serverStatus: adapter.unary('ServerStatus', serverStatus(settings, engine, extras.logStats ?? (() => undefined))),
   };
   server.addService(ImageGenerationServiceService, service);
   const health = addHealthAndReflection(server);

@@ -30,7 +30,7 @@ describe('dts-util serve + dts-util test (built binary)', () => {
     assert.equal(code, 0, stdout);
     assert.equal(report.healthy, true);
     assert.equal(report.tls, true);
-    assert.deepEqual(report.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok]), [['tls', true], ['echo', true], ['health', true], ['models', true]]);
+    assert.deepEqual(report.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok]), [['tls', true], ['echo', true], ['health', true], ['models', true], ['monitoring', true]]);
   });
 
   it('test prints a readable verdict', async () => {

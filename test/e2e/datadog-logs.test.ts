@@ -35,8 +35,11 @@ describe('serve with a Datadog API key ships its logs to the intake (a local sta
     const env = { ...home.env, DD_API_KEY: API_KEY, DTS_UTIL_SHARED_SECRET: SECRET, DTS_UTIL_DATADOG_LOGS_URL: `http://127.0.0.1:${port}/api/v2/logs`, DD_ENV: 'ci' };
     const serve = await spawnServe([], env);
     assert.deepEqual((serve.lines[0] as { logs: string[] }).logs, ['stdout', 'datadog logs (custom intake)']);
+    await waitUntil(() => received.length > 0, 10_000);
     const test = await runCli(['test', '--json', '--port', String(serve.port)], env);
     assert.equal(test.code, 0, test.stdout);
+    const monitoring = JSON.parse(test.stdout).checks.find((c: { name: string }) => c.name === 'monitoring');
+    assert.match(monitoring.detail, /Datadog logs: last batch accepted at \d{4}-/);
     serve.child.kill('SIGTERM');
     assert.equal(await serve.exited, 0);
     await waitUntil(() => received.some((r) => r.entries.some((e) => e.message.includes('"msg":"stopped"'))), 10_000);
@@ -48,5 +51,40 @@ describe('serve with a Datadog API key ships its logs to the intake (a local sta
     const text = JSON.stringify(entries);
     assert.ok(!text.includes(API_KEY) && !text.includes(SECRET), 'a secret reached the intake');
     assert.ok(!serve.lines.some((l) => JSON.stringify(l).includes(API_KEY) || JSON.stringify(l).includes(SECRET)));
+  });
+});
+
+describe('a Datadog API key the intake refuses', () => {
+  const home = tempHome();
+  let intake: http.Server;
+  before(async () => {
+    intake = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(403).end('{"errors":["Forbidden"]}')));
+    await new Promise<void>((resolve) => intake.listen(0, '127.0.0.1', resolve));
+  });
+  after(() => {
+    intake.close();
+    home.cleanup();
+  });
+
+  it('makes dts-util test unhealthy, saying to check the key, without printing it', async () => {
+    const { port } = intake.address() as { port: number };
+    const env = { ...home.env, DD_API_KEY: API_KEY, DTS_UTIL_DATADOG_LOGS_URL: `http://127.0.0.1:${port}/api/v2/logs` };
+    const serve = await spawnServe([], env);
+    try {
+      let report: { checks: { name: string; ok: boolean; detail: string }[] } = { checks: [] };
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const test = await runCli(['test', '--json', '--port', String(serve.port)], env);
+        report = JSON.parse(test.stdout);
+        if (report.checks.some((c) => c.name === 'monitoring' && !c.ok)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const monitoring = report.checks.find((c) => c.name === 'monitoring')!;
+      assert.equal(monitoring.ok, false);
+      assert.match(monitoring.detail, /Datadog refused the API key \(HTTP 403\)/);
+      assert.ok(!JSON.stringify(report).includes(API_KEY));
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
   });
 });

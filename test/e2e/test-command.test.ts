@@ -53,7 +53,7 @@ describe('dts-util test against a TLS server (built binary)', () => {
     assert.equal(code, 0, stdout);
     const report = JSON.parse(stdout) as Report;
     assert.equal(report.healthy, true);
-    assert.deepEqual(report.checks.map((c) => [c.name, c.ok]), [['tls', true], ['echo', true], ['health', true], ['models', true]]);
+    assert.deepEqual(report.checks.map((c) => [c.name, c.ok]), [['tls', true], ['echo', true], ['health', true], ['models', true], ['monitoring', true]]);
 
     const tls = check(report, 'tls');
     assert.equal(tls.caFingerprint, listeningLine(serve).caFingerprint);
@@ -79,7 +79,8 @@ describe('dts-util test against a TLS server (built binary)', () => {
     assert.match(lines[2]!, /^ {2}✓ echo: Echo answered HELLO 5 times/);
     assert.match(lines[3]!, /^ {2}✓ health: SERVING/);
     assert.match(lines[4]!, /^ {2}✓ models: no model installed yet \(only the built-in smoke\)/);
-    assert.equal(lines.length, 5);
+    assert.match(lines[5]!, /^ {2}✓ monitoring: metrics to udp:\/\/127\.0\.0\.1:8125; Datadog logs not configured/);
+    assert.equal(lines.length, 6);
   });
 
   it('--generate makes one image end to end and names the device and the model', async () => {
@@ -87,7 +88,7 @@ describe('dts-util test against a TLS server (built binary)', () => {
     assert.equal(code, 0, stdout);
     const report = JSON.parse(stdout) as Report;
     assert.equal(report.healthy, true);
-    assert.deepEqual(report.checks.map((c) => c.name), ['tls', 'echo', 'health', 'models', 'generate']);
+    assert.deepEqual(report.checks.map((c) => c.name), ['tls', 'echo', 'health', 'models', 'monitoring', 'generate']);
     const generate = check(report, 'generate');
     assert.equal(generate.ok, true, generate.detail);
     assert.equal(generate.generation?.device, 'cpu');
