@@ -70,7 +70,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
   });
   raiseStreamWindow(server, logger);
   const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: settings.device, gpu: settings.gpu, onQueue: (depth, waitMs) => metrics.queue(depth, waitMs) });
-  const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel, onGenerated: (model: string, result: GenerationResult) => reportGeneration(metrics, model, result) };
+  const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel, onGenerated: (model: string, result: GenerationResult, requestId: string) => reportGeneration(metrics, logger, model, result, requestId) };
   const adapter = new HandlerAdapter(logger);
   const service: ImageGenerationServiceServer = {
     echo: adapter.unary('Echo', echo),

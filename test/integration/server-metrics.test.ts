@@ -76,6 +76,10 @@ describe('the server reports DogStatsD metrics for real calls (a UDP socket as t
     assert.equal(find('dts.model.load_time', 'model:tiny-sd15').length, 1);
     assert.ok(find('dts.queue.wait').length >= 1);
     assert.ok(find('dts.queue.depth').length >= 1);
+    // …and one log line with the model and device, under the call's request id.
+    const line = t.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'generation');
+    assert.deepEqual([line?.model, line?.device, line?.images, line?.steps], ['tiny-sd15', 'cpu', 2, 3]);
+    assert.ok(t.logs.map((l) => JSON.parse(l)).some((l) => l.msg === 'call' && l.requestId === line.requestId && /GenerateImage$/.test(l.method)));
   });
 
   it('never puts the secret in a metric', () => {

@@ -16,7 +16,7 @@ export interface GenerateOptions {
   modelsDir: string;
   defaultModel: string | undefined;
   /** Told each finished generation (metrics). */
-  onGenerated?: (model: string, result: GenerationResult) => void;
+  onGenerated?: (model: string, result: GenerationResult, requestId: string) => void;
 }
 
 const KIND_TO_STATUS: Record<GenerationError['kind'], status> = {
@@ -63,7 +63,7 @@ function toResponse(result: GenerationResult): ImageGenerationResponse {
 async function run(job: Omit<JobRequest, 'signal' | 'onProgress'>, context: CallContext, options: GenerateOptions, onProgress?: (progress: Progress) => void): Promise<GenerationResult> {
   try {
     const result = await options.engine.generate({ ...job, signal: context.signal, onProgress });
-    options.onGenerated?.(job.modelName, result);
+    options.onGenerated?.(job.modelName, result, context.requestId);
     return result;
   } catch (error) {
     throw toServiceError(error);
