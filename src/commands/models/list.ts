@@ -1,0 +1,44 @@
+import { Flags } from '@oclif/core';
+
+import { BaseCommand } from '../../base-command.js';
+import { explainFailure } from '../../client/check-grpc-error.js';
+import { unaryCall } from '../../client/client.js';
+import { connectToServer } from '../../client/server-connection.js';
+import { resolveConnectionSettings } from '../../config/settings.js';
+import type { ListModelsRequest, ListModelsResponse, ModelInfo } from '../../generated/image_generation.js';
+
+const TIMEOUT_MS = 30_000;
+
+function size(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+export default class ModelsList extends BaseCommand {
+  static override summary = 'List the models a server has: family, size, parts, whether complete, the default.';
+  static override examples = ['<%= config.bin %> models list', '<%= config.bin %> models list --json', '<%= config.bin %> models list --host gpu-box.lan --ca ./ca.pem'];
+  static override flags = {
+    ...BaseCommand.connectionFlags,
+    ca: Flags.file({ description: "CA certificate that signed the server's certificate (default: the install's own)" }),
+  };
+
+  async run(): Promise<{ models: ModelInfo[] }> {
+    const { flags } = await this.parse(ModelsList);
+    const connection = connectToServer(resolveConnectionSettings(this.connectionFlags(flags)), flags.ca);
+    let models: ModelInfo[];
+    try {
+      ({ models } = await unaryCall<ListModelsRequest, ListModelsResponse>(connection.service, connection.service.listModels, {}, TIMEOUT_MS));
+    } catch (error) {
+      this.error(explainFailure(error, TIMEOUT_MS), { exit: 1 });
+    } finally {
+      connection.close();
+    }
+    if (!this.jsonEnabled()) {
+      const rows = models.map((m) => [m.name + (m.isDefault ? ' *' : ''), m.family, m.predictionType, size(m.sizeBytes), m.complete ? 'yes' : `no: missing ${m.missing.join(', ')}`, m.builtin ? 'built in' : 'installed']);
+      const header = ['NAME', 'FAMILY', 'PREDICTION', 'SIZE', 'COMPLETE', 'SOURCE'];
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      for (const row of [header, ...rows]) this.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+      if (models.some((m) => m.isDefault)) this.log('\n* used when a request names no model');
+    }
+    return { models };
+  }
+}
