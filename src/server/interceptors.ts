@@ -16,30 +16,42 @@ export function accessLogInterceptor(logger: Logger): ServerInterceptor {
   return (method, call) => {
     const requestId = crypto.randomUUID();
     const started = process.hrtime.bigint();
+    let logged = false;
+    const log = (code: status, details: string | undefined) => {
+      if (logged) return;
+      logged = true;
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const level = code === status.OK ? 'info' : code === status.INTERNAL || code === status.UNKNOWN ? 'error' : 'warn';
+      logger[level]('call', {
+        requestId,
+        method: method.path,
+        code: status[code],
+        durationMs: Math.round(durationMs * 100) / 100,
+        peer: call.getPeer(),
+        ...(code === status.OK ? {} : { details }),
+      });
+    };
     return new ServerInterceptingCall(
       call,
       new ResponderBuilder()
-        .withStart(
-          onIncomingMetadata((metadata, nextMetadata) => {
-            metadata.set(REQUEST_ID_HEADER, requestId);
-            nextMetadata(metadata);
-          }),
+        .withStart((next) =>
+          next(
+            new ServerListenerBuilder()
+              .withOnReceiveMetadata((metadata, nextMetadata) => {
+                metadata.set(REQUEST_ID_HEADER, requestId);
+                nextMetadata(metadata);
+              })
+              // A client that goes away gets no status, so the line is written here instead.
+              .withOnCancel(() => log(status.CANCELLED, 'the client cancelled the call or went away'))
+              .build(),
+          ),
         )
         .withSendMetadata((metadata, next) => {
           metadata.set(REQUEST_ID_HEADER, requestId);
           next(metadata);
         })
         .withSendStatus((sent, next) => {
-          const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-          const level = sent.code === status.OK ? 'info' : sent.code === status.INTERNAL || sent.code === status.UNKNOWN ? 'error' : 'warn';
-          logger[level]('call', {
-            requestId,
-            method: method.path,
-            code: status[sent.code ?? status.OK],
-            durationMs: Math.round(durationMs * 100) / 100,
-            peer: call.getPeer(),
-            ...(sent.code === status.OK ? {} : { details: sent.details }),
-          });
+          log(sent.code ?? status.OK, sent.details);
           next(sent);
         })
         .build(),

@@ -1,0 +1,94 @@
+import { Args, Flags } from '@oclif/core';
+
+import { BaseCommand } from '../base-command.js';
+import { explainFailure } from '../client/check-grpc-error.js';
+import { generateToFiles, type GeneratedFiles } from '../client/generate.js';
+import { connectToServer } from '../client/server-connection.js';
+import { resolveConnectionSettings } from '../config/settings.js';
+import type { ImageGenerationProgress } from '../generated/image_generation.js';
+
+export default class Generate extends BaseCommand {
+  static override summary = 'Generate images on the server and save them as PNG files.';
+  static override description = 'Shows progress step by step; Ctrl-C cancels the job on the server. Fields left out get the server defaults (512×512, 20 steps, CFG 7, a random seed).';
+  static override examples = [
+    '<%= config.bin %> generate "a photo of a cat" --steps 30 --seed 42',
+    '<%= config.bin %> generate "a castle" --negative "blurry" --width 768 --height 512 --sampler "DPM++ 2M Karras" --out ./pictures',
+    '<%= config.bin %> generate "a dog" --model smoke --json',
+  ];
+  static override args = { prompt: Args.string({ description: 'what to draw', required: true }) };
+  static override flags = {
+    ...BaseCommand.connectionFlags,
+    ca: Flags.file({ description: "CA certificate that signed the server's certificate (default: the install's own)" }),
+    negative: Flags.string({ description: 'negative prompt', default: '' }),
+    width: Flags.integer({ description: 'width in pixels (multiple of 8)', default: 0 }),
+    height: Flags.integer({ description: 'height in pixels (multiple of 8)', default: 0 }),
+    steps: Flags.integer({ description: 'sampling steps', default: 0 }),
+    cfg: Flags.string({ description: 'guidance scale (CFG)', default: '0' }),
+    seed: Flags.integer({ description: 'seed; -1 for random', default: -1 }),
+    sampler: Flags.string({ description: 'sampler, e.g. "Euler a", "DPM++ 2M Karras"', default: '' }),
+    'batch-size': Flags.integer({ description: 'images per batch', default: 1 }),
+    'batch-count': Flags.integer({ description: 'batches', default: 1 }),
+    hires: Flags.boolean({ description: 'hires fix: a second pass at twice the size' }),
+    denoise: Flags.string({ description: 'hires fix strength, 0 to 1 (default 0.7)', default: '0' }),
+    model: Flags.string({ description: "model name (default: the server's default model)", default: '' }),
+    out: Flags.directory({ description: 'folder for the PNG files (nothing is overwritten)', default: '.' }),
+  };
+
+  async run(): Promise<GeneratedFiles> {
+    const { args, flags } = await this.parse(Generate);
+    const connection = connectToServer(resolveConnectionSettings(this.connectionFlags(flags)), flags.ca);
+    const cancel = new AbortController();
+    const onSigint = () => cancel.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const result = await generateToFiles(
+        connection,
+        {
+          prompt: args.prompt,
+          negativePrompt: flags.negative,
+          width: flags.width,
+          height: flags.height,
+          steps: flags.steps,
+          cfgScale: Number(flags.cfg),
+          seed: flags.seed,
+          sampler: flags.sampler,
+          restoreFaces: false,
+          enableHr: flags.hires,
+          denoisingStrength: Number(flags.denoise),
+          batchSize: flags['batch-size'],
+          batchCount: flags['batch-count'],
+          model: flags.model,
+        },
+        { outDir: flags.out, signal: cancel.signal, onProgress: this.jsonEnabled() ? undefined : (p) => this.showProgress(p) },
+      );
+      if (!this.jsonEnabled()) {
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        for (const [i, file] of result.files.entries()) this.log(`${file}  (seed ${result.seeds[i]})`);
+      }
+      return result;
+    } catch (error) {
+      if (cancel.signal.aborted) this.error('cancelled: the job was stopped on the server', { exit: 130 });
+      this.error(explainFailure(error), { exit: 1 });
+    } finally {
+      process.off('SIGINT', onSigint);
+      connection.close();
+    }
+  }
+
+  /** When the current sampling pass reported its first step: speed is measured within a pass. */
+  private passStarted = 0;
+
+  /** One line, rewritten in place on a terminal: step i/n, it/s, ETA. */
+  private showProgress(progress: ImageGenerationProgress): void {
+    if (!process.stderr.isTTY) return;
+    let line = progress.stage === 'queued' ? `queued (${progress.queuePosition} ahead)` : progress.stage;
+    if (progress.stage === 'sampling' && progress.steps > 0) {
+      const now = performance.now();
+      if (progress.step === 1) this.passStarted = now;
+      const rate = progress.step > 1 ? (progress.step - 1) / ((now - this.passStarted) / 1000) : 0;
+      const eta = rate > 0 ? `ETA ${((progress.steps - progress.step) / rate).toFixed(0)} s` : '';
+      line = `batch ${progress.batch}/${progress.batches}  step ${progress.step}/${progress.steps}  ${rate > 0 ? `${rate.toFixed(2)} it/s` : ''}  ${eta}`;
+    }
+    process.stderr.write(`\r${line.padEnd(70)}`);
+  }
+}

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { PNG } from 'pngjs';
+
+import { readPngText } from '../../src/diffusion/png.js';
+import { BIN, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { tempHome } from '../helpers/temp-home.js';
+import { installTinyModels } from '../helpers/tiny-models.js';
+
+describe('dts-util generate (built binary, real TLS server, tiny model)', () => {
+  const home = tempHome();
+  const out = path.join(home.home, 'pictures');
+  let serve: ServeProcess;
+  before(async () => {
+    await installTinyModels(path.join(home.home, 'models'), { sd15: 'tiny-sd15' });
+    serve = await spawnServe([], home.env);
+  });
+  after(() => {
+    serve.child.kill('SIGKILL');
+    home.cleanup();
+  });
+
+  const base = () => ['generate', 'a photo of a cat', '--port', String(serve.port), '--out', out];
+  const args = (...extra: string[]) => [...base(), '--width', '64', '--height', '64', '--steps', '2', ...extra];
+
+  it('writes the PNGs with their parameters and reports files and seeds under --json', async () => {
+    const { code, stdout, stderr } = await runCli(args('--seed', '5', '--batch-size', '2', '--negative', 'blurry', '--json'), home.env);
+    assert.equal(code, 0, stderr);
+    const result = JSON.parse(stdout);
+    assert.deepEqual(result.seeds, [5, 6]);
+    assert.deepEqual(result.files.map((f: string) => path.basename(f)), ['dts-5.png', 'dts-6.png']);
+    const png = fs.readFileSync(result.files[0]);
+    assert.deepEqual([PNG.sync.read(png).width, PNG.sync.read(png).height], [64, 64]);
+    assert.match(readPngText(png).parameters!, /^a photo of a cat\nNegative prompt: blurry\nSteps: 2, .*Seed: 5,/);
+    assert.equal(result.info.sd_model_name, 'tiny-sd15');
+  });
+
+  it('never overwrites: the same seed again gets a new name', async () => {
+    const { code, stdout } = await runCli(args('--seed', '5'), home.env);
+    assert.equal(code, 0);
+    assert.match(stdout, /dts-5-1\.png {2}\(seed 5\)/);
+    assert.ok(fs.existsSync(path.join(out, 'dts-5.png')) && fs.existsSync(path.join(out, 'dts-5-1.png')));
+  });
+
+  it('explains a bad request (exit 1) with the server message', async () => {
+    const { code, stderr } = await runCli(args('--sampler', 'Warp Drive'), home.env);
+    assert.equal(code, 1);
+    assert.match(stderr.replace(/\s*\n\s*›\s*/g, ' '), /INVALID_ARGUMENT.*Euler a/);
+  });
+
+  it('Ctrl-C cancels the job on the server (exit 130), and the server is free for the next one', async () => {
+    const child = spawn(process.execPath, [BIN, ...base(), '--steps', '150', '--width', '512', '--height', '512', '--json'], { env: { ...process.env, ...home.env }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // Interrupted a moment into the job (150 steps at 512² take far longer on the tiny model).
+    await new Promise((r) => setTimeout(r, 2500));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    await serve.waitForLine((l) => l.msg === 'call' && l.code === 'CANCELLED' && /GenerateImageStream$/.test(String(l.method)));
+    const next = await runCli(args('--seed', '9', '--json'), home.env);
+    assert.equal(next.code, 0, next.stderr);
+  });
+});
