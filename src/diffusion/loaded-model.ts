@@ -5,10 +5,10 @@ import { ClipTokenizer } from './tokenizer.js';
 import type { SchedulerConfig } from './types.js';
 import type { UNetCall } from './unet-call.js';
 import { devicePreference } from './device.js';
+import { inspectModelFolder, type EncoderSpec, type ModelSpec } from './model-spec.js';
 import { floatTensor, inputNamed, intTensor, openSession, toFloat32, type ModelSession, type RunClock } from './onnx-session.js';
-
-/** SD 1.x/2.x latent scaling; a VAE config's scaling_factor wins (SDXL: 0.13025). */
-const DEFAULT_VAE_SCALING = 0.18215;
+/** UNet inputs that come per batch item from the family's conditioning (see unet-call.ts). */
+const EXTRA_UNET_INPUTS = ['text_embeds', 'time_ids', 'timestep_cond'];
 
 function readJson<T>(file: string, fallback: T): T {
   try {
@@ -18,20 +18,33 @@ function readJson<T>(file: string, fallback: T): T {
   }
 }
 
+/** Text encoded for the UNet: the context [n, tokens, dim] and, for SDXL, the pooled text_embeds [n, D]. */
+export interface EncodedText {
+  context: Float32Array;
+  shape: [number, number, number];
+  pooled?: Float32Array;
+}
+
+interface LoadedEncoder {
+  spec: EncoderSpec;
+  tokenizer: ClipTokenizer;
+  session: ModelSession;
+}
+
 /**
- * One diffusers-layout ONNX pipeline, loaded: the three sessions, the tokenizer and the scheduler
- * config. Input names, dtypes and shapes come from the sessions' metadata, since exports differ
- * (int32 or int64 ids, float or int64 timestep, fp16 or fp32 tensors).
+ * One diffusers-layout ONNX pipeline, loaded: the sessions, the tokenizers and the scheduler
+ * config, with the folder's spec (family, what the UNet takes). Input names, dtypes and shapes come
+ * from the sessions' metadata, since exports differ (int32 or int64 ids, float or int64 timestep,
+ * fp16 or fp32 tensors).
  */
 export class LoadedModel {
   private constructor(
     readonly name: string,
-    readonly tokenizer: ClipTokenizer,
+    readonly spec: ModelSpec,
     readonly scheduler: SchedulerConfig,
-    private readonly textEncoder: ModelSession,
+    private readonly encoders: LoadedEncoder[],
     private readonly unet: ModelSession,
     private readonly vaeDecoder: ModelSession,
-    readonly vaeScaling: number,
     /** Why faster devices were not used (empty when the first choice worked). */
     readonly fallbacks: string[],
     readonly loadMs: number,
@@ -39,34 +52,62 @@ export class LoadedModel {
 
   static async load(dir: string, name: string, device: string, gpu = 0): Promise<LoadedModel> {
     const started = performance.now();
+    // The request handler refused a bad folder already; this catches one changed since.
+    const inspection = inspectModelFolder(dir);
+    if (inspection.problems) throw new Error(`model "${name}" is not usable: ${inspection.problems.join('; ')}`);
+    const spec = inspection.spec;
     const devices = devicePreference(device);
     const fallbacks: string[] = [];
-    const tokenizer = await ClipTokenizer.fromDirectory(path.join(dir, 'tokenizer'));
     const scheduler = readJson<SchedulerConfig>(path.join(dir, 'scheduler', 'scheduler_config.json'), {});
     const open = (component: string) => openSession(path.join(dir, component, 'model.onnx'), devices, fallbacks, gpu);
-    const textEncoder = await open('text_encoder');
+    const encoders: LoadedEncoder[] = [];
+    for (const encoder of spec.encoders) {
+      encoders.push({ spec: encoder, tokenizer: await ClipTokenizer.fromDirectory(path.join(dir, encoder.tokenizer)), session: await open(encoder.folder) });
+    }
     const unet = await open('unet');
     const vaeDecoder = await open('vae_decoder');
-    const vaeConfig = readJson<{ scaling_factor?: number }>(path.join(dir, 'vae_decoder', 'config.json'), {});
-    return new LoadedModel(name, tokenizer, scheduler, textEncoder, unet, vaeDecoder, vaeConfig.scaling_factor ?? DEFAULT_VAE_SCALING, fallbacks, performance.now() - started);
+    return new LoadedModel(name, spec, scheduler, encoders, unet, vaeDecoder, fallbacks, performance.now() - started);
   }
 
   get device(): string {
     return this.unet.device;
   }
 
+  /** The first encoder's tokenizer: its truncation is what the pipeline reports. */
+  get tokenizer(): ClipTokenizer {
+    return this.encoders[0]!.tokenizer;
+  }
+
+  get vaeScaling(): number {
+    return this.spec.vaeScaling;
+  }
+
   get predictionType(): 'epsilon' | 'v_prediction' {
     return this.scheduler.prediction_type === 'v_prediction' ? 'v_prediction' : 'epsilon';
   }
 
-  /** Token ids (each maxLength long) → hidden states [n, tokens, dim]. */
-  async encodeText(ids: number[][], clock: RunClock): Promise<{ data: Float32Array; shape: [number, number, number] }> {
-    const input = inputNamed(this.textEncoder, ['input_ids']);
-    const tokens = ids[0]!.length;
-    const out = await clock.run(this.textEncoder, { [input.name]: intTensor(input.type, ids.flat(), [ids.length, tokens]) });
-    const hidden = out[this.textEncoder.outputNames.includes('last_hidden_state') ? 'last_hidden_state' : this.textEncoder.outputNames[0]!]!;
-    const data = toFloat32(hidden);
-    return { data, shape: [ids.length, tokens, data.length / ids.length / tokens] };
+  /**
+   * Texts → the UNet's text context. SD 1.x/2.x: the encoder's last hidden state. SDXL: each
+   * encoder's penultimate hidden states with its own tokenizer, concatenated on the feature axis
+   * (encoder 1's features first, as diffusers does), plus text_encoder_2's pooled text_embeds.
+   */
+  async encodeText(texts: string[], clock: RunClock): Promise<EncodedText> {
+    const parts: { data: Float32Array; tokens: number; dim: number }[] = [];
+    let pooled: Float32Array | undefined;
+    for (const { spec, tokenizer, session } of this.encoders) {
+      const ids = texts.map((text) => tokenizer.encode(text).ids);
+      const tokens = ids[0]!.length;
+      const input = inputNamed(session, ['input_ids']);
+      const out = await clock.run(session, { [input.name]: intTensor(input.type, ids.flat(), [ids.length, tokens]) });
+      const data = toFloat32(out[spec.hiddenOutput]!);
+      parts.push({ data, tokens, dim: data.length / texts.length / tokens });
+      if (spec.pooledOutput) pooled = toFloat32(out[spec.pooledOutput]!);
+    }
+    const tokens = parts[0]!.tokens;
+    if (parts.some((p) => p.tokens !== tokens)) throw new Error(`the tokenizers disagree on the sequence length (${parts.map((p) => p.tokens).join(' vs ')})`);
+    const dim = parts.reduce((sum, p) => sum + p.dim, 0);
+    const context = parts.length === 1 ? parts[0]!.data : concatFeatures(parts, texts.length * tokens, dim);
+    return { context, shape: [texts.length, tokens, dim], pooled };
   }
 
   /** The UNet as the samplers' model-denoiser calls it. */
@@ -74,17 +115,24 @@ export class LoadedModel {
     const sample = inputNamed(this.unet, ['sample']);
     const timestep = inputNamed(this.unet, ['timestep']);
     const context = inputNamed(this.unet, ['encoder_hidden_states']);
+    const extras = EXTRA_UNET_INPUTS.filter((name) => this.unet.inputs.has(name)).map((name) => inputNamed(this.unet, [name]));
     const output = this.unet.outputNames.includes('out_sample') ? 'out_sample' : this.unet.outputNames[0]!;
-    return async (x, xShape, t, hidden, hiddenShape) => {
+    return async (x, xShape, t, hidden, hiddenShape, given = {}) => {
       // Timestep layouts in the wild: a scalar, [1], or one per batch item; integer exports want whole steps.
       const tDims = timestep.shape.length === 0 ? [] : typeof timestep.shape[0] === 'number' && timestep.shape[0] === 1 ? [1] : [xShape[0]];
       const count = tDims.length === 0 ? 1 : tDims[0]!;
       const tValue = timestep.type === 'int64' || timestep.type === 'int32' ? Math.round(t) : t;
-      const out = await clock.run(this.unet, {
+      const feeds = {
         [sample.name]: floatTensor(sample.type, x, xShape),
         [timestep.name]: timestep.type === 'float32' || timestep.type === 'float16' ? floatTensor(timestep.type, new Float32Array(count).fill(tValue), tDims) : intTensor(timestep.type, new Array<number>(count).fill(tValue), tDims),
         [context.name]: floatTensor(context.type, hidden, hiddenShape),
-      });
+      };
+      for (const input of extras) {
+        const data = given[input.name];
+        if (!data) throw new Error(`the UNet takes ${input.name} and the pipeline gave none`);
+        feeds[input.name] = floatTensor(input.type, data, [xShape[0], data.length / xShape[0]]);
+      }
+      const out = await clock.run(this.unet, feeds);
       return toFloat32(out[output]!);
     };
   }
@@ -104,6 +152,19 @@ export class LoadedModel {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.textEncoder.session.release(), this.unet.session.release(), this.vaeDecoder.session.release()]);
+    await Promise.all([...this.encoders.map((e) => e.session.session.release()), this.unet.session.release(), this.vaeDecoder.session.release()]);
   }
+}
+
+/** Rows of [rows, dim_i] side by side → [rows, Σ dim_i]. */
+function concatFeatures(parts: { data: Float32Array; dim: number }[], rows: number, dim: number): Float32Array {
+  const out = new Float32Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    let offset = r * dim;
+    for (const part of parts) {
+      out.set(part.data.subarray(r * part.dim, (r + 1) * part.dim), offset);
+      offset += part.dim;
+    }
+  }
+  return out;
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { PACKAGE_ROOT } from '../package-root.js';
+import { inspectModelFolder, type ModelSpec } from './model-spec.js';
 
 /** Models that ship with dts-util (built at install time): `smoke`, tiny random weights. */
 export const BUILTIN_MODELS_DIR = path.join(PACKAGE_ROOT, 'models');
@@ -13,6 +14,11 @@ export interface ModelEntry {
   name: string;
   dir: string;
   builtin: boolean;
+}
+
+/** A model ready for a request: where it is and what it is (family, defaults, what its UNet takes). */
+export interface ResolvedModel extends ModelEntry {
+  spec: ModelSpec;
 }
 
 export class ModelNotFoundError extends Error {
@@ -52,7 +58,7 @@ const HOW_TO_ADD = (modelsDir: string) =>
  * Picks the model for a request: the named one; for an empty name the configured default, else
  * the only installed model. Built-in models are used only when named.
  */
-export function resolveModel(modelsDir: string, requested: string, defaultModel: string | undefined): ModelEntry {
+export function resolveModel(modelsDir: string, requested: string, defaultModel: string | undefined): ResolvedModel {
   const all = listModels(modelsDir);
   const name = requested || defaultModel || '';
   if (name) {
@@ -83,8 +89,17 @@ export function missingFiles(dir: string): string[] {
   return REQUIRED_FILES.filter((f) => !fs.existsSync(path.join(dir, f)));
 }
 
-function checkComplete(model: ModelEntry): ModelEntry {
-  const missing = missingFiles(model.dir);
-  if (missing.length > 0) throw new IncompleteModelError(`model "${model.name}" is incomplete: missing ${missing.join(', ')}`);
-  return model;
+/** Why a folder cannot be used (missing files, parts that disagree, an unknown family), or undefined when it can. */
+export function modelProblem(dir: string): string | undefined {
+  const missing = missingFiles(dir);
+  if (missing.length > 0) return `incomplete: missing ${missing.join(', ')}`;
+  const inspection = inspectModelFolder(dir);
+  return inspection.problems ? `not usable: ${inspection.problems.join('; ')}` : undefined;
+}
+
+/** Refuses a folder that is incomplete or inconsistent before any request runs on it. */
+function checkComplete(model: ModelEntry): ResolvedModel {
+  const problem = modelProblem(model.dir);
+  if (problem !== undefined) throw new IncompleteModelError(`model "${model.name}" is ${problem}`);
+  return { ...model, spec: inspectModelFolder(model.dir).spec! };
 }

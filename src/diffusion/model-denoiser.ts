@@ -5,7 +5,7 @@
  */
 import type { DiscreteSchedule } from './schedules/discrete-schedule.js';
 import type { Denoiser } from './types.js';
-import type { UNetCall } from './unet-call.js';
+import type { UNetCall, UNetExtras } from './unet-call.js';
 
 export type PredictionType = 'epsilon' | 'v_prediction';
 
@@ -20,10 +20,14 @@ export interface ModelDenoiserOptions {
   uncond?: Float32Array;
   contextShape: [number, number, number];
   guidanceScale: number;
+  /** The family's extra UNet inputs for the prompt (SDXL text_embeds/time_ids, LCM timestep_cond), each [n, width]. */
+  condExtras?: UNetExtras;
+  /** The same for the negative prompt; needed for every cond extra when guidance runs. */
+  uncondExtras?: UNetExtras;
 }
 
 export function createModelDenoiser(options: ModelDenoiserOptions): Denoiser {
-  const { unet, schedule, predictionType, latentShape, cond, uncond, contextShape, guidanceScale } = options;
+  const { unet, schedule, predictionType, latentShape, cond, uncond, contextShape, guidanceScale, condExtras = {}, uncondExtras = {} } = options;
   const [batch, channels, height, width] = latentShape;
   const latentSize = batch * channels * height * width;
   const contextSize = contextShape[0] * contextShape[1] * contextShape[2];
@@ -42,6 +46,12 @@ export function createModelDenoiser(options: ModelDenoiserOptions): Denoiser {
   const modelContextShape: [number, number, number] = [modelBatch, contextShape[1], contextShape[2]];
   // Built once: [uncond; cond] along the batch axis, so both halves run in one UNet call.
   const modelContext = guided ? concat(uncond, cond) : cond;
+  const modelExtras: Record<string, Float32Array> = {};
+  for (const [name, value] of Object.entries(condExtras)) {
+    const negative = uncondExtras[name];
+    if (guided && !negative) throw new RangeError(`guidance needs the negative prompt's ${name} too`);
+    modelExtras[name] = guided ? concat(negative!, value) : value;
+  }
 
   return async (x, sigma) => {
     if (x.length !== latentSize) throw new RangeError(`latents have ${x.length} values, latentShape needs ${latentSize}`);
@@ -52,7 +62,7 @@ export function createModelDenoiser(options: ModelDenoiserOptions): Denoiser {
     for (let k = 0; k < latentSize; k++) sample[k] = x[k]! * cIn;
     if (guided) sample.copyWithin(latentSize, 0, latentSize);
 
-    const output = await unet(sample, sampleShape, schedule.sigmaToTimestep(sigma), modelContext, modelContextShape);
+    const output = await unet(sample, sampleShape, schedule.sigmaToTimestep(sigma), modelContext, modelContextShape, modelExtras);
     if (output.length !== halves * latentSize) {
       throw new RangeError(`UNet returned ${output.length} values, expected ${halves * latentSize}`);
     }

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import type { ModelInfo } from '../generated/image_generation.js';
-import { defaultModelName, listModels, missingFiles } from './model-catalog.js';
+import { defaultModelName, listModels, missingFiles, modelProblem } from './model-catalog.js';
+import { inspectModelFolder } from './model-spec.js';
 
 const PARTS = ['unet', 'text_encoder', 'text_encoder_2', 'vae_decoder', 'vae_encoder', 'tokenizer', 'scheduler'];
 
@@ -22,11 +23,11 @@ function sizeOnDisk(dir: string): number {
   return total;
 }
 
-/** SD 1.x encodes text 768 wide (CLIP ViT-L), SD 2.x 1024 (OpenCLIP ViT-H); SDXL has a second encoder. */
+/** The family when the folder is usable; else what its parts say (sdxl for a second encoder), else unknown. */
 function family(dir: string, parts: string[]): string {
-  if (parts.includes('text_encoder_2')) return 'sdxl';
-  const width = readJson(path.join(dir, 'text_encoder', 'config.json')).hidden_size;
-  return width === 768 ? 'sd1' : width === 1024 ? 'sd2' : 'unknown';
+  const inspection = inspectModelFolder(dir);
+  if (inspection.spec) return inspection.spec.family;
+  return parts.includes('text_encoder_2') ? 'sdxl' : 'unknown';
 }
 
 /** What ListModels answers: every model folder, what it is made of, and which is the default. */
@@ -35,6 +36,7 @@ export function modelInventory(modelsDir: string, defaultModel: string | undefin
   return listModels(modelsDir).map((model) => {
     const parts = PARTS.filter((part) => fs.existsSync(path.join(model.dir, part)));
     const missing = missingFiles(model.dir);
+    const problem = modelProblem(model.dir);
     const prediction = readJson(path.join(model.dir, 'scheduler', 'scheduler_config.json')).prediction_type;
     return {
       name: model.name,
@@ -46,6 +48,8 @@ export function modelInventory(modelsDir: string, defaultModel: string | undefin
       isDefault: model.name === chosen,
       builtin: model.builtin,
       predictionType: prediction === 'v_prediction' ? 'v_prediction' : 'epsilon',
+      loadable: problem === undefined,
+      problem: problem ?? '',
     };
   });
 }

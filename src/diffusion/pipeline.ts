@@ -5,6 +5,7 @@ import type { LoadedModel } from './loaded-model.js';
 import { createModelDenoiser } from './model-denoiser.js';
 import { RunClock } from './onnx-session.js';
 import { parametersText } from './parameters-text.js';
+import { encodeConditioning } from './prompt-conditioning.js';
 import { encodePng, toRgb8 } from './png.js';
 import type { GenerationParams } from './request.js';
 import { resolveSampler } from './samplers/registry.js';
@@ -45,21 +46,16 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
 
   const sampler = resolveSampler(params.sampler);
   const schedule = discreteSchedule(model.scheduler);
-  const guided = params.cfgScale > 1;
 
   // Text: the negative prompt is encoded only when guidance uses it; both in one run.
-  const positive = model.tokenizer.encode(params.prompt);
-  const negative = model.tokenizer.encode(params.negativePrompt);
-  for (const [label, result] of [['prompt', positive], ['negative prompt', negative]] as const) {
+  for (const [label, text] of [['prompt', params.prompt], ['negative prompt', params.negativePrompt]] as const) {
+    const result = model.tokenizer.encode(text);
     if (result.truncated) report('text_encoded', `${label} truncated to ${model.tokenizer.maxLength - 2} tokens (it had ${result.tokenCount})`);
   }
-  const encoded = await time('text_encode_ms', () => model.encodeText(guided ? [negative.ids, positive.ids] : [positive.ids], clock));
-  const [, tokens, dim] = encoded.shape;
-  const one = tokens * dim;
-  const cond = repeat(encoded.data.subarray(guided ? one : 0, guided ? 2 * one : one), params.batchSize);
-  const uncond = guided ? repeat(encoded.data.subarray(0, one), params.batchSize) : undefined;
-  const contextShape: [number, number, number] = [params.batchSize, tokens, dim];
-  report('text_encoded', `${guided ? 2 : 1} prompt(s) encoded, ${tokens} tokens × ${dim}`);
+  const conditioning = await time('text_encode_ms', () => encodeConditioning(model, params, clock));
+  const { cond, uncond, contextShape } = conditioning;
+  const [, tokens, dim] = contextShape;
+  report('text_encoded', `${uncond ? 2 : 1} prompt(s) encoded, ${tokens} tokens × ${dim}`);
 
   const unet = model.unetCall(clock);
   const images: Uint8Array[] = [];
@@ -69,7 +65,7 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
     allSeeds.push(...seeds);
     const noise = batchNoise(seeds);
     const sample = async (x: Float32Array, shape: [number, number, number, number], sigmas: number[], pass: string) => {
-      const denoise = createModelDenoiser({ unet, schedule, predictionType: model.predictionType, latentShape: shape, cond, uncond, contextShape, guidanceScale: params.cfgScale });
+      const denoise = createModelDenoiser({ unet, schedule, predictionType: model.predictionType, latentShape: shape, cond, uncond, contextShape, guidanceScale: params.cfgScale, ...conditioning.extrasFor(shape) });
       const steps = sigmas.length - 1;
       return time('sampling_ms', () =>
         sampler.sample(x, {
@@ -139,6 +135,8 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
     hr_upscaler: params.enableHr ? 'Latent' : null,
     denoising_strength: params.enableHr ? params.denoisingStrength : null,
     sd_model_name: model.name,
+    family: model.spec.family,
+    guidance: conditioning.guidance,
     prediction_type: model.predictionType,
     infotexts: allSeeds.map((seed) => parametersText(params, { seed, sampler: sampler.name, model: model.name, version: hooks.version })),
     version: hooks.version,
@@ -147,12 +145,6 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
     timings_ms: { ...roundAll(timings), onnx_run_ms: round(clock.totalMs), total_ms: round(totalMs) },
   };
   return { images, info: JSON.stringify(info), events, onnxRunMs: clock.totalMs };
-}
-
-function repeat(data: Float32Array, times: number): Float32Array {
-  const out = new Float32Array(data.length * times);
-  for (let i = 0; i < times; i++) out.set(data, i * data.length);
-  return out;
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

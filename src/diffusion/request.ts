@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 
 import type { ImageGenerationRequest } from '../generated/image_generation.js';
+import { GENERIC_DEFAULTS, type FamilyDefaults } from './model-family.js';
 
 /** A request with every field checked and every default filled in. */
 export interface GenerationParams {
@@ -48,24 +49,26 @@ export const LIMITS = {
   promptChars: 10_000,
 } as const;
 
-export const DEFAULTS = { size: 512, steps: 20, cfgScale: 7, hiresDenoisingStrength: 0.7 } as const;
+export const DEFAULTS = { size: GENERIC_DEFAULTS.size, steps: GENERIC_DEFAULTS.steps, cfgScale: GENERIC_DEFAULTS.cfgScale, hiresDenoisingStrength: 0.7 } as const;
 
 /**
  * Checks a request and fills defaults. proto3 cannot tell "unset" from 0, so 0 means "the default"
  * for width, height, steps, cfg_scale, batch_size and batch_count (a real value of 0 is never
- * valid for those, and cfg_scale ≤ 1 — no guidance — is asked for with 1). seed -1 means random;
- * 0 is a seed like any other.
+ * valid for those, and cfg_scale ≤ 1 — no guidance — is asked for with 1); an empty sampler means
+ * the default sampler. Width, height, steps, cfg_scale and sampler default to the model family's
+ * values (SDXL 1024², Turbo 1 step without guidance, LCM 4 steps of the LCM sampler), so the model
+ * is resolved first. seed -1 means random; 0 is a seed like any other.
  */
-export function validateRequest(request: ImageGenerationRequest, defaultSize: number = DEFAULTS.size): GenerationParams {
+export function validateRequest(request: ImageGenerationRequest, defaults: FamilyDefaults = GENERIC_DEFAULTS): GenerationParams {
   if (request.restoreFaces) {
     throw new UnsupportedRequestError('restore_faces needs a face-restoration model, and this server has none; send the request without restore_faces');
   }
   checkText('prompt', request.prompt);
   checkText('negative_prompt', request.negativePrompt);
-  const width = dimension('width', request.width || defaultSize);
-  const height = dimension('height', request.height || defaultSize);
-  const steps = intInRange('steps', request.steps || DEFAULTS.steps, LIMITS.steps);
-  const cfgScale = request.cfgScale === 0 ? DEFAULTS.cfgScale : request.cfgScale;
+  const width = dimension('width', request.width || defaults.size);
+  const height = dimension('height', request.height || defaults.size);
+  const steps = intInRange('steps', request.steps || defaults.steps, LIMITS.steps);
+  const cfgScale = request.cfgScale === 0 ? defaults.cfgScale : request.cfgScale;
   if (!Number.isFinite(cfgScale) || cfgScale < LIMITS.cfgScale.min || cfgScale > LIMITS.cfgScale.max) {
     throw new InvalidRequestError('cfg_scale', `must be from ${LIMITS.cfgScale.min} to ${LIMITS.cfgScale.max} (got ${request.cfgScale})`);
   }
@@ -89,7 +92,7 @@ export function validateRequest(request: ImageGenerationRequest, defaultSize: nu
     cfgScale: Math.fround(cfgScale),
     seed: seedWasRandom ? crypto.randomInt(0, 2 ** 32) : request.seed,
     seedWasRandom,
-    sampler: request.sampler,
+    sampler: request.sampler || defaults.sampler,
     batchSize,
     batchCount,
     enableHr: request.enableHr,

@@ -111,7 +111,10 @@ export interface ListModelsResponse {
 export interface ModelInfo {
   /** The folder name: what ImageGenerationRequest.model takes. */
   name: string;
-  /** sd1, sd2, sdxl or unknown (from the text encoder's width and parts present). */
+  /**
+   * sd1, sd2, sdxl, sd-turbo, sdxl-turbo, lcm-sd1, lcm-sd2, lcm-sdxl, or unknown (read from the
+   * folder: model_index.json, the configs, the ONNX models' inputs and outputs).
+   */
   family: string;
   /** Bytes on disk, all files included. */
   sizeBytes: number;
@@ -127,6 +130,10 @@ export interface ModelInfo {
   builtin: boolean;
   /** epsilon or v_prediction, from scheduler/scheduler_config.json. */
   predictionType: string;
+  /** Extension: generation can use it. False for an incomplete or inconsistent folder. */
+  loadable: boolean;
+  /** Why it is not loadable (names what is missing or wrong); empty when loadable. */
+  problem: string;
 }
 
 /** Extension (ServerStatus). */
@@ -1220,6 +1227,8 @@ function createBaseModelInfo(): ModelInfo {
     isDefault: false,
     builtin: false,
     predictionType: "",
+    loadable: false,
+    problem: "",
   };
 }
 
@@ -1251,6 +1260,12 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.predictionType !== "") {
       writer.uint32(74).string(message.predictionType);
+    }
+    if (message.loadable !== false) {
+      writer.uint32(80).bool(message.loadable);
+    }
+    if (message.problem !== "") {
+      writer.uint32(90).string(message.problem);
     }
     return writer;
   },
@@ -1340,6 +1355,22 @@ export const ModelInfo: MessageFns<ModelInfo> = {
             message.predictionType = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.loadable = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.problem = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1375,6 +1406,8 @@ export const ModelInfo: MessageFns<ModelInfo> = {
         : isSet(object.prediction_type)
         ? globalThis.String(object.prediction_type)
         : "",
+      loadable: isSet(object.loadable) ? globalThis.Boolean(object.loadable) : false,
+      problem: isSet(object.problem) ? globalThis.String(object.problem) : "",
     };
   },
 
@@ -1407,6 +1440,12 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     if (message.predictionType !== "") {
       obj.predictionType = message.predictionType;
     }
+    if (message.loadable !== false) {
+      obj.loadable = message.loadable;
+    }
+    if (message.problem !== "") {
+      obj.problem = message.problem;
+    }
     return obj;
   },
 
@@ -1424,6 +1463,8 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     message.isDefault = object.isDefault ?? false;
     message.builtin = object.builtin ?? false;
     message.predictionType = object.predictionType ?? "";
+    message.loadable = object.loadable ?? false;
+    message.problem = object.problem ?? "";
     return message;
   },
 };

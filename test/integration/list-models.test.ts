@@ -48,6 +48,6 @@ describe('ListModels', () => {
     }
     const healthy = await checkModels(t.client(), 10_000);
     assert.equal(healthy.ok, true);
-    assert.match(healthy.detail, /^2 installed: tiny-sd15, tiny-sd2-v \(default\), smoke \(built in\)$/);
+    assert.match(healthy.detail, /^2 installed: tiny-sd15 \(sd1\), tiny-sd2-v \(sd2, default\), smoke \(sd1, built in\)$/);
   });
 });

@@ -4,7 +4,7 @@
  */
 
 export type PredictionType = 'epsilon' | 'v_prediction';
-export type SchedulerClass = 'PNDMScheduler' | 'EulerDiscreteScheduler' | 'DDIMScheduler';
+export type SchedulerClass = 'PNDMScheduler' | 'EulerDiscreteScheduler' | 'DDIMScheduler' | 'EulerAncestralDiscreteScheduler' | 'LCMScheduler';
 /** How weights are stored on disk; float16 weights get a Cast to float32 after them, so compute stays fp32. */
 export type WeightDType = 'float32' | 'float16';
 
@@ -29,6 +29,13 @@ export interface TextEncoderConfig {
   maxPositions: number;
   /** Older diffusers exports take int32 ids, others int64. */
   inputIdsDType: 'int32' | 'int64';
+  /**
+   * CLIPTextModelWithProjection (SDXL's text_encoder_2): the pooled output through a bias-free
+   * text_projection to this width, output as `text_embeds` instead of `pooler_output`.
+   */
+  projectionDim?: number;
+  /** Also output hidden_states.0 … hidden_states.{layers}, as SDXL exports do (SDXL reads the penultimate). */
+  outputHiddenStates?: boolean;
 }
 
 export interface UNetConfig {
@@ -45,6 +52,13 @@ export interface UNetConfig {
   linearProjection: boolean;
   /** float32 in current exports, int64 in older ones; rank 1 ([steps]) or a rank-0 scalar. */
   timestep: { dtype: 'float32' | 'int64'; rank: 0 | 1 };
+  /**
+   * SDXL's addition_embed_type "text_time": inputs text_embeds [B, textEncoder2.projectionDim] and
+   * time_ids [B, 6], each time id sinusoidally embedded this wide, through add_embedding into the time embedding.
+   */
+  additionTimeEmbedDim?: number;
+  /** LCM-distilled UNets: input timestep_cond [B, this] through cond_proj into the time embedding. */
+  timeCondProjDim?: number;
 }
 
 export interface VaeConfig {
@@ -76,6 +90,15 @@ export interface PipelineConfig {
     io?: 'float32' | 'float16';
   };
   includeVaeEncoder: boolean;
+  /** SDXL's second encoder (text_encoder_2/, with tokenizer_2/); the UNet's context is both encoders' width. */
+  textEncoder2?: TextEncoderConfig;
+  tokenizer2?: TokenizerConfig;
+  /** model_index.json _class_name (default OnnxStableDiffusionPipeline). */
+  pipelineClass?: string;
+  /** scheduler_config.json timestep_spacing (default leading, as SD 1.x/2.x ship it). */
+  timestepSpacing?: 'leading' | 'trailing' | 'linspace';
+  /** SDXL's model_index.json flag: an empty negative prompt is encoded as zeros. */
+  forceZerosForEmptyPrompt?: boolean;
 }
 
 const SD1_BLOCKS = [true, true, true, false];
@@ -145,6 +168,11 @@ export function vaeScaleFactor(vae: VaeConfig): number {
   return 2 ** (vae.blockOutChannels.length - 1);
 }
 
+/** The UNet's cross-attention width: the encoders' hidden sizes side by side (SDXL concatenates both). */
+export function unetContextDim(config: PipelineConfig): number {
+  return config.textEncoder.hiddenSize + (config.textEncoder2?.hiddenSize ?? 0);
+}
+
 /** Catches configs that would build a graph ORT rejects later with a less helpful message. */
 export function validateConfig(config: PipelineConfig): void {
   const { unet, vae, textEncoder } = config;
@@ -161,6 +189,8 @@ export function validateConfig(config: PipelineConfig): void {
     if (c % vae.normGroups !== 0) problems.push(`vae block ${i}: ${c} channels not divisible by ${vae.normGroups} groups`);
   });
   if (textEncoder.hiddenSize % textEncoder.heads !== 0) problems.push('textEncoder.hiddenSize not divisible by heads');
+  if (config.textEncoder2 && config.textEncoder2.hiddenSize % config.textEncoder2.heads !== 0) problems.push('textEncoder2.hiddenSize not divisible by heads');
+  if (unet.additionTimeEmbedDim !== undefined && !config.textEncoder2?.projectionDim) problems.push('unet.additionTimeEmbedDim needs textEncoder2.projectionDim (text_embeds)');
   if (config.sampleSize % (vaeScaleFactor(vae) * 2 ** (blocks - 1)) !== 0) {
     problems.push('sampleSize must be a multiple of the VAE factor times the UNet downsampling');
   }

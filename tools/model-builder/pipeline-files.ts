@@ -8,7 +8,7 @@ const DIFFUSERS_VERSION = '0.30.0';
 export function modelIndexJson(config: PipelineConfig): Record<string, unknown> {
   const onnxModel = ['diffusers', 'OnnxRuntimeModel'];
   return {
-    _class_name: 'OnnxStableDiffusionPipeline',
+    _class_name: config.pipelineClass ?? 'OnnxStableDiffusionPipeline',
     _diffusers_version: DIFFUSERS_VERSION,
     _name_or_path: config.name,
     feature_extractor: [null, null],
@@ -20,6 +20,8 @@ export function modelIndexJson(config: PipelineConfig): Record<string, unknown> 
     unet: onnxModel,
     vae_decoder: onnxModel,
     ...(config.includeVaeEncoder ? { vae_encoder: onnxModel } : {}),
+    ...(config.textEncoder2 ? { text_encoder_2: onnxModel, tokenizer_2: ['transformers', 'CLIPTokenizer'] } : {}),
+    ...(config.forceZerosForEmptyPrompt === undefined ? {} : { force_zeros_for_empty_prompt: config.forceZerosForEmptyPrompt }),
   };
 }
 
@@ -35,9 +37,11 @@ export function schedulerConfigJson(config: PipelineConfig): Record<string, unkn
     trained_betas: null,
     prediction_type: config.predictionType,
     steps_offset: 1,
-    timestep_spacing: 'leading',
+    timestep_spacing: config.timestepSpacing ?? 'leading',
     set_alpha_to_one: false,
     skip_prk_steps: true,
     clip_sample: false,
+    // LCMScheduler's own keys: the 50-step distillation grid and the boundary-condition scaling.
+    ...(config.scheduler === 'LCMScheduler' ? { original_inference_steps: 50, timestep_scaling: 10 } : {}),
   };
 }

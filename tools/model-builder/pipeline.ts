@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { validateConfig, type PipelineConfig } from './config.js';
+import { validateConfig, type PipelineConfig, type TokenizerConfig } from './config.js';
 import type { BuiltComponent } from './component.js';
 import { modelIndexJson, schedulerConfigJson } from './pipeline-files.js';
 import { tokenizerFiles } from './tokenizer-files.js';
@@ -16,6 +16,7 @@ import { buildVaeDecoder, buildVaeEncoder, vaeConfigJson } from './vae.js';
 
 // The public entry: callers import configs and buildPipeline from here.
 export { SD15, TINY_SD15, TINY_SD2_V, vaeScaleFactor } from './config.js';
+export { FAMILY_CONFIGS, fp16Variant, TINY_LCM, TINY_LCM_FP16, TINY_SD_TURBO, TINY_SD_TURBO_FP16, TINY_SDXL, TINY_SDXL_FP16, TINY_SDXL_TURBO } from './family-configs.js';
 export type { PipelineConfig, TextEncoderConfig, UNetConfig, VaeConfig, TokenizerConfig, PredictionType, SchedulerClass, WeightDType } from './config.js';
 
 export const EXTERNAL_DATA_FILE = 'model.onnx_data';
@@ -56,6 +57,13 @@ async function writeModel(dir: string, component: BuiltComponent, config: Pipeli
   return { folder: component.folder, parameters: component.parameters, bytes: bytes.length + externalBytes };
 }
 
+async function writeTokenizer(dir: string, folder: string, tokenizer: TokenizerConfig, maxLength: number, name: string): Promise<{ vocabSize: number }> {
+  const built = tokenizerFiles(tokenizer, maxLength, name);
+  await fs.mkdir(path.join(dir, folder), { recursive: true });
+  for (const [file, content] of Object.entries(built.files)) await fs.writeFile(path.join(dir, folder, file), content);
+  return built;
+}
+
 export async function buildPipeline(dir: string, config: PipelineConfig, options: BuildOptions = {}): Promise<void> {
   validateConfig(config);
   const seed = options.seed ?? 0;
@@ -64,9 +72,7 @@ export async function buildPipeline(dir: string, config: PipelineConfig, options
   await writeJson(path.join(dir, 'model_index.json'), modelIndexJson(config));
   await writeJson(path.join(dir, 'scheduler', 'scheduler_config.json'), schedulerConfigJson(config));
 
-  const tokenizer = tokenizerFiles(config.tokenizer, config.textEncoder.maxPositions, config.name);
-  await fs.mkdir(path.join(dir, 'tokenizer'), { recursive: true });
-  for (const [name, content] of Object.entries(tokenizer.files)) await fs.writeFile(path.join(dir, 'tokenizer', name), content);
+  const tokenizer = await writeTokenizer(dir, 'tokenizer', config.tokenizer, config.textEncoder.maxPositions, config.name);
 
   // Builders are thunks so only one component's weights are alive at a time (the SD 1.5 UNet is 3.4 GB).
   const components: [() => BuiltComponent, Record<string, unknown>][] = [
@@ -74,6 +80,10 @@ export async function buildPipeline(dir: string, config: PipelineConfig, options
     [() => buildUNet(config, seed), unetConfigJson(config)],
     [() => buildVaeDecoder(config, seed), vaeConfigJson(config)],
   ];
+  if (config.textEncoder2) {
+    const tokenizer2 = await writeTokenizer(dir, 'tokenizer_2', config.tokenizer2 ?? config.tokenizer, config.textEncoder2.maxPositions, config.name);
+    components.splice(1, 0, [() => buildTextEncoder(config, tokenizer2.vocabSize, seed, 'text_encoder_2'), textEncoderConfigJson(config, tokenizer2.vocabSize, 'text_encoder_2')]);
+  }
   if (config.includeVaeEncoder) components.push([() => buildVaeEncoder(config, seed), vaeConfigJson(config)]);
 
   for (const [build, configJson] of components) {

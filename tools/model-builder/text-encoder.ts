@@ -4,7 +4,7 @@
  * each sequence's EOS token (the position of the largest id, as CLIP finds it).
  */
 import { DataType } from './onnx-graph.js';
-import type { PipelineConfig } from './config.js';
+import type { PipelineConfig, TextEncoderConfig } from './config.js';
 import { startComponent, type BuiltComponent } from './component.js';
 import type { Layers } from './layers.js';
 
@@ -19,9 +19,13 @@ function sliceToSequence(l: Layers, constant: string, sequenceLength: string, ax
   return l.graph.node('Slice', [constant, starts, ends, l.ints(axes)]);
 }
 
-export function buildTextEncoder(config: PipelineConfig, vocabSize: number, seed: number): BuiltComponent {
-  const t = config.textEncoder;
-  const { layers: l, params } = startComponent('text_encoder', seed, config.weights.dtype);
+/**
+ * One CLIP text encoder: config.textEncoder into text_encoder/, or (SDXL) config.textEncoder2 into
+ * text_encoder_2/ with its projection head.
+ */
+export function buildTextEncoder(config: PipelineConfig, vocabSize: number, seed: number, folder: 'text_encoder' | 'text_encoder_2' = 'text_encoder'): BuiltComponent {
+  const t = encoderConfig(config, folder);
+  const { layers: l, params } = startComponent(folder, seed, config.weights.dtype);
   const g = l.graph;
   const dim = t.hiddenSize;
   const positions = t.maxPositions;
@@ -37,6 +41,8 @@ export function buildTextEncoder(config: PipelineConfig, vocabSize: number, seed
   for (let row = 0; row < positions; row++) causal.fill(MASKED, row * positions + row + 1, (row + 1) * positions);
   const mask = sliceToSequence(l, g.floats('causal_mask', causal, [positions, positions]), sequenceLength, [0, 1]);
 
+  // hidden_states.0 is the embeddings, hidden_states.i the output of layer i (before the final norm).
+  const hiddenStates = [h];
   for (let i = 0; i < t.layers; i++) {
     const name = `encoder.layers.${i}`;
     const normed = l.layerNorm(h, dim, LAYER_NORM_EPS, `${name}.layer_norm1`);
@@ -44,24 +50,48 @@ export function buildTextEncoder(config: PipelineConfig, vocabSize: number, seed
     const hidden = l.linear(l.layerNorm(h, dim, LAYER_NORM_EPS, `${name}.layer_norm2`), dim, t.intermediateSize, `${name}.mlp.fc1`);
     const activated = t.activation === 'gelu' ? l.gelu(hidden) : l.quickGelu(hidden);
     h = l.add(h, l.linear(activated, t.intermediateSize, dim, `${name}.mlp.fc2`));
+    hiddenStates.push(h);
   }
-  const last = g.alias(l.layerNorm(h, dim, LAYER_NORM_EPS, 'final_layer_norm'), 'last_hidden_state');
+  // Later nodes read the normed value, not the output name: fp16 I/O retypes what carries that name.
+  const last = l.layerNorm(h, dim, LAYER_NORM_EPS, 'final_layer_norm');
+  g.alias(last, 'last_hidden_state');
 
   // EOS is the largest id; ArgMax over float ids (exact below 2^24) keeps to types every ORT build supports.
   const eos = g.node('ArgMax', [g.node('Cast', [ids], { to: DataType.FLOAT })], { axis: 1, keepdims: 1 });
-  g.node('GatherND', [last, eos], { batch_dims: 1 }, ['pooler_output']);
+  const pooled = g.node('GatherND', [last, eos], { batch_dims: 1 });
 
+  // Outputs in the order optimum's exports list them.
+  if (t.projectionDim !== undefined) {
+    g.alias(l.linear(pooled, dim, t.projectionDim, 'text_projection', false), 'text_embeds');
+    g.output('text_embeds', DataType.FLOAT, ['batch_size', t.projectionDim]);
+  }
   g.output('last_hidden_state', DataType.FLOAT, ['batch_size', 'sequence_length', dim]);
-  g.output('pooler_output', DataType.FLOAT, ['batch_size', dim]);
-  return { folder: 'text_encoder', graph: g, parameters: params.count };
+  if (t.projectionDim === undefined) {
+    g.alias(pooled, 'pooler_output');
+    g.output('pooler_output', DataType.FLOAT, ['batch_size', dim]);
+  }
+  if (t.outputHiddenStates) {
+    hiddenStates.forEach((state, i) => {
+      g.alias(state, `hidden_states.${i}`);
+      g.output(`hidden_states.${i}`, DataType.FLOAT, ['batch_size', 'sequence_length', dim]);
+    });
+  }
+  return { folder, graph: g, parameters: params.count };
+}
+
+function encoderConfig(config: PipelineConfig, folder: 'text_encoder' | 'text_encoder_2'): TextEncoderConfig {
+  if (folder === 'text_encoder') return config.textEncoder;
+  if (!config.textEncoder2) throw new Error(`${config.name} has no textEncoder2`);
+  return config.textEncoder2;
 }
 
 /** text_encoder/config.json, as transformers writes it for CLIPTextModel. */
-export function textEncoderConfigJson(config: PipelineConfig, vocabSize: number): Record<string, unknown> {
-  const t = config.textEncoder;
+export function textEncoderConfigJson(config: PipelineConfig, vocabSize: number, folder: 'text_encoder' | 'text_encoder_2' = 'text_encoder'): Record<string, unknown> {
+  const t = encoderConfig(config, folder);
   return {
     _name_or_path: config.name,
-    architectures: ['CLIPTextModel'],
+    architectures: [t.projectionDim === undefined ? 'CLIPTextModel' : 'CLIPTextModelWithProjection'],
+    ...(t.projectionDim === undefined ? {} : { projection_dim: t.projectionDim }),
     model_type: 'clip_text_model',
     hidden_size: t.hiddenSize,
     intermediate_size: t.intermediateSize,

@@ -5,7 +5,7 @@
  */
 import { DataType } from './onnx-graph.js';
 import type { PipelineConfig } from './config.js';
-import { vaeScaleFactor } from './config.js';
+import { unetContextDim, vaeScaleFactor } from './config.js';
 import { resnetBlock, transformer2d, downsample, upsample, UNET_NORM_EPS } from './blocks.js';
 import { startComponent, type BuiltComponent } from './component.js';
 import type { Layers } from './layers.js';
@@ -19,13 +19,38 @@ export function timestepEmbedding(l: Layers, timestep: string, channels: number)
   return l.graph.node('Concat', [l.graph.node('Cos', [angles]), l.graph.node('Sin', [angles])], { axis: 1 });
 }
 
+/**
+ * LCM's guidance input (diffusers TimestepEmbedding.cond_proj): timestep_cond [B, dim] through a
+ * bias-free Linear, added to the sinusoidal timestep projection before the time MLP.
+ */
+function lcmCondition(l: Layers, dim: number, channels: number): string {
+  const condition = l.graph.input('timestep_cond', DataType.FLOAT, ['batch_size', dim]);
+  return l.linear(condition, dim, channels, 'time_embedding.cond_proj', false);
+}
+
+/**
+ * SDXL's addition_embed_type "text_time": each of the six time_ids (original size, crop, target
+ * size) sinusoidally embedded (add_time_proj), flattened, placed after the pooled text_embeds, and
+ * through the add_embedding MLP; the result is added to the time embedding.
+ */
+function textTimeEmbedding(l: Layers, textEmbedsDim: number, timeEmbedDim: number, timeChannels: number): string {
+  const g = l.graph;
+  const textEmbeds = g.input('text_embeds', DataType.FLOAT, ['batch_size', textEmbedsDim]);
+  const timeIds = g.input('time_ids', DataType.FLOAT, ['batch_size', 6]);
+  const perId = timestepEmbedding(l, g.node('Reshape', [timeIds, l.ints([-1])]), timeEmbedDim);
+  const timeEmbeds = g.node('Reshape', [perId, l.ints([-1, 6 * timeEmbedDim])]);
+  const inputs = g.node('Concat', [textEmbeds, timeEmbeds], { axis: 1 });
+  const width = textEmbedsDim + 6 * timeEmbedDim;
+  return l.linear(l.silu(l.linear(inputs, width, timeChannels, 'add_embedding.linear_1')), timeChannels, timeChannels, 'add_embedding.linear_2');
+}
+
 export function buildUNet(config: PipelineConfig, seed: number): BuiltComponent {
   const u = config.unet;
   const { layers: l, params } = startComponent('unet', seed, config.weights.dtype);
   const g = l.graph;
   const channels = u.blockOutChannels;
   const blockCount = channels.length;
-  const contextDim = config.textEncoder.hiddenSize;
+  const contextDim = unetContextDim(config);
   const timeChannels = 4 * channels[0]!;
 
   const sample = g.input('sample', DataType.FLOAT, ['batch_size', u.inChannels, 'height', 'width']);
@@ -36,8 +61,10 @@ export function buildUNet(config: PipelineConfig, seed: number): BuiltComponent 
   // Whatever the declared dtype/rank, the embedding works on a float vector [T].
   const timestepFloat = u.timestep.dtype === 'int64' ? g.node('Cast', [timestepInput], { to: DataType.FLOAT }) : timestepInput;
   const timesteps = g.node('Reshape', [timestepFloat, l.ints([-1])]);
-  const projected = timestepEmbedding(l, timesteps, channels[0]!);
-  const temb = l.linear(l.silu(l.linear(projected, channels[0]!, timeChannels, 'time_embedding.linear_1')), timeChannels, timeChannels, 'time_embedding.linear_2');
+  let projected = timestepEmbedding(l, timesteps, channels[0]!);
+  if (u.timeCondProjDim !== undefined) projected = l.add(projected, lcmCondition(l, u.timeCondProjDim, channels[0]!));
+  let temb = l.linear(l.silu(l.linear(projected, channels[0]!, timeChannels, 'time_embedding.linear_1')), timeChannels, timeChannels, 'time_embedding.linear_2');
+  if (u.additionTimeEmbedDim !== undefined) temb = l.add(temb, textTimeEmbedding(l, config.textEncoder2!.projectionDim!, u.additionTimeEmbedDim, timeChannels));
   // Every resnet applies SiLU to the time embedding first; computing it once is the same graph value.
   const timeEmbedding = { value: l.silu(temb), channels: timeChannels };
 
@@ -105,7 +132,15 @@ export function unetConfigJson(config: PipelineConfig): Record<string, unknown> 
     up_block_types: up,
     layers_per_block: u.layersPerBlock,
     attention_head_dim: u.attentionHeads,
-    cross_attention_dim: config.textEncoder.hiddenSize,
+    cross_attention_dim: unetContextDim(config),
+    ...(u.additionTimeEmbedDim === undefined
+      ? {}
+      : {
+          addition_embed_type: 'text_time',
+          addition_time_embed_dim: u.additionTimeEmbedDim,
+          projection_class_embeddings_input_dim: config.textEncoder2!.projectionDim! + 6 * u.additionTimeEmbedDim,
+        }),
+    ...(u.timeCondProjDim === undefined ? {} : { time_cond_proj_dim: u.timeCondProjDim }),
     norm_num_groups: u.normGroups,
     norm_eps: UNET_NORM_EPS,
     use_linear_projection: u.linearProjection,

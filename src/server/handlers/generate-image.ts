@@ -31,9 +31,11 @@ const KIND_TO_STATUS: Record<GenerationError['kind'], status> = {
 /** Request → checked job, or the error a client can act on (nothing is queued for a bad request). */
 function prepare(request: ImageGenerationRequest, options: GenerateOptions): Omit<JobRequest, 'signal' | 'onProgress'> {
   try {
-    const params = validateRequest(request);
+    // The model first: its family decides the defaults (SDXL 1024², Turbo 1 step, LCM sampler),
+    // and a folder that cannot work is refused here, before anything is queued.
+    const model = resolveModel(options.modelsDir, request.model, options.defaultModel);
+    const params = validateRequest(request, model.spec.defaults);
     params.sampler = resolveSampler(params.sampler).name;
-    const model = resolveModel(options.modelsDir, params.model, options.defaultModel);
     const memory = fitsInMemory(params, model.dir);
     if (!memory.fits) {
       throw new ServiceError(

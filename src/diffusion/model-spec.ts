@@ -1,0 +1,234 @@
+/**
+ * What a model folder is, read before any request runs: its family, what each ONNX model takes
+ * and gives (from the files' graph signatures, without loading them), and everything that makes it
+ * unusable — a missing part, widths that disagree, a UNet input the folder cannot produce. The
+ * answer is cached per folder until one of the files it read changes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { familyDefaults, familyName, type BaseFamily, type Distillation, type FamilyDefaults, type ModelFamily } from './model-family.js';
+import { readOnnxSignature, type OnnxSignature } from './onnx-signature.js';
+import { createDiscreteSchedule } from './schedules/discrete-schedule.js';
+import { isTimestepSpacing } from './schedules/timesteps.js';
+import type { SchedulerConfig } from './types.js';
+
+/** How one text encoder feeds the UNet. */
+export interface EncoderSpec {
+  folder: 'text_encoder' | 'text_encoder_2';
+  tokenizer: 'tokenizer' | 'tokenizer_2';
+  /** The output the UNet's context is made of: last_hidden_state (SD 1.x/2.x) or the penultimate hidden_states.N (SDXL). */
+  hiddenOutput: string;
+  hiddenSize: number;
+  /** SDXL's text_encoder_2: the pooled, projected output the UNet takes as text_embeds. */
+  pooledOutput?: string;
+}
+
+export interface ModelSpec {
+  family: ModelFamily;
+  base: BaseFamily;
+  distillation: Distillation;
+  defaults: FamilyDefaults;
+  /** Latents are divided by this before the VAE decoder (vae_decoder/config.json scaling_factor). */
+  vaeScaling: number;
+  /** model_index.json force_zeros_for_empty_prompt (SDXL): an empty negative prompt is zeros, not encoded. */
+  forceZerosForEmptyPrompt: boolean;
+  encoders: EncoderSpec[];
+  /** encoder_hidden_states width: the encoders' hidden sizes summed. */
+  contextDim: number;
+  /** SDXL: the UNet takes text_embeds [B, textEmbedsDim] and time_ids [B, 6]. */
+  textEmbedsDim?: number;
+  /** LCM: the UNet takes timestep_cond [B, timestepCondDim], the guidance-scale embedding. */
+  timestepCondDim?: number;
+}
+
+export type Inspection = { spec: ModelSpec; problems?: undefined } | { spec?: undefined; problems: string[] };
+
+type Json = Record<string, unknown>;
+
+const SD_LATENT_CHANNELS = 4;
+const DEFAULT_VAE_SCALING: Record<BaseFamily, number> = { sd1: 0.18215, sd2: 0.18215, sdxl: 0.13025 };
+/** The UNet inputs this server knows how to feed. */
+const KNOWN_UNET_INPUTS = new Set(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids', 'timestep_cond']);
+/** Text-to-image pipelines of the SD 1.x/2.x/XL and LCM kind, as diffusers, its ONNX classes and optimum name them. */
+const PIPELINE_CLASS = /^(ORT|Onnx)?(StableDiffusion(XL)?|LatentConsistencyModel)(Img2Img)?Pipeline$/;
+
+function readJson(file: string): Json | undefined {
+  try {
+    const value: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return value && typeof value === 'object' ? (value as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const positiveInt = (value: unknown): number | undefined => (typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined);
+const lastDim = (shape: readonly (number | string)[] | undefined): number | undefined => positiveInt(shape?.at(-1));
+
+const cache = new Map<string, { key: string; inspection: Inspection }>();
+
+/** Files whose change can change the answer: every JSON read and every model.onnx. */
+function cacheKey(dir: string): string {
+  const files = ['model_index.json', 'scheduler/scheduler_config.json'];
+  for (const part of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder']) files.push(`${part}/model.onnx`, `${part}/config.json`);
+  return files
+    .map((f) => {
+      try {
+        const s = fs.statSync(path.join(dir, f));
+        return `${s.mtimeMs}:${s.size}`;
+      } catch {
+        return '-';
+      }
+    })
+    .join('|');
+}
+
+/** The spec of a model folder, or everything wrong with it. Cheap to call again: cached by file times. */
+export function inspectModelFolder(dir: string): Inspection {
+  const key = cacheKey(dir);
+  const hit = cache.get(dir);
+  if (hit && hit.key === key) return hit.inspection;
+  const inspection = inspect(dir);
+  cache.set(dir, { key, inspection });
+  return inspection;
+}
+
+function inspect(dir: string): Inspection {
+  const problems: string[] = [];
+  const index = readJson(path.join(dir, 'model_index.json')) ?? {};
+  const className = index['_class_name'];
+  if (typeof className === 'string' && !PIPELINE_CLASS.test(className)) {
+    return { problems: [`unknown model family: model_index.json names ${className}; supported are Stable Diffusion 1.x/2.x/XL, their Turbo versions and LCM (text-to-image)`] };
+  }
+
+  const hasSecondEncoder = fs.existsSync(path.join(dir, 'text_encoder_2')) || Array.isArray(index['text_encoder_2']);
+  const required = ['text_encoder/model.onnx', 'unet/model.onnx', 'vae_decoder/model.onnx', 'tokenizer', 'scheduler/scheduler_config.json'];
+  if (hasSecondEncoder) required.push('text_encoder_2/model.onnx', 'tokenizer_2');
+  const missing = required.filter((f) => !fs.existsSync(path.join(dir, f)));
+  if (missing.length > 0) return { problems: [`missing ${missing.join(', ')}${hasSecondEncoder ? ' (an SDXL folder has text_encoder_2 and tokenizer_2 too)' : ''}`] };
+
+  let unet: OnnxSignature;
+  let vae: OnnxSignature;
+  const encoderSignatures: OnnxSignature[] = [];
+  try {
+    unet = readOnnxSignature(path.join(dir, 'unet', 'model.onnx'));
+    vae = readOnnxSignature(path.join(dir, 'vae_decoder', 'model.onnx'));
+    encoderSignatures.push(readOnnxSignature(path.join(dir, 'text_encoder', 'model.onnx')));
+    if (hasSecondEncoder) encoderSignatures.push(readOnnxSignature(path.join(dir, 'text_encoder_2', 'model.onnx')));
+  } catch (error) {
+    return { problems: [(error as Error).message.replace(`${dir}${path.sep}`, '')] };
+  }
+  const unetConfig = readJson(path.join(dir, 'unet', 'config.json')) ?? {};
+  const vaeConfig = readJson(path.join(dir, 'vae_decoder', 'config.json')) ?? {};
+
+  // The UNet's inputs decide what the rest of the folder has to produce.
+  for (const name of ['sample', 'timestep', 'encoder_hidden_states']) if (!unet.inputs.has(name)) problems.push(`the UNet has no ${name} input`);
+  const unknown = [...unet.inputs.keys()].filter((name) => !KNOWN_UNET_INPUTS.has(name));
+  if (unknown.length > 0) problems.push(`the UNet takes ${unknown.join(', ')}, which this server cannot feed (ControlNet/adapter exports are not supported)`);
+  const wantsTextEmbeds = unet.inputs.has('text_embeds');
+  if (wantsTextEmbeds !== unet.inputs.has('time_ids')) problems.push('the UNet takes only one of text_embeds and time_ids; an SDXL UNet takes both');
+  if (wantsTextEmbeds && !hasSecondEncoder) problems.push('the UNet expects text_embeds and time_ids (SDXL) but the folder has no text_encoder_2 to make text_embeds');
+  if (!wantsTextEmbeds && hasSecondEncoder) problems.push('the folder has text_encoder_2 (SDXL) but the UNet takes no text_embeds/time_ids');
+  const timeIds = lastDim(unet.inputs.get('time_ids')?.shape);
+  if (timeIds !== undefined && timeIds !== 6) {
+    problems.push(`the UNet's time_ids have ${timeIds} values; only 6 (original size, crop, target size) are supported${timeIds === 5 ? ' — 5 is the SDXL refiner, which is img2img only' : ''}`);
+  }
+  const inChannels = positiveInt(unet.inputs.get('sample')?.shape[1]) ?? positiveInt(unetConfig['in_channels']);
+  if (inChannels !== undefined && inChannels !== SD_LATENT_CHANNELS) {
+    problems.push(`the UNet takes ${inChannels} input channels; only ${SD_LATENT_CHANNELS} (text-to-image) are supported${inChannels === 9 ? ' — 9 is an inpainting UNet' : ''}`);
+  }
+  if (!vae.inputs.has('latent_sample')) problems.push('the VAE decoder has no latent_sample input');
+
+  // Text encoders: SD 1.x/2.x read the last hidden state; SDXL the penultimate layer of both, side by side.
+  const encoders: EncoderSpec[] = [];
+  encoderSignatures.forEach((signature, i) => {
+    const folder = i === 0 ? 'text_encoder' : 'text_encoder_2';
+    const config = readJson(path.join(dir, folder, 'config.json')) ?? {};
+    if (!signature.inputs.has('input_ids')) problems.push(`${folder} has no input_ids input`);
+    const layers = positiveInt(config['num_hidden_layers']) ?? [...signature.outputs.keys()].filter((n) => n.startsWith('hidden_states.')).length - 1;
+    const hiddenOutput = hasSecondEncoder ? `hidden_states.${layers - 1}` : signature.outputs.has('last_hidden_state') ? 'last_hidden_state' : [...signature.outputs.keys()][0]!;
+    if (!signature.outputs.has(hiddenOutput)) {
+      problems.push(`${folder} has no ${hiddenOutput} output (SDXL reads the penultimate layer's hidden states; export with hidden states)`);
+    }
+    const hiddenSize = positiveInt(config['hidden_size']) ?? lastDim(signature.outputs.get(hiddenOutput)?.shape) ?? lastDim(signature.outputs.get('last_hidden_state')?.shape);
+    if (hiddenSize === undefined) problems.push(`${folder}'s width is unknown: no hidden_size in its config.json and no fixed width in its outputs`);
+    const encoder: EncoderSpec = { folder, tokenizer: i === 0 ? 'tokenizer' : 'tokenizer_2', hiddenOutput, hiddenSize: hiddenSize ?? 0 };
+    if (i === 1) {
+      if (signature.outputs.has('text_embeds')) encoder.pooledOutput = 'text_embeds';
+      else problems.push('text_encoder_2 has no text_embeds output (the pooled, projected embedding SDXL\'s UNet takes)');
+    }
+    encoders.push(encoder);
+  });
+
+  const contextDim = encoders.reduce((sum, e) => sum + e.hiddenSize, 0);
+  const unetContext = lastDim(unet.inputs.get('encoder_hidden_states')?.shape) ?? positiveInt(unetConfig['cross_attention_dim']);
+  if (unetContext !== undefined && encoders.every((e) => e.hiddenSize > 0) && unetContext !== contextDim) {
+    const widths = encoders.map((e) => `${e.folder} ${e.hiddenSize}`).join(' + ');
+    problems.push(`the UNet's cross-attention width is ${unetContext} but the text encoders give ${contextDim} (${widths})`);
+  }
+
+  let textEmbedsDim: number | undefined;
+  if (wantsTextEmbeds && hasSecondEncoder) {
+    const unetWidth = lastDim(unet.inputs.get('text_embeds')?.shape);
+    const pooledWidth = lastDim(encoderSignatures[1]!.outputs.get('text_embeds')?.shape) ?? positiveInt(readJson(path.join(dir, 'text_encoder_2', 'config.json'))?.['projection_dim']);
+    if (unetWidth !== undefined && pooledWidth !== undefined && unetWidth !== pooledWidth) {
+      problems.push(`the UNet's text_embeds are ${unetWidth} wide but text_encoder_2 gives ${pooledWidth}`);
+    }
+    textEmbedsDim = unetWidth ?? pooledWidth;
+  }
+
+  let timestepCondDim: number | undefined;
+  if (unet.inputs.has('timestep_cond')) {
+    timestepCondDim = lastDim(unet.inputs.get('timestep_cond')?.shape) ?? positiveInt(unetConfig['time_cond_proj_dim']);
+    if (timestepCondDim === undefined) problems.push('the UNet takes timestep_cond (LCM) but neither it nor unet/config.json time_cond_proj_dim says how wide');
+  }
+
+  const scheduler = (readJson(path.join(dir, 'scheduler', 'scheduler_config.json')) ?? {}) as SchedulerConfig;
+  try {
+    createDiscreteSchedule(scheduler);
+    if (scheduler.timestep_spacing !== undefined && !isTimestepSpacing(scheduler.timestep_spacing)) throw new Error(`unsupported timestep_spacing "${scheduler.timestep_spacing}"`);
+  } catch (error) {
+    problems.push(`scheduler: ${(error as Error).message}`);
+  }
+
+  const textEncoderConfig = readJson(path.join(dir, 'text_encoder', 'config.json')) ?? {};
+  const base = hasSecondEncoder ? 'sdxl' : baseOfSingleEncoder(textEncoderConfig, encoders[0]?.hiddenSize);
+  if (!base) {
+    problems.push(`unknown model family: text_encoder/config.json (hidden_act ${String(textEncoderConfig['hidden_act'])}, hidden_size ${String(textEncoderConfig['hidden_size'])}) is neither CLIP ViT-L (SD 1.x) nor OpenCLIP (SD 2.x)`);
+  }
+  if (problems.length > 0 || !base) return { problems };
+
+  const lcm = timestepCondDim !== undefined || (scheduler as Json)['_class_name'] === 'LCMScheduler';
+  const turbo = [index['_name_or_path'], unetConfig['_name_or_path'], path.basename(dir)].some((name) => typeof name === 'string' && /turbo/i.test(name));
+  const distillation: Distillation = lcm ? 'lcm' : turbo ? 'turbo' : 'none';
+  const sampleSize = positiveInt(unetConfig['sample_size']);
+  const vaeStages = Array.isArray(vaeConfig['block_out_channels']) ? vaeConfig['block_out_channels'].length : 4;
+  const scaling = vaeConfig['scaling_factor'];
+  return {
+    spec: {
+      family: familyName(base, distillation),
+      base,
+      distillation,
+      defaults: familyDefaults(base, distillation, { nativeSize: sampleSize && sampleSize * 2 ** (vaeStages - 1), guidanceEmbedded: timestepCondDim !== undefined }),
+      vaeScaling: typeof scaling === 'number' && scaling > 0 ? scaling : DEFAULT_VAE_SCALING[base],
+      forceZerosForEmptyPrompt: index['force_zeros_for_empty_prompt'] === true,
+      encoders,
+      contextDim,
+      textEmbedsDim,
+      timestepCondDim,
+    },
+  };
+}
+
+/**
+ * SD 1.x uses OpenAI's CLIP ViT-L (quick_gelu, 768 wide), SD 2.x OpenCLIP ViT-H (gelu, 1024): the
+ * activation tells them apart at any width, the width when a config leaves the activation out.
+ */
+function baseOfSingleEncoder(config: Json, width: number | undefined): BaseFamily | undefined {
+  const activation = config['hidden_act'];
+  if (activation === 'quick_gelu') return 'sd1';
+  if (activation === 'gelu') return 'sd2';
+  if (width === 768) return 'sd1';
+  if (width === 1024) return 'sd2';
+  return undefined;
+}
