@@ -26,7 +26,10 @@ export function modelSigmas(steps: number, schedule: DiscreteSchedule, config: S
 /**
  * DDIM's noise levels: DDIM timesteps (steps_offset from the config, else 1 as CompVis/A1111) as
  * sigmas. The last step goes to σ = 0 (diffusers' set_alpha_to_one), which the Sampler contract needs.
+ * A config that asks for `trailing` spacing (SD-Turbo, SDXL-Turbo) gets it, as diffusers'
+ * DDIMScheduler gives it: one step then starts at timestep 999, not at 1.
  */
 export function ddimSigmas(steps: number, schedule: DiscreteSchedule, config: SchedulerConfig = {}): number[] {
+  if (config.timestep_spacing === 'trailing') return timestepsToSigmas(spacedTimesteps(steps, schedule.numTrainTimesteps, 'trailing'), schedule);
   return timestepsToSigmas(ddimTimesteps(steps, schedule.numTrainTimesteps, config.steps_offset ?? 1), schedule);
 }
