@@ -15,6 +15,8 @@ export interface ConfigFile {
   device?: string;
   gpu?: number;
   metrics?: boolean;
+  /** "80%" of RAM or a size ("12GiB"); a number is bytes. */
+  memoryBudget?: string | number;
 }
 
 export const CONFIG_FILE_NAME = 'config.json';

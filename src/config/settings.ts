@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { readConfigFile, readSecretsFile } from './config-file.js';
@@ -28,6 +29,7 @@ export interface ServerFlags extends ConnectionFlags {
   gpu?: number;
   metrics?: boolean;
   datadogApiKey?: string;
+  memoryBudget?: string;
 }
 
 /** Datadog's own variable for the API key; secrets.env keeps it under the same name. */
@@ -35,6 +37,8 @@ export const DATADOG_KEY_ENV = 'DD_API_KEY';
 
 export const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu'] as const;
 export const DEFAULT_MAX_QUEUE = 16;
+/** Room for the OS and the server itself beside the models, on a machine that does nothing else. */
+export const DEFAULT_MEMORY_BUDGET = '80%';
 
 export interface ConnectionSettings {
   paths: Paths;
@@ -62,6 +66,10 @@ export interface ServerSettings extends ConnectionSettings {
   metrics: boolean;
   /** Ships logs to Datadog's HTTP intake when set (no agent needed). Never logged. */
   datadogApiKey: string | undefined;
+  /** The memory budget as configured ("80%", "12GiB"): what install writes into config.json. */
+  memoryBudget: string;
+  /** Loaded models plus a running generation's working memory must fit in this (bytes). */
+  memoryBudgetBytes: number;
 }
 
 /** Flag > environment variable > config.json > default, for everything client and server share. */
@@ -95,7 +103,39 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const gpu = flags.gpu ?? (env.DTS_UTIL_GPU ? parseCount(env.DTS_UTIL_GPU, 'DTS_UTIL_GPU') : undefined) ?? config.gpu ?? 0;
   const metrics = flags.metrics ?? (env.DTS_UTIL_METRICS ? parseBoolean(env.DTS_UTIL_METRICS, 'DTS_UTIL_METRICS') : undefined) ?? config.metrics ?? true;
   const datadogApiKey = nonEmpty(flags.datadogApiKey) ?? nonEmpty(env[DATADOG_KEY_ENV]) ?? nonEmpty(readSecretsFile(connection.paths.configDir)[DATADOG_KEY_ENV]);
-  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, metrics, datadogApiKey };
+  const budget = resolveMemoryBudget(flags, env, config.memoryBudget);
+  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, metrics, datadogApiKey, memoryBudget: budget.spec, memoryBudgetBytes: budget.bytes };
+}
+
+function resolveMemoryBudget(flags: ServerFlags, env: NodeJS.ProcessEnv, fromConfig: string | number | undefined): { spec: string; bytes: number } {
+  const flag = nonEmpty(flags.memoryBudget);
+  const fromEnv = nonEmpty(env.DTS_UTIL_MEMORY_BUDGET);
+  const [spec, source] = flag
+    ? [flag, '--memory-budget']
+    : fromEnv
+      ? [fromEnv, 'DTS_UTIL_MEMORY_BUDGET']
+      : fromConfig !== undefined
+        ? [String(fromConfig).trim(), 'config.json (memoryBudget)']
+        : [DEFAULT_MEMORY_BUDGET, 'the default'];
+  return { spec, bytes: parseMemoryBudget(spec, source) };
+}
+
+/**
+ * A memory budget: a share of this machine's RAM ("80%") or a size ("12GiB", "8000MB"). On a GPU
+ * the models live in its memory, which the server cannot measure everywhere: give its size.
+ */
+export function parseMemoryBudget(value: string, source: string, totalBytes = os.totalmem()): number {
+  const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(value.trim());
+  if (!percent) {
+    try {
+      return parseByteSize(value, source);
+    } catch {
+      throw new UsageError(`invalid memory budget ${JSON.stringify(value)} from ${source}`, 'use a share of RAM such as 80% or a size such as 12GiB or 8000MB');
+    }
+  }
+  const share = Number(percent[1]);
+  if (share <= 0 || share > 100) throw new UsageError(`invalid memory budget ${JSON.stringify(value)} from ${source}`, 'a percentage of RAM must be more than 0% and at most 100%');
+  return Math.floor((totalBytes * share) / 100);
 }
 
 function parseCount(value: string, source: string): number {

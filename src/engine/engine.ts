@@ -1,9 +1,11 @@
 import { Worker } from 'node:worker_threads';
 
+import { budgetRefusal, estimatePeakBytes, modelResidentBytes } from '../diffusion/memory-estimate.js';
 import type { GenerationParams } from '../diffusion/request.js';
 import type { Logger } from '../log/logger.js';
 import { GenerationError } from './errors.js';
-import { CANCEL_NONE, CANCEL_REQUESTED, type FromWorker, type GenerationResult, type Progress, type ToWorker } from './messages.js';
+import type { Resident } from './model-cache.js';
+import { CANCEL_NONE, CANCEL_REQUESTED, type CacheChange, type FromWorker, type GenerationResult, type Progress, type ToWorker } from './messages.js';
 
 export interface EngineOptions {
   logger: Logger;
@@ -13,6 +15,8 @@ export interface EngineOptions {
   device: string;
   /** CUDA device id. */
   gpu: number;
+  /** Bytes that loaded models plus the running job's working memory may take; see ModelCache. */
+  memoryBudgetBytes: number;
   /** Told the queue depth whenever it changes, and how long a job waited when it starts (metrics). */
   onQueue?: (depth: number, waitMs?: number) => void;
 }
@@ -27,6 +31,8 @@ export interface JobRequest {
 
 interface Job extends JobRequest {
   id: number;
+  modelBytes: number;
+  workingBytes: number;
   queuedAt: number;
   resolve: (result: GenerationResult) => void;
   reject: (error: Error) => void;
@@ -36,7 +42,8 @@ interface Job extends JobRequest {
  * Runs generations one at a time in a worker thread (ONNX Runtime's run() blocks the thread that
  * calls it, so the event loop stays free for Echo, health and uploads). Jobs wait in a bounded
  * queue; a cancelled job leaves the queue at once, or stops the running one at its next step.
- * The worker keeps loaded models between jobs.
+ * The worker keeps loaded models between jobs within the memory budget; a job that could never
+ * fit in it is refused here, before it waits or loads anything.
  */
 export class Engine {
   private readonly queue: Job[] = [];
@@ -45,6 +52,7 @@ export class Engine {
   private readonly cancelFlag = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 1;
   private closed = false;
+  private resident: Resident[] = [];
 
   constructor(private readonly options: EngineOptions) {}
 
@@ -57,14 +65,28 @@ export class Engine {
     return this.running !== undefined;
   }
 
+  /** Models the worker holds now, least recently used first. */
+  get loadedModels(): Resident[] {
+    return this.resident;
+  }
+
+  get memoryBudgetBytes(): number {
+    return this.options.memoryBudgetBytes;
+  }
+
   generate(request: JobRequest): Promise<GenerationResult> {
     if (this.closed) return Promise.reject(new GenerationError('cancelled', 'the server is shutting down'));
     if (request.signal.aborted) return Promise.reject(new GenerationError('cancelled', 'the request was cancelled'));
+    // Folder sizes and the attention estimate cost a few stat() calls: cheap enough for every request.
+    const modelBytes = modelResidentBytes(request.modelDir);
+    const workingBytes = estimatePeakBytes(request.params, request.modelDir);
+    const refusal = budgetRefusal(request.modelName, modelBytes, workingBytes, this.options.memoryBudgetBytes);
+    if (refusal) return Promise.reject(new GenerationError('too_large', refusal));
     if (this.running && this.queue.length >= this.options.maxQueue) {
       return Promise.reject(new GenerationError('too_large', `the generation queue is full (${this.options.maxQueue} waiting); try again when it drains`));
     }
     return new Promise((resolve, reject) => {
-      const job: Job = { ...request, id: this.nextId++, queuedAt: performance.now(), resolve, reject };
+      const job: Job = { ...request, id: this.nextId++, modelBytes, workingBytes, queuedAt: performance.now(), resolve, reject };
       request.signal.addEventListener('abort', () => this.cancel(job), { once: true });
       this.queue.push(job);
       this.reportQueue();
@@ -108,13 +130,13 @@ export class Engine {
     this.reportQueue();
     this.options.onQueue?.(this.queue.length, performance.now() - job.queuedAt);
     Atomics.store(this.cancelFlag, 0, CANCEL_NONE);
-    const message: ToWorker = { type: 'run', jobId: job.id, params: job.params, modelDir: job.modelDir, modelName: job.modelName };
+    const message: ToWorker = { type: 'run', jobId: job.id, params: job.params, modelDir: job.modelDir, modelName: job.modelName, modelBytes: job.modelBytes, workingBytes: job.workingBytes };
     this.ensureWorker().postMessage(message);
   }
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { cancelFlag: this.cancelFlag, device: this.options.device, gpu: this.options.gpu } });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { cancelFlag: this.cancelFlag, device: this.options.device, gpu: this.options.gpu, memoryBudgetBytes: this.options.memoryBudgetBytes } });
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (error) => {
       this.options.logger.error('generation worker crashed', { error });
@@ -122,6 +144,7 @@ export class Engine {
     });
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
+      this.resident = []; // a new worker starts with nothing loaded
       if (this.running) this.finish(undefined, new GenerationError('internal', `the generation worker exited (code ${code}); see the server log`));
     });
     worker.unref();
@@ -130,11 +153,22 @@ export class Engine {
   }
 
   private onMessage(message: FromWorker): void {
+    if (message.type === 'cache') return this.onCacheChange(message.event, message.resident);
     const job = this.running;
     if (!job || job.id !== message.jobId) return;
     if (message.type === 'progress') job.onProgress?.(message.progress);
     else if (message.type === 'done') this.finish(message.result);
     else this.finish(undefined, new GenerationError(message.kind, message.message, message.field));
+  }
+
+  private onCacheChange(event: CacheChange, resident: Resident[]): void {
+    this.resident = resident;
+    const loaded = resident.map((m) => m.name);
+    if (event.change === 'loaded') {
+      this.options.logger.info(`model ${event.model} loaded in ${event.loadMs.toFixed(0)} ms`, { model: event.model, device: event.device, loadMs: Math.round(event.loadMs), bytes: event.bytes, loaded });
+    } else {
+      this.options.logger.info(`evicted model ${event.model} to make room: loading ${event.for} would exceed the memory budget`, { model: event.model, bytes: event.bytes, for: event.for, memoryBudgetBytes: this.options.memoryBudgetBytes, loaded });
+    }
   }
 
   private finish(result: GenerationResult | undefined, error?: Error): void {

@@ -25,10 +25,15 @@ export interface GenerationResult {
 /** Why a job failed, in terms the gRPC layer maps to status codes. */
 export type FailureKind = 'not_found' | 'invalid' | 'unsupported' | 'cancelled' | 'too_large' | 'internal';
 
-export type ToWorker = { type: 'run'; jobId: number; params: GenerationParams; modelDir: string; modelName: string };
+/** modelBytes and workingBytes: the model's resident cost and the job's peak working memory (the cache budgets both). */
+export type ToWorker = { type: 'run'; jobId: number; params: GenerationParams; modelDir: string; modelName: string; modelBytes: number; workingBytes: number };
+
+/** A change to the worker's model cache, with what is loaded after it (least recently used first). */
+export type CacheChange = { change: 'loaded'; model: string; bytes: number; loadMs: number; device: string } | { change: 'evicted'; model: string; bytes: number; for: string };
 
 export type FromWorker =
   | { type: 'progress'; jobId: number; progress: Progress }
+  | { type: 'cache'; jobId: number; event: CacheChange; resident: { name: string; bytes: number }[] }
   | { type: 'done'; jobId: number; result: GenerationResult }
   | { type: 'failed'; jobId: number; kind: FailureKind; message: string; field?: string };
 

@@ -158,6 +158,16 @@ export interface ServerStatusResponse {
   /** Generations waiting, and whether one runs now. */
   queueDepth: number;
   generating: boolean;
+  /** Loaded models plus a running generation's working memory must fit in this (--memory-budget). */
+  memoryBudgetBytes: number;
+  /** The models loaded now, least recently used first (the next to be evicted comes first). */
+  loadedModels: LoadedModelStatus[];
+}
+
+export interface LoadedModelStatus {
+  name: string;
+  /** What it keeps resident: the size of its ONNX weights on disk. */
+  bytes: number;
 }
 
 export interface UploadFileRequest {
@@ -1534,6 +1544,8 @@ function createBaseServerStatusResponse(): ServerStatusResponse {
     datadogLogsDroppedLines: 0,
     queueDepth: 0,
     generating: false,
+    memoryBudgetBytes: 0,
+    loadedModels: [],
   };
 }
 
@@ -1571,6 +1583,12 @@ export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
     }
     if (message.generating !== false) {
       writer.uint32(88).bool(message.generating);
+    }
+    if (message.memoryBudgetBytes !== 0) {
+      writer.uint32(96).int64(message.memoryBudgetBytes);
+    }
+    for (const v of message.loadedModels) {
+      LoadedModelStatus.encode(v!, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1676,6 +1694,22 @@ export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
             message.generating = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.memoryBudgetBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.loadedModels.push(LoadedModelStatus.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1733,6 +1767,16 @@ export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
         ? globalThis.Number(object.queue_depth)
         : 0,
       generating: isSet(object.generating) ? globalThis.Boolean(object.generating) : false,
+      memoryBudgetBytes: isSet(object.memoryBudgetBytes)
+        ? globalThis.Number(object.memoryBudgetBytes)
+        : isSet(object.memory_budget_bytes)
+        ? globalThis.Number(object.memory_budget_bytes)
+        : 0,
+      loadedModels: globalThis.Array.isArray(object?.loadedModels)
+        ? object.loadedModels.map((e: any) => LoadedModelStatus.fromJSON(e))
+        : globalThis.Array.isArray(object?.loaded_models)
+        ? object.loaded_models.map((e: any) => LoadedModelStatus.fromJSON(e))
+        : [],
     };
   },
 
@@ -1771,6 +1815,12 @@ export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
     if (message.generating !== false) {
       obj.generating = message.generating;
     }
+    if (message.memoryBudgetBytes !== 0) {
+      obj.memoryBudgetBytes = Math.round(message.memoryBudgetBytes);
+    }
+    if (message.loadedModels?.length) {
+      obj.loadedModels = message.loadedModels.map((e) => LoadedModelStatus.toJSON(e));
+    }
     return obj;
   },
 
@@ -1790,6 +1840,93 @@ export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
     message.datadogLogsDroppedLines = object.datadogLogsDroppedLines ?? 0;
     message.queueDepth = object.queueDepth ?? 0;
     message.generating = object.generating ?? false;
+    message.memoryBudgetBytes = object.memoryBudgetBytes ?? 0;
+    message.loadedModels = object.loadedModels?.map((e) => LoadedModelStatus.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLoadedModelStatus(): LoadedModelStatus {
+  return { name: "", bytes: 0 };
+}
+
+export const LoadedModelStatus: MessageFns<LoadedModelStatus> = {
+  encode(message: LoadedModelStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(16).int64(message.bytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadedModelStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadedModelStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LoadedModelStatus {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
+    };
+  },
+
+  toJSON(message: LoadedModelStatus): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.bytes !== 0) {
+      obj.bytes = Math.round(message.bytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LoadedModelStatus>, I>>(base?: I): LoadedModelStatus {
+    return LoadedModelStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LoadedModelStatus>, I>>(object: I): LoadedModelStatus {
+    const message = createBaseLoadedModelStatus();
+    message.name = object.name ?? "";
+    message.bytes = object.bytes ?? 0;
     return message;
   },
 };

@@ -1,5 +1,6 @@
 import type { ServerSettings } from '../config/settings.js';
 import { describeDevice } from '../diffusion/device.js';
+import { formatBytes } from '../diffusion/memory-estimate.js';
 import type { IntakeStats } from '../log/datadog-intake.js';
 import type { Logger } from '../log/logger.js';
 import { startServer } from './server.js';
@@ -31,6 +32,7 @@ export async function runServerUntilSignal(settings: ServerSettings, logger: Log
     metrics: settings.metrics ? 'DogStatsD (see the metrics line)' : 'off',
     device: describeDevice(settings.device),
     maxQueue: settings.maxQueue,
+    memoryBudget: `${settings.memoryBudget} (${formatBytes(settings.memoryBudgetBytes)})`,
     pid: process.pid,
     node: process.version,
   });

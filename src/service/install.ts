@@ -195,6 +195,7 @@ function configFor(settings: ServerSettings): ConfigFile {
     device: settings.device,
     gpu: settings.gpu,
     metrics: settings.metrics,
+    memoryBudget: settings.memoryBudget,
   };
 }
 

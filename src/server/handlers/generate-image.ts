@@ -1,6 +1,5 @@
 import { status } from '@grpc/grpc-js';
 
-import { fitsInMemory } from '../../diffusion/memory-estimate.js';
 import { IncompleteModelError, ModelChoiceError, ModelNotFoundError, resolveModel } from '../../diffusion/model-catalog.js';
 import { InvalidRequestError, UnsupportedRequestError, validateRequest } from '../../diffusion/request.js';
 import { resolveSampler, UnknownSamplerError } from '../../diffusion/samplers/registry.js';
@@ -28,7 +27,10 @@ const KIND_TO_STATUS: Record<GenerationError['kind'], status> = {
   internal: status.INTERNAL,
 };
 
-/** Request → checked job, or the error a client can act on (nothing is queued for a bad request). */
+/**
+ * Request → checked job, or the error a client can act on (nothing is queued for a bad request).
+ * What does not fit the memory budget is refused by engine.generate(), also before queueing.
+ */
 function prepare(request: ImageGenerationRequest, options: GenerateOptions): Omit<JobRequest, 'signal' | 'onProgress'> {
   try {
     // The model first: its family decides the defaults (SDXL 1024², Turbo 1 step, LCM sampler),
@@ -36,13 +38,6 @@ function prepare(request: ImageGenerationRequest, options: GenerateOptions): Omi
     const model = resolveModel(options.modelsDir, request.model, options.defaultModel);
     const params = validateRequest(request, model.spec.defaults);
     params.sampler = resolveSampler(params.sampler).name;
-    const memory = fitsInMemory(params, model.dir);
-    if (!memory.fits) {
-      throw new ServiceError(
-        status.RESOURCE_EXHAUSTED,
-        `this request needs about ${memory.neededGiB.toFixed(1)} GiB for attention alone and the machine has ${memory.totalGiB.toFixed(1)} GiB: lower width/height or batch_size`,
-      );
-    }
     return { params: { ...params, model: model.name }, modelDir: model.dir, modelName: model.name };
   } catch (error) {
     throw toServiceError(error);

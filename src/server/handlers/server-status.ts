@@ -29,6 +29,8 @@ export function serverStatus(settings: ServerSettings, engine: Engine, logStats:
       datadogLogsDroppedLines: logs?.droppedLines ?? 0,
       queueDepth: engine.queueDepth,
       generating: engine.busy,
+      memoryBudgetBytes: engine.memoryBudgetBytes,
+      loadedModels: engine.loadedModels.map(({ name, bytes }) => ({ name, bytes })),
     };
   };
 }

@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+
+import { UsageError } from '../../src/config/errors.js';
+import { parseMemoryBudget, resolveServerSettings } from '../../src/config/settings.js';
+import { budgetRefusal, modelResidentBytes } from '../../src/diffusion/memory-estimate.js';
+import { ModelCache, ModelCacheFullError, type ModelSpec } from '../../src/engine/model-cache.js';
+import { tempHome } from '../helpers/temp-home.js';
+
+const MiB = 2 ** 20;
+
+/** Stands in for a LoadedModel: records its loads and releases. */
+class FakeModel {
+  released = false;
+  constructor(readonly name: string) {}
+  release(): void {
+    this.released = true;
+  }
+}
+
+/** A cache with a loader that counts loads per model. */
+function cacheOf(budgetMiB: number) {
+  const cache = new ModelCache<FakeModel>(budgetMiB * MiB);
+  const loads: string[] = [];
+  const models = new Map<string, FakeModel>();
+  const spec = (name: string, mib: number): ModelSpec => ({ key: `/models/${name}`, name, bytes: mib * MiB });
+  /** Acquires and at once unpins, as a finished job does. */
+  const use = async (name: string, mib: number, workingMiB = 0) => {
+    const got = await cache.acquire(spec(name, mib), workingMiB * MiB, async () => {
+      loads.push(name);
+      const model = new FakeModel(name);
+      models.set(name, model);
+      return model;
+    });
+    cache.unpin(`/models/${name}`);
+    return got;
+  };
+  return { cache, loads, models, spec, use, names: () => cache.resident().map((m) => m.name) };
+}
+
+describe('ModelCache', () => {
+  it('loads each model once while both fit, and a hit loads nothing', async () => {
+    const { loads, use, names } = cacheOf(100);
+    for (const name of ['a', 'b', 'a', 'b', 'a']) await use(name, 40);
+    assert.deepEqual(loads, ['a', 'b']);
+    assert.deepEqual(names(), ['b', 'a'], 'least recently used first');
+    assert.equal((await use('b', 40)).loaded, false);
+  });
+
+  it('evicts the least recently used model, and releases it, to make room', async () => {
+    const { loads, models, use, names } = cacheOf(100);
+    await use('a', 40);
+    await use('b', 40);
+    await use('a', 40); // now b is the least recently used
+    const got = await use('c', 40);
+    assert.deepEqual(got.evicted, [{ name: 'b', bytes: 40 * MiB }]);
+    assert.equal(models.get('b')!.released, true);
+    assert.equal(models.get('a')!.released, false);
+    assert.deepEqual(names(), ['a', 'c']);
+    assert.deepEqual(loads, ['a', 'b', 'c']);
+  });
+
+  it('with room for one model, every switch reloads', async () => {
+    const { loads, use } = cacheOf(50);
+    for (const name of ['a', 'b', 'a', 'b']) await use(name, 40);
+    assert.deepEqual(loads, ['a', 'b', 'a', 'b']);
+  });
+
+  it("counts the job's working memory: a hit can evict others so that it fits", async () => {
+    const { loads, use, names } = cacheOf(100);
+    await use('a', 30);
+    await use('b', 30);
+    const got = await use('b', 30, 50); // 30 + 30 + 50 > 100: a goes, b stays loaded
+    assert.equal(got.loaded, false);
+    assert.deepEqual(got.evicted.map((m) => m.name), ['a']);
+    assert.deepEqual(names(), ['b']);
+    assert.deepEqual(loads, ['a', 'b']);
+  });
+
+  it('never evicts a model in use; refuses instead, naming it, and loads nothing', async () => {
+    const { cache, spec } = cacheOf(100);
+    const a = (await cache.acquire(spec('a', 60), 0, async () => new FakeModel('a'))).model; // pinned: a job runs on it
+    let loaded = false;
+    await assert.rejects(
+      cache.acquire(spec('b', 60), 0, async () => ((loaded = true), new FakeModel('b'))),
+      (error: Error) => error instanceof ModelCacheFullError && /model b .*memory budget of 100\.0 MiB beside the models in use: a \(60\.0 MiB\)/.test(error.message),
+    );
+    assert.equal(loaded, false);
+    assert.deepEqual(cache.resident().map((m) => m.name), ['a']);
+    cache.unpin('/models/a'); // the job ended: now a may go
+    const got = await cache.acquire(spec('b', 60), 0, async () => new FakeModel('b'));
+    assert.deepEqual(got.evicted.map((m) => m.name), ['a']);
+    assert.equal(a.released, true);
+  });
+
+  it('refuses a model bigger than the budget, or one whose request cannot fit beside it, evicting nothing', async () => {
+    const { cache, spec, use, names } = cacheOf(100);
+    await use('a', 40);
+    await assert.rejects(cache.acquire(spec('huge', 120), 0, async () => new FakeModel('huge')), (error: Error) => {
+      assert.ok(error instanceof ModelCacheFullError);
+      assert.match(error.message, /model huge needs 120\.0 MiB for its weights, more than the memory budget of 100\.0 MiB/);
+      assert.match(error.message, /--memory-budget/);
+      return true;
+    });
+    await assert.rejects(cache.acquire(spec('b', 40), 70 * MiB, async () => new FakeModel('b')), /70\.0 MiB of working memory .* on top of 40\.0 MiB for model b's weights/);
+    assert.deepEqual(names(), ['a']);
+  });
+
+  it('forgets a model whose load failed, so the next request tries again', async () => {
+    const { cache, spec } = cacheOf(100);
+    await assert.rejects(cache.acquire(spec('a', 10), 0, async () => Promise.reject(new Error('bad file'))), /bad file/);
+    assert.equal(cache.has('/models/a'), false);
+    assert.equal(cache.residentBytes, 0);
+    assert.equal((await cache.acquire(spec('a', 10), 0, async () => new FakeModel('a'))).loaded, true);
+  });
+});
+
+describe('memory budget arithmetic', () => {
+  it("a model's resident cost is its ONNX parts' files, not configs, tokenizer or unused parts", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dts-model-'));
+    const file = (relative: string, bytes: number) => {
+      fs.mkdirSync(path.dirname(path.join(dir, relative)), { recursive: true });
+      fs.writeFileSync(path.join(dir, relative), Buffer.alloc(bytes));
+    };
+    file('unet/model.onnx', 1000);
+    file('unet/model.onnx_data', 5000); // external weights count
+    file('unet/config.json', 300);
+    file('text_encoder/model.onnx', 200);
+    file('vae_decoder/model.onnx', 100);
+    file('tokenizer/vocab.json', 999);
+    file('safety_checker/model.onnx', 7777); // shipped by some exports, never loaded
+    try {
+      assert.equal(modelResidentBytes(dir), 6300);
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('a request fits when weights plus working memory are within the budget', () => {
+    assert.equal(budgetRefusal('m', 60, 40, 100), undefined);
+    assert.match(budgetRefusal('m', 60, 41, 100)!, /working memory/);
+    assert.match(budgetRefusal('m', 101, 0, 100)!, /for its weights/);
+  });
+});
+
+describe('--memory-budget / DTS_UTIL_MEMORY_BUDGET / config.json memoryBudget', () => {
+  it('takes a share of RAM or a size', () => {
+    assert.equal(parseMemoryBudget('80%', 'test', 1000), 800);
+    assert.equal(parseMemoryBudget('12.5 %', 'test', 1000), 125);
+    assert.equal(parseMemoryBudget('12GiB', 'test'), 12 * 2 ** 30);
+    assert.equal(parseMemoryBudget('8000MB', 'test'), 8e9);
+  });
+
+  it('refuses nonsense with a usage error that names the source and the forms it takes', () => {
+    for (const bad of ['lots', '0%', '150%', '-1GiB', '0', '12 parsecs']) {
+      assert.throws(() => parseMemoryBudget(bad, 'DTS_UTIL_MEMORY_BUDGET'), (error: Error) => {
+        assert.ok(error instanceof UsageError, bad);
+        assert.match(error.message, new RegExp(`invalid memory budget .* from DTS_UTIL_MEMORY_BUDGET`));
+        assert.match(error.suggestion!, /%/);
+        return true;
+      });
+    }
+  });
+
+  it('resolves flag > environment > config.json > 80% of RAM, keeping what was written', () => {
+    const home = tempHome();
+    try {
+      const fromDefault = resolveServerSettings({}, home.env);
+      assert.deepEqual([fromDefault.memoryBudget, fromDefault.memoryBudgetBytes], ['80%', Math.floor(os.totalmem() * 0.8)]);
+      fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ memoryBudget: '6GiB' }));
+      assert.equal(resolveServerSettings({}, home.env).memoryBudgetBytes, 6 * 2 ** 30);
+      const env = { ...home.env, DTS_UTIL_MEMORY_BUDGET: '5GiB' };
+      assert.equal(resolveServerSettings({}, env).memoryBudgetBytes, 5 * 2 ** 30);
+      const fromFlag = resolveServerSettings({ memoryBudget: '4GiB' }, env);
+      assert.deepEqual([fromFlag.memoryBudget, fromFlag.memoryBudgetBytes], ['4GiB', 4 * 2 ** 30]);
+      fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ memoryBudget: 'plenty' }));
+      assert.throws(() => resolveServerSettings({}, home.env), /invalid memory budget "plenty" from config.json/);
+    } finally {
+      home.cleanup();
+    }
+  });
+});
