@@ -1,6 +1,7 @@
 /** `npm run bench`: every benchmark, figures printed as ratios against a baseline of the same run. */
 import { benchGenerate } from './generate.js';
 import { benchMetrics } from './metrics-overhead.js';
+import { benchModelSwitch } from './model-switch.js';
 import { benchStartup } from './startup.js';
 import { benchUpload } from './upload-throughput.js';
 
@@ -8,3 +9,4 @@ benchStartup();
 await benchUpload();
 await benchGenerate();
 await benchMetrics();
+await benchModelSwitch();
