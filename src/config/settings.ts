@@ -66,10 +66,11 @@ export interface ServerSettings extends ConnectionSettings {
   metrics: boolean;
   /** Ships logs to Datadog's HTTP intake when set (no agent needed). Never logged. */
   datadogApiKey: string | undefined;
-  /** The memory budget as configured ("80%", "12GiB"): what install writes into config.json. */
+  /**
+   * What loaded models plus a running generation's working memory may take, as configured ("80%",
+   * "12GiB") and checked. The engine turns a percentage into bytes once it knows the device.
+   */
   memoryBudget: string;
-  /** Loaded models plus a running generation's working memory must fit in this (bytes). */
-  memoryBudgetBytes: number;
 }
 
 /** Flag > environment variable > config.json > default, for everything client and server share. */
@@ -103,11 +104,12 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const gpu = flags.gpu ?? (env.DTS_UTIL_GPU ? parseCount(env.DTS_UTIL_GPU, 'DTS_UTIL_GPU') : undefined) ?? config.gpu ?? 0;
   const metrics = flags.metrics ?? (env.DTS_UTIL_METRICS ? parseBoolean(env.DTS_UTIL_METRICS, 'DTS_UTIL_METRICS') : undefined) ?? config.metrics ?? true;
   const datadogApiKey = nonEmpty(flags.datadogApiKey) ?? nonEmpty(env[DATADOG_KEY_ENV]) ?? nonEmpty(readSecretsFile(connection.paths.configDir)[DATADOG_KEY_ENV]);
-  const budget = resolveMemoryBudget(flags, env, config.memoryBudget);
-  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, metrics, datadogApiKey, memoryBudget: budget.spec, memoryBudgetBytes: budget.bytes };
+  const memoryBudget = memoryBudgetSetting(flags, env, config.memoryBudget);
+  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, metrics, datadogApiKey, memoryBudget };
 }
 
-function resolveMemoryBudget(flags: ServerFlags, env: NodeJS.ProcessEnv, fromConfig: string | number | undefined): { spec: string; bytes: number } {
+/** The budget as written, checked here so that a bad value is a usage error at start. */
+function memoryBudgetSetting(flags: ServerFlags, env: NodeJS.ProcessEnv, fromConfig: string | number | undefined): string {
   const flag = nonEmpty(flags.memoryBudget);
   const fromEnv = nonEmpty(env.DTS_UTIL_MEMORY_BUDGET);
   const [spec, source] = flag
@@ -117,13 +119,11 @@ function resolveMemoryBudget(flags: ServerFlags, env: NodeJS.ProcessEnv, fromCon
       : fromConfig !== undefined
         ? [String(fromConfig).trim(), 'config.json (memoryBudget)']
         : [DEFAULT_MEMORY_BUDGET, 'the default'];
-  return { spec, bytes: parseMemoryBudget(spec, source) };
+  parseMemoryBudget(spec, source);
+  return spec;
 }
 
-/**
- * A memory budget: a share of this machine's RAM ("80%") or a size ("12GiB", "8000MB"). On a GPU
- * the models live in its memory, which the server cannot measure everywhere: give its size.
- */
+/** A memory budget in bytes: a share of `totalBytes` (RAM unless told otherwise) such as "80%", or a size ("12GiB", "8000MB"). */
 export function parseMemoryBudget(value: string, source: string, totalBytes = os.totalmem()): number {
   const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(value.trim());
   if (!percent) {

@@ -4,6 +4,7 @@ import { budgetRefusal, estimatePeakBytes, modelResidentBytes } from '../diffusi
 import type { GenerationParams } from '../diffusion/request.js';
 import type { Logger } from '../log/logger.js';
 import { GenerationError } from './errors.js';
+import { resolveMemoryBudget, type MemoryBudget } from './memory-budget.js';
 import type { Resident } from './model-cache.js';
 import { CANCEL_NONE, CANCEL_REQUESTED, type CacheChange, type FromWorker, type GenerationResult, type Progress, type ToWorker } from './messages.js';
 
@@ -15,8 +16,8 @@ export interface EngineOptions {
   device: string;
   /** CUDA device id. */
   gpu: number;
-  /** Bytes that loaded models plus the running job's working memory may take; see ModelCache. */
-  memoryBudgetBytes: number;
+  /** What loaded models plus the running job's working memory may take ("80%", "12GiB"); see ModelCache and resolveMemoryBudget. */
+  memoryBudget: string;
   /** Told the queue depth whenever it changes, and how long a job waited when it starts (metrics). */
   onQueue?: (depth: number, waitMs?: number) => void;
 }
@@ -53,8 +54,11 @@ export class Engine {
   private nextId = 1;
   private closed = false;
   private resident: Resident[] = [];
+  readonly memoryBudget: MemoryBudget;
 
-  constructor(private readonly options: EngineOptions) {}
+  constructor(private readonly options: EngineOptions) {
+    this.memoryBudget = resolveMemoryBudget(options.memoryBudget, options.device, options.gpu);
+  }
 
   /** Jobs waiting (not counting the running one). */
   get queueDepth(): number {
@@ -71,7 +75,7 @@ export class Engine {
   }
 
   get memoryBudgetBytes(): number {
-    return this.options.memoryBudgetBytes;
+    return this.memoryBudget.bytes;
   }
 
   generate(request: JobRequest): Promise<GenerationResult> {
@@ -80,7 +84,7 @@ export class Engine {
     // Folder sizes and the attention estimate cost a few stat() calls: cheap enough for every request.
     const modelBytes = modelResidentBytes(request.modelDir);
     const workingBytes = estimatePeakBytes(request.params, request.modelDir);
-    const refusal = budgetRefusal(request.modelName, modelBytes, workingBytes, this.options.memoryBudgetBytes);
+    const refusal = budgetRefusal(request.modelName, modelBytes, workingBytes, this.memoryBudgetBytes);
     if (refusal) return Promise.reject(new GenerationError('too_large', refusal));
     if (this.running && this.queue.length >= this.options.maxQueue) {
       return Promise.reject(new GenerationError('too_large', `the generation queue is full (${this.options.maxQueue} waiting); try again when it drains`));
@@ -136,7 +140,7 @@ export class Engine {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { cancelFlag: this.cancelFlag, device: this.options.device, gpu: this.options.gpu, memoryBudgetBytes: this.options.memoryBudgetBytes } });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { cancelFlag: this.cancelFlag, device: this.options.device, gpu: this.options.gpu, memoryBudgetBytes: this.memoryBudgetBytes } });
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (error) => {
       this.options.logger.error('generation worker crashed', { error });
@@ -167,7 +171,7 @@ export class Engine {
     if (event.change === 'loaded') {
       this.options.logger.info(`model ${event.model} loaded in ${event.loadMs.toFixed(0)} ms`, { model: event.model, device: event.device, loadMs: Math.round(event.loadMs), bytes: event.bytes, loaded });
     } else {
-      this.options.logger.info(`evicted model ${event.model} to make room: loading ${event.for} would exceed the memory budget`, { model: event.model, bytes: event.bytes, for: event.for, memoryBudgetBytes: this.options.memoryBudgetBytes, loaded });
+      this.options.logger.info(`evicted model ${event.model} to make room: loading ${event.for} would exceed the memory budget`, { model: event.model, bytes: event.bytes, for: event.for, memoryBudgetBytes: this.memoryBudgetBytes, loaded });
     }
   }
 

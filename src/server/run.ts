@@ -32,7 +32,7 @@ export async function runServerUntilSignal(settings: ServerSettings, logger: Log
     metrics: settings.metrics ? 'DogStatsD (see the metrics line)' : 'off',
     device: describeDevice(settings.device),
     maxQueue: settings.maxQueue,
-    memoryBudget: `${settings.memoryBudget} (${formatBytes(settings.memoryBudgetBytes)})`,
+    memoryBudget: `${server.engine.memoryBudget.basis} = ${formatBytes(server.engine.memoryBudget.bytes)}`,
     pid: process.pid,
     node: process.version,
   });

@@ -69,7 +69,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     ...FLOW_CONTROL_OPTION,
   });
   raiseStreamWindow(server, logger);
-  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: settings.device, gpu: settings.gpu, memoryBudgetBytes: settings.memoryBudgetBytes, onQueue: (depth, waitMs) => metrics.queue(depth, waitMs) });
+  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: settings.device, gpu: settings.gpu, memoryBudget: settings.memoryBudget, onQueue: (depth, waitMs) => metrics.queue(depth, waitMs) });
   const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel, onGenerated: (model: string, result: GenerationResult, requestId: string) => reportGeneration(metrics, logger, model, result, requestId) };
   const adapter = new HandlerAdapter(logger);
   const service: ImageGenerationServiceServer = {

@@ -136,7 +136,7 @@ describe('the --memory-budget setting on the command line', () => {
     const server = await spawnServe(['--port', String(port)], home.env);
     try {
       const listening = await server.waitForLine((line) => line.msg === 'dts-util server listening');
-      assert.equal(listening.memoryBudget, '6GiB (6.0 GiB)');
+      assert.equal(listening.memoryBudget, '6GiB = 6.0 GiB');
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { UsageError } from '../../src/config/errors.js';
 import { parseMemoryBudget, resolveServerSettings } from '../../src/config/settings.js';
 import { budgetRefusal, modelResidentBytes } from '../../src/diffusion/memory-estimate.js';
+import { resolveMemoryBudget } from '../../src/engine/memory-budget.js';
 import { ModelCache, ModelCacheFullError, type ModelSpec } from '../../src/engine/model-cache.js';
 import { tempHome } from '../helpers/temp-home.js';
 
@@ -165,21 +166,29 @@ describe('--memory-budget / DTS_UTIL_MEMORY_BUDGET / config.json memoryBudget', 
     }
   });
 
-  it('resolves flag > environment > config.json > 80% of RAM, keeping what was written', () => {
+  it('resolves flag > environment > config.json > 80%, keeping what was written', () => {
     const home = tempHome();
     try {
-      const fromDefault = resolveServerSettings({}, home.env);
-      assert.deepEqual([fromDefault.memoryBudget, fromDefault.memoryBudgetBytes], ['80%', Math.floor(os.totalmem() * 0.8)]);
+      assert.equal(resolveServerSettings({}, home.env).memoryBudget, '80%');
       fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ memoryBudget: '6GiB' }));
-      assert.equal(resolveServerSettings({}, home.env).memoryBudgetBytes, 6 * 2 ** 30);
+      assert.equal(resolveServerSettings({}, home.env).memoryBudget, '6GiB');
       const env = { ...home.env, DTS_UTIL_MEMORY_BUDGET: '5GiB' };
-      assert.equal(resolveServerSettings({}, env).memoryBudgetBytes, 5 * 2 ** 30);
-      const fromFlag = resolveServerSettings({ memoryBudget: '4GiB' }, env);
-      assert.deepEqual([fromFlag.memoryBudget, fromFlag.memoryBudgetBytes], ['4GiB', 4 * 2 ** 30]);
+      assert.equal(resolveServerSettings({}, env).memoryBudget, '5GiB');
+      assert.equal(resolveServerSettings({ memoryBudget: '4GiB' }, env).memoryBudget, '4GiB');
       fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ memoryBudget: 'plenty' }));
       assert.throws(() => resolveServerSettings({}, home.env), /invalid memory budget "plenty" from config.json/);
     } finally {
       home.cleanup();
     }
+  });
+
+  it("turns a percentage into bytes of the GPU's memory on CUDA, else of RAM; a size stays as it is", () => {
+    const gpuMemory = (gpu: number) => (gpu === 1 ? 100 * 2 ** 30 : undefined);
+    assert.deepEqual(resolveMemoryBudget('80%', 'cuda,cpu', 1, gpuMemory), { bytes: 80 * 2 ** 30, basis: "80% of GPU 1's memory (100.0 GiB)" });
+    const ram = Math.floor(os.totalmem() * 0.8);
+    assert.equal(resolveMemoryBudget('80%', 'cuda,cpu', 0, gpuMemory).bytes, ram, 'GPU memory unknown: RAM');
+    assert.equal(resolveMemoryBudget('80%', 'webgpu,cpu', 1, gpuMemory).bytes, ram, 'WebGPU: RAM');
+    assert.match(resolveMemoryBudget('80%', 'cpu', 1, gpuMemory).basis, /^80% of RAM \(\d+\.\d GiB\)$/);
+    assert.deepEqual(resolveMemoryBudget('12GiB', 'cuda,cpu', 1, gpuMemory), { bytes: 12 * 2 ** 30, basis: '12GiB' });
   });
 });
