@@ -88,8 +88,15 @@ export interface PipelineConfig {
     externalData: boolean;
     /** float16 model inputs and outputs, as fp16 exports have (default float32). */
     io?: 'float32' | 'float16';
+    /**
+     * float16 arithmetic throughout (implies float16 weights and I/O), as `optimum-cli export onnx
+     * --fp16` writes for GPUs; the default keeps compute in float32.
+     */
+    compute?: 'float32' | 'float16';
   };
   includeVaeEncoder: boolean;
+  /** UNet and VAE attention as ORT's fused MultiHeadAttention (GPU-optimised exports); default plain ops. */
+  fusedAttention?: boolean;
   /** SDXL's second encoder (text_encoder_2/, with tokenizer_2/); the UNet's context is both encoders' width. */
   textEncoder2?: TextEncoderConfig;
   tokenizer2?: TokenizerConfig;
@@ -162,6 +169,17 @@ export const SD15: PipelineConfig = {
   weights: { dtype: 'float32', externalData: true },
   includeVaeEncoder: true,
 };
+
+/** SD 1.5 as GPU users run it: fp16 weights, I/O and arithmetic (the bench/gpu model). */
+export const SD15_FP16: PipelineConfig = {
+  ...SD15,
+  name: 'sd15-fp16',
+  weights: { dtype: 'float16', externalData: true, io: 'float16', compute: 'float16' },
+  includeVaeEncoder: false,
+};
+
+/** SD15_FP16 as ORT's Stable Diffusion optimizer leaves it for GPUs: fused attention. */
+export const SD15_FP16_FUSED: PipelineConfig = { ...SD15_FP16, name: 'sd15-fp16-fused', fusedAttention: true };
 
 /** How many pixels one latent cell covers: 2 per VAE down/up sampling stage. */
 export function vaeScaleFactor(vae: VaeConfig): number {

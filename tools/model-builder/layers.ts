@@ -145,6 +145,10 @@ export class Layers {
     const q = this.linear(x, queryDim, queryDim, `${name}.to_q`, qkvBias);
     const k = this.linear(context, contextDim, queryDim, `${name}.to_k`, qkvBias);
     const v = this.linear(context, contextDim, queryDim, `${name}.to_v`, qkvBias);
+    if (this.graph.fusedAttention && !options.mask) {
+      const attended = this.graph.contribNode('MultiHeadAttention', [q, k, v], { num_heads: heads });
+      return this.linear(attended, queryDim, queryDim, `${name}.to_out`);
+    }
     const splitHeads = this.ints([0, 0, heads, headDim]);
     const qHeads = this.graph.node('Transpose', [this.graph.node('Reshape', [q, splitHeads])], { perm: [0, 2, 1, 3] });
     const kHeadsT = this.graph.node('Transpose', [this.graph.node('Reshape', [k, splitHeads])], { perm: [0, 2, 3, 1] });

@@ -15,7 +15,7 @@ import { buildUNet, unetConfigJson } from './unet.js';
 import { buildVaeDecoder, buildVaeEncoder, vaeConfigJson } from './vae.js';
 
 // The public entry: callers import configs and buildPipeline from here.
-export { SD15, TINY_SD15, TINY_SD2_V, vaeScaleFactor } from './config.js';
+export { SD15, SD15_FP16, SD15_FP16_FUSED, TINY_SD15, TINY_SD2_V, vaeScaleFactor } from './config.js';
 export { FAMILY_CONFIGS, fp16Variant, TINY_LCM, TINY_LCM_FP16, TINY_SD_TURBO, TINY_SD_TURBO_FP16, TINY_SDXL, TINY_SDXL_FP16, TINY_SDXL_TURBO } from './family-configs.js';
 export type { PipelineConfig, TextEncoderConfig, UNetConfig, VaeConfig, TokenizerConfig, PredictionType, SchedulerClass, WeightDType } from './config.js';
 
@@ -50,7 +50,8 @@ async function writeModel(dir: string, component: BuiltComponent, config: Pipeli
   // A stale model.onnx_data from an earlier build would otherwise sit beside a model that doesn't use it.
   await fs.rm(externalFile, { force: true });
   const externalData = config.weights.externalData ? { dir: folder, fileName: EXTERNAL_DATA_FILE, threshold: EXTERNAL_THRESHOLD_BYTES } : undefined;
-  if (config.weights.io === 'float16') component.graph.halfPrecisionIO();
+  if (config.weights.compute === 'float16') component.graph.halfPrecisionCompute();
+  else if (config.weights.io === 'float16') component.graph.halfPrecisionIO();
   const bytes = component.graph.encode({ externalData });
   await fs.writeFile(path.join(folder, 'model.onnx'), bytes);
   const externalBytes = externalData ? (await fs.stat(externalFile)).size : 0;

@@ -47,6 +47,7 @@ function textTimeEmbedding(l: Layers, textEmbedsDim: number, timeEmbedDim: numbe
 export function buildUNet(config: PipelineConfig, seed: number): BuiltComponent {
   const u = config.unet;
   const { layers: l, params } = startComponent('unet', seed, config.weights.dtype);
+  l.graph.fusedAttention = config.fusedAttention ?? false;
   const g = l.graph;
   const channels = u.blockOutChannels;
   const blockCount = channels.length;

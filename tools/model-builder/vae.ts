@@ -18,6 +18,7 @@ function midBlock(l: Layers, x: string, channels: number, groups: number, prefix
 export function buildVaeDecoder(config: PipelineConfig, seed: number): BuiltComponent {
   const v = config.vae;
   const { layers: l, params } = startComponent('vae_decoder', seed, config.weights.dtype);
+  l.graph.fusedAttention = config.fusedAttention ?? false;
   const g = l.graph;
   const reversed = [...v.blockOutChannels].reverse();
   const latent = g.input('latent_sample', DataType.FLOAT, ['batch_size', v.latentChannels, 'latent_height', 'latent_width']);
