@@ -1,0 +1,149 @@
+/**
+ * One device's part of bench/gpu, in its own process so that its peak memory, its driver state
+ * and any crash belong to that device alone. Loads the model on exactly the device asked for
+ * (a silent fallback to CPU counts as "not available"), warms up (WebGPU compiles its shaders on
+ * the first run), then times one generation and prints a single JSON line on stdout.
+ *
+ *   node dist/bench/gpu/device-run.js <device> <modelDir> <steps> <size> <capSeconds>
+ *
+ * `capSeconds` bounds the timed sampling: a device too slow to finish every step in it (the CPU
+ * on a big model) reports its speed over the steps it did, marked as capped.
+ */
+import * as ort from 'onnxruntime-node';
+
+import { LoadedModel } from '../../src/diffusion/loaded-model.js';
+import { runPipeline } from '../../src/diffusion/pipeline.js';
+import type { GenerationParams } from '../../src/diffusion/request.js';
+import { DataType, GraphBuilder } from '../../tools/model-builder/onnx-graph.js';
+
+export interface DeviceResult {
+  device: string;
+  ok: boolean;
+  /** Why the device could not be measured (ok = false). */
+  reason?: string;
+  loadMs?: number;
+  warmupMs?: number;
+  steps?: number;
+  stepsDone?: number;
+  capped?: boolean;
+  itPerSec?: number;
+  decodeMs?: number;
+  totalMs?: number;
+  /** Peak resident memory of this process (the host side of the device's work). */
+  maxRssMiB?: number;
+}
+
+class CapReached extends Error {}
+
+function params(size: number, steps: number): GenerationParams {
+  return {
+    prompt: 'a photograph of an astronaut riding a horse',
+    negativePrompt: '',
+    width: size,
+    height: size,
+    steps,
+    cfgScale: 7.5,
+    seed: 42,
+    seedWasRandom: false,
+    sampler: 'Euler',
+    batchSize: 1,
+    batchCount: 1,
+    enableHr: false,
+    denoisingStrength: 0,
+    model: '',
+  };
+}
+
+/**
+ * Whether the execution provider starts at all, on a one-node model: a missing CUDA library or
+ * WebGPU adapter shows in a second, where loading SD 1.5 only to fall back would take a minute.
+ */
+async function probe(device: string): Promise<string | undefined> {
+  if (device === 'cpu') return undefined;
+  const g = new GraphBuilder('probe');
+  const x = g.input('x', DataType.FLOAT16, [4]);
+  g.alias(g.node('Add', [x, x]), 'y');
+  g.output('y', DataType.FLOAT16, [4]);
+  try {
+    const session = await ort.InferenceSession.create(g.encode(), { executionProviders: [device === 'cuda' ? { name: 'cuda', deviceId: 0 } : device] });
+    await session.release();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.split('\n')[0];
+  }
+}
+
+async function measure(device: string, modelDir: string, steps: number, size: number, capSeconds: number): Promise<DeviceResult> {
+  const unavailable = await probe(device);
+  if (unavailable) return { device, ok: false, reason: unavailable };
+  let model: LoadedModel;
+  try {
+    model = await LoadedModel.load(modelDir, 'sd15-fp16', device, 0);
+  } catch (error) {
+    return { device, ok: false, reason: (error as Error).message.split('\n')[0] };
+  }
+  if (model.device !== device) {
+    await model.release();
+    return { device, ok: false, reason: `fell back to ${model.device}: ${model.fallbacks.join('; ') || 'no reason given'}` };
+  }
+  const hooks = { version: 'bench', progress: () => undefined, checkCancelled: () => undefined };
+  const warmStart = performance.now();
+  await runPipeline(model, params(size, 1), hooks);
+  const warmupMs = performance.now() - warmStart;
+
+  // Steps are timed from the sampler's own progress reports, so a capped run still has a rate.
+  let samplingStart = 0;
+  let lastStepAt = 0;
+  let stepsDone = 0;
+  const timedHooks = {
+    version: 'bench',
+    progress: (p: { stage: string; step: number }) => {
+      if (p.stage === 'text_encoded' && samplingStart === 0) samplingStart = performance.now();
+      if (p.stage === 'sampling') {
+        stepsDone = p.step;
+        lastStepAt = performance.now();
+      }
+    },
+    checkCancelled: () => {
+      if (stepsDone < steps && samplingStart > 0 && performance.now() - samplingStart > capSeconds * 1000) throw new CapReached();
+    },
+  };
+  const started = performance.now();
+  try {
+    const result = await runPipeline(model, params(size, steps), timedHooks);
+    const timings = (JSON.parse(result.info) as { timings_ms: Record<string, number> }).timings_ms;
+    return {
+      device,
+      ok: true,
+      loadMs: model.loadMs,
+      warmupMs,
+      steps,
+      stepsDone: steps,
+      capped: false,
+      itPerSec: steps / (timings.sampling_ms! / 1000),
+      decodeMs: timings.decode_ms,
+      totalMs: performance.now() - started,
+    };
+  } catch (error) {
+    if (!(error instanceof CapReached)) throw error;
+    return { device, ok: true, loadMs: model.loadMs, warmupMs, steps, stepsDone, capped: true, itPerSec: stepsDone / ((lastStepAt - samplingStart) / 1000) };
+  } finally {
+    await model.release();
+  }
+}
+
+const [device, modelDir, steps, size, cap] = process.argv.slice(2);
+if (!device || !modelDir) {
+  console.error('usage: device-run.js <device> <modelDir> <steps> <size> <capSeconds>');
+  process.exit(2);
+}
+let result: DeviceResult;
+try {
+  result = await measure(device, modelDir, Number(steps ?? 20), Number(size ?? 512), Number(cap ?? 120));
+} catch (error) {
+  result = { device, ok: false, reason: `failed while running: ${(error as Error).message.split('\n')[0]}` };
+}
+result.maxRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+console.log(JSON.stringify(result));
+// ONNX Runtime's GPU providers can keep native threads alive; the result is out, so leave now.
+process.exit(0);

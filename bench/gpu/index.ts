@@ -1,0 +1,131 @@
+/**
+ * bench/gpu: SD 1.5 (the real architecture, fp16 weights, I/O and arithmetic, built by the
+ * project's model builder: no hub needed) at 512×512 × 20 steps on every device that works on
+ * this machine — cuda, webgpu, cpu — printing it/s and peak memory per device. Two builds: with
+ * attention fused into ORT's MultiHeadAttention (what ORT's SD optimizer makes for GPUs) and
+ * with plain MatMul/Softmax attention (what a bare `optimum-cli export onnx --fp16` gives).
+ *
+ *   node dist/bench/gpu/index.js            (bench/gpu/run.sh sets up a bare GPU machine first)
+ *
+ * Environment: BENCH_GPU_DEVICES (default cuda,webgpu,cpu), BENCH_GPU_STEPS (20),
+ * BENCH_GPU_SIZE (512), BENCH_GPU_CPU_CAP_S (seconds of timed CPU sampling, default 45),
+ * BENCH_GPU_MODELS (default sd15-fp16-fused,sd15-fp16: model-builder names),
+ * BENCH_GPU_MODELS_DIR (default $TMPDIR/dts-bench-gpu; built models there are reused),
+ * OUT (a folder: results are also written there as gpu-bench.json).
+ * Published reference: ORT CUDA on an H100 ≈ 87 it/s for SD 1.5 at 512² (fp16, FACTS.md).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as ort from 'onnxruntime-node';
+
+import type { DeviceResult } from './device-run.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const devices = (process.env.BENCH_GPU_DEVICES ?? 'cuda,webgpu,cpu').split(',').filter(Boolean);
+const steps = Number(process.env.BENCH_GPU_STEPS ?? 20);
+const size = Number(process.env.BENCH_GPU_SIZE ?? 512);
+const cpuCapSeconds = Number(process.env.BENCH_GPU_CPU_CAP_S ?? 45);
+const models = (process.env.BENCH_GPU_MODELS ?? 'sd15-fp16-fused,sd15-fp16').split(',').filter(Boolean);
+const modelsDir = process.env.BENCH_GPU_MODELS_DIR ?? path.join(os.tmpdir(), 'dts-bench-gpu');
+/** A device that hangs (a driver stuck in shader compilation, say) must not eat the whole lease. */
+const DEVICE_TIMEOUT_MS = 180_000;
+
+function sh(command: string, args: string[]): string {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 }).trim();
+  } catch (error) {
+    return `(${command} failed: ${(error as Error).message.split('\n')[0]})`;
+  }
+}
+
+/** Samples the GPU's used memory (MiB) while a device runs; nvidia-smi is the one view that sees every API's allocations. */
+function gpuMemorySampler(): { stop(): number | undefined } {
+  const samples: number[] = [];
+  let child: ReturnType<typeof spawn> | undefined;
+  try {
+    child = spawn('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits', '-lms', '200'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.on('error', () => undefined);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) if (/^\d+/.test(line.trim())) samples.push(Number(line.trim().split(/\s/)[0]));
+    });
+  } catch {
+    child = undefined;
+  }
+  return {
+    stop() {
+      child?.kill();
+      return samples.length > 0 ? Math.max(...samples) : undefined;
+    },
+  };
+}
+
+function baselineGpuMiB(): number | undefined {
+  const out = sh('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits']);
+  const value = Number(out.split('\n')[0]);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+function runDevice(device: string, modelDir: string): Promise<DeviceResult> {
+  const cap = device === 'cpu' ? cpuCapSeconds : DEVICE_TIMEOUT_MS / 1000;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(here, 'device-run.js'), device, modelDir, String(steps), String(size), String(cap)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), DEVICE_TIMEOUT_MS);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = stdout.trim().split('\n').findLast((l) => l.startsWith('{'));
+      if (line) return resolve(JSON.parse(line) as DeviceResult);
+      const last = stderr.trim().split('\n').slice(-3).join(' | ');
+      resolve({ device, ok: false, reason: signal ? `killed (${signal}) after ${DEVICE_TIMEOUT_MS / 1000} s` : `exited with code ${code}: ${last}` });
+    });
+  });
+}
+
+function buildModel(name: string): string {
+  const modelDir = path.join(modelsDir, name);
+  if (fs.existsSync(path.join(modelDir, 'unet', 'model.onnx'))) {
+    console.log(`${name}: reusing ${modelDir}`);
+    return modelDir;
+  }
+  const started = performance.now();
+  execFileSync(process.execPath, [path.join(here, '..', '..', 'tools', 'model-builder', 'cli.js'), name, modelDir, '--seed', '5'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  console.log(`${name}: built in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return modelDir;
+}
+
+const fmt = (value: number | undefined, digits = 1) => (value === undefined ? '-' : value.toFixed(digits));
+
+console.log(`gpu bench: ${size}×${size} × ${steps} steps, Euler, CFG 7.5 (UNet batch 2), devices ${devices.join(', ')}`);
+console.log(`host: ${os.cpus().length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; onnxruntime-node backends: ${ort.listSupportedBackends().map((b) => `${b.name}${b.bundled ? '' : ' (not bundled)'}`).join(', ')}`);
+console.log(`gpu: ${sh('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader'])}`);
+console.log(`vulkan loader: ${sh('sh', ['-c', 'ldconfig -p | grep -m1 libvulkan.so.1 || echo none'])}`);
+const results: (DeviceResult & { model: string; gpuPeakMiB?: number })[] = [];
+for (const model of models) {
+  const modelDir = buildModel(model);
+  for (const device of devices) {
+    const base = baselineGpuMiB();
+    const sampler = gpuMemorySampler();
+    const started = performance.now();
+    const result = await runDevice(device, modelDir);
+    const peak = sampler.stop();
+    const gpuPeakMiB = device !== 'cpu' && peak !== undefined && base !== undefined ? peak - base : undefined;
+    results.push({ ...result, model, gpuPeakMiB });
+    const wall = ((performance.now() - started) / 1000).toFixed(0);
+    if (!result.ok) console.log(`${model} on ${device}: not measured — ${result.reason} (${wall} s)`);
+    else {
+      const stepsNote = result.capped ? ` (${result.stepsDone}/${steps} steps within the ${cpuCapSeconds} s cap)` : '';
+      console.log(
+        `${model} on ${device}: ${fmt(result.itPerSec, 2)} it/s${stepsNote}; load ${fmt((result.loadMs ?? 0) / 1000)} s, warm-up ${fmt((result.warmupMs ?? 0) / 1000)} s, decode ${fmt(result.decodeMs, 0)} ms; peak RSS ${result.maxRssMiB} MiB${gpuPeakMiB !== undefined ? `, GPU memory +${gpuPeakMiB} MiB` : ''} (${wall} s)`,
+      );
+    }
+  }
+}
+console.log('reference: ORT CUDA on an H100 ≈ 87 it/s for SD 1.5 at 512² (fp16; FACTS.md)');
+if (process.env.OUT) fs.writeFileSync(path.join(process.env.OUT, 'gpu-bench.json'), JSON.stringify({ size, steps, results }, null, 2));
