@@ -1,4 +1,4 @@
-import { budgetRefusal, formatBytes } from '../diffusion/memory-estimate.js';
+import { budgetRefusal, formatBytes, MEMORY_BUDGET_SETTING } from '../diffusion/memory-estimate.js';
 
 /** Anything the cache can hold: a loaded model whose memory release() gives back. */
 export interface Releasable {
@@ -21,6 +21,16 @@ export interface Resident {
 /** A request that cannot fit in the budget, even after evicting every model not in use. */
 export class ModelCacheFullError extends Error {
   override readonly name = 'ModelCacheFullError';
+}
+
+/** ONNX Runtime's allocation failures, on the CPU and on CUDA, as its messages word them. */
+export function isOutOfMemory(error: unknown): boolean {
+  return /out of memory|failed to allocate|bad_alloc|cudaErrorMemoryAllocation|CUBLAS_STATUS_ALLOC_FAILED/i.test(error instanceof Error ? error.message : String(error));
+}
+
+function outOfMemory(spec: ModelSpec, error: unknown, budgetBytes: number): string {
+  const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  return `loading model ${spec.name} (${formatBytes(spec.bytes)}) ran out of memory with no other model loaded (${reason}): the memory budget of ${formatBytes(budgetBytes)} is more than the device has free; lower ${MEMORY_BUDGET_SETTING}`;
 }
 
 interface Entry<T> extends ModelSpec {
@@ -68,6 +78,10 @@ export class ModelCache<T extends Releasable> {
    * least recently used models that are not in use until it fits beside `workingBytes`. Refused
    * with ModelCacheFullError, loading and evicting nothing, when it cannot fit. onEvict hears each
    * eviction as it happens (before the load, which may take long or fail).
+   *
+   * The sizes are estimates and the budget may be set above what the device has: a load that runs
+   * out of memory evicts every other model not in use and tries once more, and is refused with
+   * ModelCacheFullError (not a crash, not an internal error) when that fails too.
    */
   async acquire(spec: ModelSpec, workingBytes: number, load: () => Promise<T>, onEvict?: (evicted: Resident) => void): Promise<Acquired<T>> {
     const refusal = budgetRefusal(spec.name, spec.bytes, workingBytes, this.budgetBytes);
@@ -75,27 +89,50 @@ export class ModelCache<T extends Releasable> {
     const existing = this.entries.get(spec.key);
     const victims = this.victims({ ...spec, bytes: existing ? existing.bytes : spec.bytes }, workingBytes);
     const evicted: Resident[] = [];
-    for (const victim of victims) {
-      this.entries.delete(victim.key);
-      evicted.push({ name: victim.name, bytes: victim.bytes });
-      onEvict?.({ name: victim.name, bytes: victim.bytes });
-      // Released before anything loads, so the memory is free when the new model needs it.
-      await victim.value.then((model) => model.release()).catch(() => undefined);
-    }
+    evicted.push(...(await this.evict(victims, onEvict)));
     if (existing) {
       this.entries.delete(spec.key); // re-inserted as the most recently used
       this.entries.set(spec.key, existing);
       existing.pins++;
       return { model: await existing.value, loaded: false, evicted };
     }
+    try {
+      return { model: await this.load(spec, load), loaded: true, evicted };
+    } catch (error) {
+      if (!isOutOfMemory(error)) throw error;
+      const idle = [...this.entries.values()].filter((entry) => entry.pins === 0);
+      if (idle.length === 0) throw new ModelCacheFullError(outOfMemory(spec, error, this.budgetBytes));
+      evicted.push(...(await this.evict(idle, onEvict)));
+      try {
+        return { model: await this.load(spec, load), loaded: true, evicted };
+      } catch (retryError) {
+        throw isOutOfMemory(retryError) ? new ModelCacheFullError(outOfMemory(spec, retryError, this.budgetBytes)) : retryError;
+      }
+    }
+  }
+
+  /** Loads into a pinned entry; a failed load leaves nothing behind, so the next request tries again. */
+  private async load(spec: ModelSpec, load: () => Promise<T>): Promise<T> {
     const entry: Entry<T> = { ...spec, value: load(), pins: 1 };
     this.entries.set(spec.key, entry);
     try {
-      return { model: await entry.value, loaded: true, evicted };
+      return await entry.value;
     } catch (error) {
       if (this.entries.get(spec.key) === entry) this.entries.delete(spec.key);
       throw error;
     }
+  }
+
+  /** Drops and releases these entries, before anything new loads, so their memory is free for it. */
+  private async evict(victims: Entry<T>[], onEvict?: (evicted: Resident) => void): Promise<Resident[]> {
+    const evicted: Resident[] = [];
+    for (const victim of victims) {
+      this.entries.delete(victim.key);
+      evicted.push({ name: victim.name, bytes: victim.bytes });
+      onEvict?.({ name: victim.name, bytes: victim.bytes });
+      await victim.value.then((model) => model.release()).catch(() => undefined);
+    }
+    return evicted;
   }
 
   /** The job that acquired the model is done with it; it may be evicted from now on. */

@@ -2,11 +2,11 @@ import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { LoadedModel } from '../diffusion/loaded-model.js';
-import { formatBytes } from '../diffusion/memory-estimate.js';
+import { formatBytes, MEMORY_BUDGET_SETTING } from '../diffusion/memory-estimate.js';
 import { runPipeline } from '../diffusion/pipeline.js';
 import { UnknownSamplerError } from '../diffusion/samplers/registry.js';
 import { PACKAGE_VERSION } from '../package-root.js';
-import { ModelCache, ModelCacheFullError, type Resident } from './model-cache.js';
+import { isOutOfMemory, ModelCache, ModelCacheFullError, type Resident } from './model-cache.js';
 import { CANCEL_REQUESTED, type FailureKind, type FromWorker, type ToWorker } from './messages.js';
 
 /**
@@ -38,6 +38,10 @@ function classify(error: unknown): { kind: FailureKind; message: string } {
   if (error instanceof Cancelled) return { kind: 'cancelled', message: 'the generation was cancelled' };
   if (error instanceof UnknownSamplerError) return { kind: 'invalid', message: error.message };
   if (error instanceof ModelCacheFullError) return { kind: 'too_large', message: error.message };
+  if (isOutOfMemory(error)) {
+    const reason = (error as Error).message.split('\n')[0];
+    return { kind: 'too_large', message: `the generation ran out of memory (${reason}): lower width/height or batch_size, or lower ${MEMORY_BUDGET_SETTING} so that fewer models stay loaded beside it` };
+  }
   return { kind: 'internal', message: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error) };
 }
 

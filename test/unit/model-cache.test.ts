@@ -110,6 +110,39 @@ describe('ModelCache', () => {
     assert.deepEqual(names(), ['a']);
   });
 
+  it('a load that runs out of memory evicts the models not in use and tries once more', async () => {
+    const { cache, spec, use, models } = cacheOf(1000); // a budget above what the "device" has
+    await use('a', 10);
+    await use('b', 10);
+    let tries = 0;
+    const evictions: string[] = [];
+    const got = await cache.acquire(
+      spec('c', 10),
+      0,
+      async () => {
+        if (++tries === 1) throw new Error('Failed to allocate memory for requested buffer of size 123');
+        return new FakeModel('c');
+      },
+      (m) => evictions.push(m.name),
+    );
+    assert.deepEqual([tries, got.loaded, evictions, got.evicted.map((m) => m.name)], [2, true, ['a', 'b'], ['a', 'b']]);
+    assert.ok(models.get('a')!.released && models.get('b')!.released);
+    assert.deepEqual(cache.resident().map((m) => m.name), ['c']);
+  });
+
+  it('refuses clearly when a load runs out of memory with nothing left to evict; other load errors pass through untouched', async () => {
+    const { cache, spec, use } = cacheOf(1000);
+    const oom = () => Promise.reject(new Error('CUDA failure 2: out of memory\nstack…'));
+    await assert.rejects(cache.acquire(spec('big', 10), 0, oom), (error: Error) => {
+      assert.ok(error instanceof ModelCacheFullError);
+      assert.match(error.message, /^loading model big \(10\.0 MiB\) ran out of memory with no other model loaded \(CUDA failure 2: out of memory\): the memory budget of 1000\.0 MiB is more than the device has free; lower --memory-budget/);
+      return true;
+    });
+    await use('a', 10);
+    await assert.rejects(cache.acquire(spec('bad', 10), 0, () => Promise.reject(new Error('invalid protobuf'))), (error: Error) => !(error instanceof ModelCacheFullError) && /invalid protobuf/.test(error.message));
+    assert.deepEqual(cache.resident().map((m) => m.name), ['a'], 'a broken file evicts nothing');
+  });
+
   it('forgets a model whose load failed, so the next request tries again', async () => {
     const { cache, spec } = cacheOf(100);
     await assert.rejects(cache.acquire(spec('a', 10), 0, async () => Promise.reject(new Error('bad file'))), /bad file/);
