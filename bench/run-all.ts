@@ -1,4 +1,5 @@
 /** `npm run bench`: every benchmark, figures printed as ratios against a baseline of the same run. */
+import { benchFp16Cpu } from './fp16-cpu.js';
 import { benchGenerate } from './generate.js';
 import { benchMetrics } from './metrics-overhead.js';
 import { benchModelSwitch } from './model-switch.js';
@@ -10,3 +11,4 @@ await benchUpload();
 await benchGenerate();
 await benchMetrics();
 await benchModelSwitch();
+benchFp16Cpu();
