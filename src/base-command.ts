@@ -48,7 +48,7 @@ export abstract class BaseCommand extends Command {
     gpu: Flags.integer({ description: 'which GPU to use when there are several (CUDA device id; default 0) [env: DTS_UTIL_GPU]', min: 0 }),
     metrics: Flags.boolean({ description: 'DogStatsD metrics to the Datadog agent; --no-metrics turns them off (default: on) [env: DTS_UTIL_METRICS]', allowNo: true }),
     'datadog-api-key': Flags.string({ description: 'Datadog API key: logs go to Datadog directly; prefer the DD_API_KEY variable (argv is visible in ps)' }),
-    'memory-budget': Flags.string({ description: 'memory for loaded models plus a running generation: a share of RAM or a size, e.g. 80% or 12GiB (on a GPU, its memory size); default 80% [env: DTS_UTIL_MEMORY_BUDGET]' }),
+    'memory-budget': Flags.string({ description: 'memory for loaded models plus a running generation: a share (of the GPU\'s memory on CUDA, else of RAM) or a size, e.g. 80% or 12GiB; default 80% [env: DTS_UTIL_MEMORY_BUDGET]' }),
   };
 
   /** Maps parsed oclif flags onto the settings resolver's names. */

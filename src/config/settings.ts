@@ -134,7 +134,7 @@ export function parseMemoryBudget(value: string, source: string, totalBytes = os
     }
   }
   const share = Number(percent[1]);
-  if (share <= 0 || share > 100) throw new UsageError(`invalid memory budget ${JSON.stringify(value)} from ${source}`, 'a percentage of RAM must be more than 0% and at most 100%');
+  if (share <= 0 || share > 100) throw new UsageError(`invalid memory budget ${JSON.stringify(value)} from ${source}`, 'a percentage must be more than 0% and at most 100%');
   return Math.floor((totalBytes * share) / 100);
 }
 
