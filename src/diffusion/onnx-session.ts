@@ -2,6 +2,8 @@ import os from 'node:os';
 
 import * as ort from 'onnxruntime-node';
 
+import { fromHalfBits, toHalfBits } from './float16.js';
+
 export type TensorType = 'float32' | 'float16' | 'int32' | 'int64';
 
 /** A session plus what the pipeline needs to know about it, read from its metadata. */
@@ -65,7 +67,7 @@ export function inputNamed(model: ModelSession, names: string[]): { name: string
 /** A float tensor in whatever float type the model wants. */
 export function floatTensor(type: TensorType, data: Float32Array, dims: number[]): ort.Tensor {
   if (type === 'float16') {
-    const bits = new Uint16Array(Float16Array.from(data).buffer);
+    const bits = toHalfBits(data);
     const tensor = new ort.Tensor('float16', bits, dims);
     // onnxruntime-common wraps the bits in a Float16Array where the runtime has one (Node 24),
     // and onnxruntime-node 1.30's native binding then finds no data ("not enough space"): give it
@@ -83,21 +85,11 @@ export function intTensor(type: TensorType, values: number[], dims: number[]): o
   return floatTensor(type, Float32Array.from(values), dims);
 }
 
-/** Output data as float32, whatever the model produced. */
+/** Output data as float32, whatever the model produced (float16 comes as Float16Array on Node 24, raw bits on 22). */
 export function toFloat32(tensor: ort.Tensor): Float32Array {
   const data = tensor.data;
   if (data instanceof Float32Array) return data;
   if (typeof Float16Array !== 'undefined' && data instanceof Float16Array) return Float32Array.from(data as unknown as ArrayLike<number>);
-  if (data instanceof Uint16Array) return Float32Array.from(data, halfToFloat);
+  if (data instanceof Uint16Array) return fromHalfBits(data);
   throw new Error(`unexpected output type ${tensor.type}`);
-}
-
-/** IEEE 754 half (raw bits) → number, for runtimes without Float16Array. */
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
