@@ -23,8 +23,8 @@ describe('dts-util models list (built binary, real TLS server)', () => {
     assert.equal(code, 0, stdout);
     const lines = stdout.split('\n');
     assert.match(lines[0]!, /^NAME\s+FAMILY\s+PREDICTION\s+SIZE\s+COMPLETE\s+SOURCE$/);
-    assert.match(lines[1]!, /^tiny-sd15 \*\s+unknown\s+epsilon\s+[\d.]+ MiB\s+yes\s+installed$/);
-    assert.match(lines[2]!, /^smoke\s+unknown\s+epsilon\s+[\d.]+ MiB\s+yes\s+built in$/);
+    assert.match(lines[1]!, /^tiny-sd15 \*\s+sd1\s+epsilon\s+[\d.]+ MiB\s+yes\s+installed$/);
+    assert.match(lines[2]!, /^smoke\s+sd1\s+epsilon\s+[\d.]+ MiB\s+yes\s+built in$/);
   });
 
   it('--json gives every field', async () => {

@@ -41,6 +41,7 @@ describe('generation on every model family, through gRPC', () => {
     ['tiny-sdxl-turbo', 'sdxl-turbo', 'off'],
     ['tiny-sd-turbo', 'sd-turbo', 'off'],
     ['tiny-lcm', 'lcm-sd1', 'embedded'],
+    ['tiny-lcm-sdxl', 'lcm-sdxl', 'embedded'],
     ['tiny-sdxl-fp16', 'sdxl', 'cfg'],
     ['tiny-lcm-fp16', 'lcm-sd1', 'embedded'],
   ] as const) {

@@ -28,7 +28,7 @@ describe('what a model folder is, read from its files', () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('families and their defaults', () => {
-    const rows = ['tiny-sd15', 'tiny-sd2-v', 'tiny-sdxl', 'tiny-sdxl-turbo', 'tiny-sd-turbo', 'tiny-lcm', 'tiny-sdxl-fp16', 'tiny-lcm-fp16', 'tiny-sd-turbo-fp16'].map((name) => {
+    const rows = ['tiny-sd15', 'tiny-sd2-v', 'tiny-sdxl', 'tiny-sdxl-turbo', 'tiny-sd-turbo', 'tiny-lcm', 'tiny-lcm-sdxl', 'tiny-sdxl-fp16', 'tiny-lcm-fp16', 'tiny-sd-turbo-fp16'].map((name) => {
       const s = spec(name);
       return [name, s.family, s.defaults.size, s.defaults.steps, s.defaults.cfgScale, s.defaults.sampler];
     });
@@ -40,6 +40,7 @@ describe('what a model folder is, read from its files', () => {
       ['tiny-sdxl-turbo', 'sdxl-turbo', 512, 1, 0, 'Euler a'],
       ['tiny-sd-turbo', 'sd-turbo', 512, 1, 0, 'Euler a'],
       ['tiny-lcm', 'lcm-sd1', 64, 4, 8.5, 'LCM'],
+      ['tiny-lcm-sdxl', 'lcm-sdxl', 1024, 4, 8.5, 'LCM'],
       ['tiny-sdxl-fp16', 'sdxl', 1024, 20, 7, 'Euler a'],
       ['tiny-lcm-fp16', 'lcm-sd1', 64, 4, 8.5, 'LCM'],
       ['tiny-sd-turbo-fp16', 'sd-turbo', 512, 1, 0, 'Euler a'],
@@ -56,6 +57,25 @@ describe('what a model folder is, read from its files', () => {
     const sd15 = spec('tiny-sd15');
     assert.deepEqual([sd15.encoders[0]!.hiddenOutput, sd15.vaeScaling, sd15.forceZerosForEmptyPrompt, sd15.textEmbedsDim], ['last_hidden_state', 0.18215, false, undefined]);
     assert.equal(spec('tiny-lcm').timestepCondDim, 16);
+  });
+
+  it('the builder writes the folders as exports do: pipeline classes, projection_dim, trailing spacing, text_time', () => {
+    const json = (name: string, file: string) => JSON.parse(fs.readFileSync(path.join(dir, name, file), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(
+      ['tiny-sd15', 'tiny-sdxl', 'tiny-lcm', 'tiny-lcm-sdxl'].map((name) => json(name, 'model_index.json')['_class_name']),
+      ['OnnxStableDiffusionPipeline', 'ORTStableDiffusionXLPipeline', 'ORTLatentConsistencyModelPipeline', 'ORTLatentConsistencyModelPipeline'],
+    );
+    const index = json('tiny-sdxl', 'model_index.json');
+    assert.deepEqual([index['text_encoder_2'], index['tokenizer_2'], index['force_zeros_for_empty_prompt']], [['diffusers', 'OnnxRuntimeModel'], ['transformers', 'CLIPTokenizer'], true]);
+    const encoder2 = json('tiny-sdxl', 'text_encoder_2/config.json');
+    assert.deepEqual([encoder2['architectures'], encoder2['projection_dim'], encoder2['hidden_size']], [['CLIPTextModelWithProjection'], 16, 48]);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'tiny-sdxl', 'tokenizer_2', 'special_tokens_map.json'), 'utf8')).pad_token, '!');
+    const unet = json('tiny-sdxl', 'unet/config.json');
+    assert.deepEqual([unet['addition_embed_type'], unet['projection_class_embeddings_input_dim'], unet['cross_attention_dim'], unet['sample_size']], ['text_time', 16 + 6 * 8, 80, 128]);
+    assert.deepEqual((unet['down_block_types'] as string[])[0], 'DownBlock2D');
+    assert.equal(json('tiny-lcm', 'unet/config.json')['time_cond_proj_dim'], 16);
+    assert.deepEqual(['tiny-sdxl', 'tiny-sdxl-turbo', 'tiny-sd-turbo'].map((name) => json(name, 'scheduler/scheduler_config.json')['timestep_spacing']), ['leading', 'trailing', 'trailing']);
+    assert.equal(json('tiny-sdxl', 'vae_decoder/config.json')['scaling_factor'], 0.13025);
   });
 
   it("an ONNX file's inputs and outputs read without loading it are what ONNX Runtime reports", async () => {

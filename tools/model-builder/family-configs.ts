@@ -67,6 +67,15 @@ export const TINY_LCM: PipelineConfig = {
   unet: { ...TINY_SD15.unet, timeCondProjDim: 16 },
 };
 
+/** An LCM-distilled SDXL UNet (latent-consistency/lcm-sdxl style): SDXL's inputs plus timestep_cond. */
+export const TINY_LCM_SDXL: PipelineConfig = {
+  ...TINY_SDXL,
+  name: 'tiny-lcm-sdxl',
+  pipelineClass: 'ORTLatentConsistencyModelPipeline',
+  scheduler: 'LCMScheduler',
+  unet: { ...TINY_SDXL.unet, timeCondProjDim: 16 },
+};
+
 /** The same pipeline stored and fed in half precision, as `optimum-cli export onnx --dtype fp16` writes it. */
 export function fp16Variant(config: PipelineConfig): PipelineConfig {
   return { ...config, name: `${config.name}-fp16`, weights: { ...config.weights, dtype: 'float16', io: 'float16' } };
@@ -82,6 +91,7 @@ export const FAMILY_CONFIGS: Record<string, PipelineConfig> = {
   'tiny-sdxl-turbo': TINY_SDXL_TURBO,
   'tiny-sd-turbo': TINY_SD_TURBO,
   'tiny-lcm': TINY_LCM,
+  'tiny-lcm-sdxl': TINY_LCM_SDXL,
   'tiny-sdxl-fp16': TINY_SDXL_FP16,
   'tiny-lcm-fp16': TINY_LCM_FP16,
   'tiny-sd-turbo-fp16': TINY_SD_TURBO_FP16,
