@@ -60,6 +60,23 @@ describe('generation on every model family, through gRPC', () => {
     });
   }
 
+  for (const model of ['tiny-sdxl', 'tiny-lcm-sdxl']) {
+    it(`${model}: an image is the same alone or inside a batch, so the family inputs go to every item`, async () => {
+      const asked = { model, width: 64, height: 64, steps: 2 };
+      const alone = await generate({ ...asked, seed: 501 });
+      const batch = await generate({ ...asked, seed: 500, batchSize: 2 });
+      assert.equal(batch.images.length, 2);
+      assert.deepEqual(pixels(alone.images[0]!).data, pixels(batch.images[1]!).data);
+    });
+  }
+
+  it("SDXL's hires fix: the second pass at twice the size (its time_ids name the new size)", async () => {
+    const reply = await generate({ model: 'tiny-sdxl', width: 64, height: 64, steps: 2, enableHr: true, denoisingStrength: 0.5 });
+    const png = pixels(reply.images[0]!);
+    assert.deepEqual([png.width, png.height], [128, 128]);
+    assert.ok(reply.events.some((e) => /second pass of 1 steps/.test(e)), reply.events.join('\n'));
+  });
+
   it('fills what a request leaves at 0 with the family defaults: Turbo 1 step without guidance, LCM 4 steps of LCM', async () => {
     const turbo = JSON.parse((await generate({ model: 'tiny-sd-turbo', steps: 0, cfgScale: 0, sampler: '' })).info);
     assert.deepEqual([turbo.steps, turbo.cfg_scale, turbo.sampler_name, turbo.guidance], [1, 0, 'Euler a', 'off']);

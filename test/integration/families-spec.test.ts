@@ -47,6 +47,12 @@ describe('what a model folder is, read from its files', () => {
     ]);
   });
 
+  it('an LCM scheduler without timestep_cond (LCM-LoRA fused) is LCM with ordinary CFG, off by default', async () => {
+    await buildPipeline(path.join(dir, 'lcm-lora'), { ...TINY_SD15, name: 'lcm-lora', scheduler: 'LCMScheduler' }, { seed: 1 });
+    const s = spec('lcm-lora');
+    assert.deepEqual([s.family, s.timestepCondDim, s.defaults.steps, s.defaults.cfgScale, s.defaults.sampler], ['lcm-sd1', undefined, 4, 1, 'LCM']);
+  });
+
   it('SDXL: both encoders by their penultimate hidden states, pooled text_embeds, VAE scaling and zeros for an empty negative', () => {
     const s = spec('tiny-sdxl');
     assert.deepEqual(s.encoders, [
