@@ -45,6 +45,12 @@ export interface EchoResponse {
 
 export interface FilesExistRequest {
   files: string[];
+  /**
+   * Extension: also answer each existing file's SHA-256 (FilesExistResponse.sha256). Costs a read
+   * of every named file on the server, so `dts-util models upload` asks only for the files whose
+   * size already matches (the sizes come free). Numbered from 100, clear of upstream fields.
+   */
+  withSha256: boolean;
 }
 
 /** Parallel arrays: one entry per requested name, in request order. */
@@ -53,6 +59,13 @@ export interface FilesExistResponse {
   exists: boolean[];
   /** Empty when the file exists; otherwise why not ("not found", "invalid path: ..."). */
   errors: string[];
+  /** Extension: each file's size in bytes (0 when it does not exist or is not a regular file). */
+  sizes: number[];
+  /**
+   * Extension: lowercase hex SHA-256 of each existing regular file when the request set
+   * with_sha256 ('' otherwise), so a client can skip uploading what the server already has.
+   */
+  sha256: string[];
 }
 
 export interface ImageGenerationRequest {
@@ -314,13 +327,16 @@ export const EchoResponse: MessageFns<EchoResponse> = {
 };
 
 function createBaseFilesExistRequest(): FilesExistRequest {
-  return { files: [] };
+  return { files: [], withSha256: false };
 }
 
 export const FilesExistRequest: MessageFns<FilesExistRequest> = {
   encode(message: FilesExistRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.files) {
       writer.uint32(10).string(v!);
+    }
+    if (message.withSha256 !== false) {
+      writer.uint32(800).bool(message.withSha256);
     }
     return writer;
   },
@@ -346,6 +362,14 @@ export const FilesExistRequest: MessageFns<FilesExistRequest> = {
             message.files.push(reader.string());
             continue;
           }
+          case 100: {
+            if (tag !== 800) {
+              break;
+            }
+
+            message.withSha256 = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -359,13 +383,23 @@ export const FilesExistRequest: MessageFns<FilesExistRequest> = {
   },
 
   fromJSON(object: any): FilesExistRequest {
-    return { files: globalThis.Array.isArray(object?.files) ? object.files.map((e: any) => globalThis.String(e)) : [] };
+    return {
+      files: globalThis.Array.isArray(object?.files) ? object.files.map((e: any) => globalThis.String(e)) : [],
+      withSha256: isSet(object.withSha256)
+        ? globalThis.Boolean(object.withSha256)
+        : isSet(object.with_sha256)
+        ? globalThis.Boolean(object.with_sha256)
+        : false,
+    };
   },
 
   toJSON(message: FilesExistRequest): unknown {
     const obj: any = {};
     if (message.files?.length) {
       obj.files = message.files;
+    }
+    if (message.withSha256 !== false) {
+      obj.withSha256 = message.withSha256;
     }
     return obj;
   },
@@ -376,12 +410,13 @@ export const FilesExistRequest: MessageFns<FilesExistRequest> = {
   fromPartial<I extends Exact<DeepPartial<FilesExistRequest>, I>>(object: I): FilesExistRequest {
     const message = createBaseFilesExistRequest();
     message.files = object.files?.map((e) => e) || [];
+    message.withSha256 = object.withSha256 ?? false;
     return message;
   },
 };
 
 function createBaseFilesExistResponse(): FilesExistResponse {
-  return { files: [], exists: [], errors: [] };
+  return { files: [], exists: [], errors: [], sizes: [], sha256: [] };
 }
 
 export const FilesExistResponse: MessageFns<FilesExistResponse> = {
@@ -398,6 +433,16 @@ export const FilesExistResponse: MessageFns<FilesExistResponse> = {
     }
     for (const v of message.errors) {
       writer.uint32(26).string(v!);
+    }
+    if (message.sizes.length !== 0) {
+      writer.uint32(802).fork();
+      for (const v of message.sizes) {
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    for (const v of message.sha256) {
+      writer.uint32(810).string(v!);
     }
     return writer;
   },
@@ -449,6 +494,32 @@ export const FilesExistResponse: MessageFns<FilesExistResponse> = {
             message.errors.push(reader.string());
             continue;
           }
+          case 100: {
+            if (tag === 800) {
+              message.sizes.push(longToNumber(reader.int64()));
+
+              continue;
+            }
+
+            if (tag === 802) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.sizes.push(longToNumber(reader.int64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 101: {
+            if (tag !== 810) {
+              break;
+            }
+
+            message.sha256.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -466,6 +537,8 @@ export const FilesExistResponse: MessageFns<FilesExistResponse> = {
       files: globalThis.Array.isArray(object?.files) ? object.files.map((e: any) => globalThis.String(e)) : [],
       exists: globalThis.Array.isArray(object?.exists) ? object.exists.map((e: any) => globalThis.Boolean(e)) : [],
       errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => globalThis.String(e)) : [],
+      sizes: globalThis.Array.isArray(object?.sizes) ? object.sizes.map((e: any) => globalThis.Number(e)) : [],
+      sha256: globalThis.Array.isArray(object?.sha256) ? object.sha256.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -480,6 +553,12 @@ export const FilesExistResponse: MessageFns<FilesExistResponse> = {
     if (message.errors?.length) {
       obj.errors = message.errors;
     }
+    if (message.sizes?.length) {
+      obj.sizes = message.sizes.map((e) => Math.round(e));
+    }
+    if (message.sha256?.length) {
+      obj.sha256 = message.sha256;
+    }
     return obj;
   },
 
@@ -491,6 +570,8 @@ export const FilesExistResponse: MessageFns<FilesExistResponse> = {
     message.files = object.files?.map((e) => e) || [];
     message.exists = object.exists?.map((e) => e) || [];
     message.errors = object.errors?.map((e) => e) || [];
+    message.sizes = object.sizes?.map((e) => e) || [];
+    message.sha256 = object.sha256?.map((e) => e) || [];
     return message;
   },
 };

@@ -6,7 +6,7 @@ import { unaryCall, type Connection } from '../../src/client/client.js';
 import type { UploadFileRequest, UploadFileResponse } from '../../src/generated/image_generation.js';
 
 export const echo = (c: Connection) => unaryCall(c.service, c.service.echo, {}, 10_000);
-export const filesExist = (c: Connection, files: string[]) => unaryCall(c.service, c.service.filesExist, { files }, 10_000);
+export const filesExist = (c: Connection, files: string[], withSha256 = false) => unaryCall(c.service, c.service.filesExist, { files, withSha256 }, 10_000);
 
 /** Sends an upload as the given messages (defaults filled in) and resolves with the reply. */
 export function upload(c: Connection, messages: Partial<UploadFileRequest>[]): Promise<UploadFileResponse> {

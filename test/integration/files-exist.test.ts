@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,8 +44,20 @@ describe('FilesExist', () => {
     assert.equal(reply.errors[10], 'not found');
   });
 
+  it('gives sizes always and SHA-256 digests only when asked (extension), and a changed file gets a new digest', async () => {
+    const names = ['sd15/model_index.json', 'missing.onnx', 'sd15'];
+    const plain = await filesExist(t.client(), names);
+    assert.deepEqual(plain.sizes, [2, 0, 0]);
+    assert.deepEqual(plain.sha256, ['', '', '']);
+    const sha = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
+    assert.deepEqual((await filesExist(t.client(), names, true)).sha256, [sha('{}'), '', '']);
+    assert.deepEqual((await filesExist(t.client(), ['sd15/unet/model.onnx'], true)).sha256, [sha('x')]);
+    fs.writeFileSync(path.join(t.settings.modelsDir, 'sd15', 'unet', 'model.onnx'), 'changed');
+    assert.deepEqual((await filesExist(t.client(), ['sd15/unet/model.onnx'], true)).sha256, [sha('changed')]);
+  });
+
   it('answers an empty list with empty arrays', async () => {
-    assert.deepEqual(await filesExist(t.client(), []), { files: [], exists: [], errors: [] });
+    assert.deepEqual(await filesExist(t.client(), []), { files: [], exists: [], errors: [], sizes: [], sha256: [] });
   });
 
   it('refuses an unbounded request with INVALID_ARGUMENT and keeps answering', async () => {

@@ -2,34 +2,51 @@ import fs from 'node:fs/promises';
 
 import type { FilesExistRequest, FilesExistResponse } from '../../generated/image_generation.js';
 import { invalidArgument, ServiceError } from '../errors.js';
+import { fileSha256 } from '../file-sha256.js';
 import { resolveInside } from '../models-dir.js';
 
 /** Bounds one request's work; a client checking a whole model needs a few dozen names. */
 export const MAX_FILES_PER_REQUEST = 10_000;
 
+interface Answer {
+  error: string;
+  size: number;
+  sha256: string;
+}
+
 /**
  * Answers in parallel arrays, one entry per requested name in request order. A bad name is not a
  * failed call: its entry says why ("invalid path: …"), so one typo does not hide the other answers.
+ * Sizes always come back (a stat is free); SHA-256 digests only when asked for (a full read).
  */
 export function filesExist(modelsDir: string) {
   return async (request: FilesExistRequest): Promise<FilesExistResponse> => {
     if (request.files.length > MAX_FILES_PER_REQUEST) {
       throw invalidArgument(`too many names (${request.files.length}); ask for at most ${MAX_FILES_PER_REQUEST} per call`);
     }
-    const answers = await Promise.all(request.files.map((name) => checkOne(modelsDir, name)));
-    return { files: [...request.files], exists: answers.map((error) => error === ''), errors: answers };
+    const answers = await Promise.all(request.files.map((name) => checkOne(modelsDir, name, request.withSha256)));
+    return {
+      files: [...request.files],
+      exists: answers.map((a) => a.error === ''),
+      errors: answers.map((a) => a.error),
+      sizes: answers.map((a) => a.size),
+      sha256: answers.map((a) => a.sha256),
+    };
   };
 }
 
-async function checkOne(modelsDir: string, name: string): Promise<string> {
+async function checkOne(modelsDir: string, name: string, withSha256: boolean): Promise<Answer> {
+  const problem = (error: string): Answer => ({ error, size: 0, sha256: '' });
   try {
-    await fs.stat(await resolveInside(modelsDir, name));
-    return '';
+    const file = await resolveInside(modelsDir, name);
+    const stats = await fs.stat(file);
+    if (!stats.isFile()) return { error: '', size: 0, sha256: '' };
+    return { error: '', size: stats.size, sha256: withSha256 ? await fileSha256(file, stats) : '' };
   } catch (error) {
-    if (error instanceof ServiceError) return error.message;
+    if (error instanceof ServiceError) return problem(error.message);
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return 'not found';
-    if (code === 'EACCES' || code === 'EPERM') return 'not readable by the server';
+    if (code === 'ENOENT' || code === 'ENOTDIR') return problem('not found');
+    if (code === 'EACCES' || code === 'EPERM') return problem('not readable by the server');
     throw error;
   }
 }
