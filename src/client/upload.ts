@@ -20,7 +20,16 @@ export interface UploadResult {
  * oversized file is refused before any byte travels); the SHA-256 is computed while streaming and
  * sent in the last message, so the file is read once. Respects HTTP/2 flow control.
  */
-export async function uploadLocalFile(client: ImageGenerationServiceClient, localPath: string, remoteName: string, options: { deadlineMs?: number } = {}): Promise<UploadResult> {
+export interface UploadOptions {
+  deadlineMs?: number;
+  /** Told the size of every chunk as it is handed to the stream (progress bars). */
+  onBytes?: (bytes: number) => void;
+  /** Aborting cancels the call: the server discards what it received. */
+  signal?: AbortSignal;
+}
+
+export async function uploadLocalFile(client: ImageGenerationServiceClient, localPath: string, remoteName: string, options: UploadOptions = {}): Promise<UploadResult> {
+  options.signal?.throwIfAborted();
   const { size } = await fs.promises.stat(localPath);
   const hash = crypto.createHash('sha256');
   let digest = '';
@@ -40,11 +49,14 @@ export async function uploadLocalFile(client: ImageGenerationServiceClient, loca
       await once(call, 'drain', { signal: stop.signal });
     }
   };
+  const onAbort = () => call.cancel();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   const stream = async () => {
     await send({ filename: remoteName, size });
     for await (const chunk of fs.createReadStream(localPath, { highWaterMark: UPLOAD_CHUNK_BYTES, signal: stop.signal })) {
       hash.update(chunk as Buffer);
       await send({ data: chunk as Buffer });
+      options.onBytes?.((chunk as Buffer).length);
     }
     digest = hash.digest('hex');
     await send({ sha256: digest });
@@ -56,6 +68,10 @@ export async function uploadLocalFile(client: ImageGenerationServiceClient, loca
     call.cancel();
     throw error;
   });
-  const [message] = await Promise.all([reply, streamed]);
-  return { message, bytes: size, sha256: digest };
+  try {
+    const [message] = await Promise.all([reply, streamed]);
+    return { message, bytes: size, sha256: digest };
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
 }

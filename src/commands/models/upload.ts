@@ -1,0 +1,55 @@
+import { Args, Flags } from '@oclif/core';
+
+import { BaseCommand } from '../../base-command.js';
+import { explainFailure } from '../../client/check-grpc-error.js';
+import { connectToServer } from '../../client/server-connection.js';
+import { resolveConnectionSettings } from '../../config/settings.js';
+import { ProgressLine } from '../../models/progress.js';
+import { uploadModel, type ModelUploadResult } from '../../models/upload-folder.js';
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+export default class ModelsUpload extends BaseCommand {
+  static override summary = "Upload a model folder (or one file) to a server's models directory.";
+  static override description =
+    'Every file of a diffusers ONNX folder goes to NAME/ on the server with its SHA-256, which the server checks. Files the server already has with the same SHA-256 are skipped, so running the command again after an interruption sends only the rest. model_index.json goes last: the model appears on the server only once it is whole.';
+  static override examples = [
+    '<%= config.bin %> models upload ./sd15-onnx',
+    '<%= config.bin %> models upload ./sd15-onnx --as sd15 --host gpu-box.lan --ca ./ca.pem',
+    '<%= config.bin %> models upload ./unet.onnx --as sd15/unet/model.onnx',
+    '<%= config.bin %> models upload ./sd15-onnx --json',
+  ];
+  static override args = { source: Args.string({ description: 'model folder (diffusers ONNX layout) or a single file', required: true }) };
+  static override flags = {
+    ...BaseCommand.connectionFlags,
+    ca: Flags.file({ description: "CA certificate that signed the server's certificate (default: the install's own)" }),
+    as: Flags.string({ description: "folder: the model's name on the server (default: the folder's name); file: its path on the server" }),
+  };
+
+  async run(): Promise<ModelUploadResult> {
+    const { args, flags } = await this.parse(ModelsUpload);
+    const connection = connectToServer(resolveConnectionSettings(this.connectionFlags(flags)), flags.ca);
+    const progress = this.jsonEnabled() ? undefined : new ProgressLine();
+    const cancel = new AbortController();
+    const onSigint = () => cancel.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const result = await uploadModel(connection, args.source, { as: flags.as, onProgress: progress?.update, signal: cancel.signal });
+      progress?.finish();
+      if (!this.jsonEnabled()) {
+        const rate = result.seconds > 0 ? result.bytesSent / 2 ** 20 / result.seconds : 0;
+        this.log(`${result.name}: sent ${result.filesSent} files (${mib(result.bytesSent)}), skipped ${result.filesSkipped} already on the server (${mib(result.bytesSkipped)}) in ${result.seconds.toFixed(1)} s, ${rate.toFixed(1)} MiB/s`);
+      }
+      return result;
+    } catch (error) {
+      progress?.finish();
+      if (error instanceof Error && error.name === 'UsageError') throw error;
+      this.error(explainFailure(error), { exit: cancel.signal.aborted ? 130 : 1 });
+    } finally {
+      process.off('SIGINT', onSigint);
+      connection.close();
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/** Where a transfer stands; `models upload` and `models pull` both report it. */
+export interface TransferProgress {
+  /** What is happening to `file`: hashing a local copy to compare it, or moving its bytes. */
+  phase: 'checking' | 'sending' | 'downloading';
+  /** The file being worked on (its name in the model). */
+  file: string;
+  fileDone: number;
+  fileSize: number;
+  /** Bytes that will travel in this run, and how many have. */
+  done: number;
+  total: number;
+}
+
+export type ProgressListener = (progress: TransferProgress) => void;
+
+const MIB = 2 ** 20;
+/** A terminal redraw per chunk would cost more than the chunk; ten a second reads as live. */
+const REDRAW_MS = 100;
+
+function mib(bytes: number): string {
+  return bytes >= 10 * 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / MIB).toFixed(1)} MiB`;
+}
+
+/**
+ * One stderr line rewritten in place: the file, its bytes, the run's total, speed and ETA. Only on
+ * a terminal (a pipe or a log gets no carriage-return noise); `--json` passes no renderer at all.
+ */
+export class ProgressLine {
+  private started = performance.now();
+  private lastDraw = 0;
+  private drawn = false;
+
+  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
+
+  readonly update: ProgressListener = (p) => {
+    if (!this.stream.isTTY) return;
+    const now = performance.now();
+    const finishedFile = p.fileDone === p.fileSize;
+    if (now - this.lastDraw < REDRAW_MS && !finishedFile) return;
+    this.lastDraw = now;
+    const seconds = (now - this.started) / 1000;
+    const rate = seconds > 0 ? p.done / seconds : 0;
+    const eta = rate > 0 && p.total > p.done ? `  ETA ${Math.ceil((p.total - p.done) / rate)} s` : '';
+    const percent = p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100;
+    const verb = p.phase === 'checking' ? 'checking' : p.phase === 'sending' ? 'sending' : 'downloading';
+    const line = `${verb} ${p.file}  ${mib(p.fileDone)}/${mib(p.fileSize)}  total ${mib(p.done)}/${mib(p.total)} (${percent}%)  ${(rate / MIB).toFixed(1)} MiB/s${eta}`;
+    const width = this.stream.columns ? this.stream.columns - 1 : 120;
+    this.stream.write(`\r${line.slice(0, width).padEnd(Math.min(width, 100))}`);
+    this.drawn = true;
+  };
+
+  /** Ends the line so what is printed next starts on its own. */
+  finish(): void {
+    if (this.drawn) this.stream.write('\n');
+    this.drawn = false;
+  }
+}

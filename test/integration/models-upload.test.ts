@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { listModelFiles } from '../../src/models/local-files.js';
+import type { TransferProgress } from '../../src/models/progress.js';
+import { TransferError, uploadModel } from '../../src/models/upload-folder.js';
+import { STAGING_DIR } from '../../src/server/models-dir.js';
+import { buildPipeline, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
+import { listFiles, startTestServer, type TestServer } from '../helpers/test-server.js';
+
+const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+describe('models upload (library) to a real TLS server', () => {
+  let t: TestServer;
+  let work: string;
+  let source: string;
+  before(async () => {
+    t = await startTestServer();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'dts-upload-src-'));
+    source = path.join(work, 'tiny');
+    await buildPipeline(source, TINY_SD15, { seed: 3 });
+    fs.writeFileSync(path.join(source, '.DS_Store'), 'not part of the model');
+  });
+  after(async () => {
+    await t.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('sends every file under NAME/ with the same bytes, model_index.json last, and reports progress', async () => {
+    const events: TransferProgress[] = [];
+    const result = await uploadModel(t.client(), source, { as: 'copy', onProgress: (p) => events.push({ ...p }) });
+    const local = listModelFiles(source);
+    assert.equal(result.name, 'copy');
+    assert.equal(result.filesSent, local.length);
+    assert.equal(result.filesSkipped, 0);
+    assert.equal(result.bytesSent, local.reduce((sum, f) => sum + f.size, 0));
+    assert.deepEqual(listFiles(path.join(t.settings.modelsDir, 'copy')), local.map((f) => f.relative).sort());
+    for (const f of local) assert.equal(sha(path.join(t.settings.modelsDir, 'copy', f.relative)), sha(f.local), f.relative);
+    assert.ok(!local.some((f) => f.relative === '.DS_Store'), 'hidden files are not part of a model');
+    const sending = events.filter((e) => e.phase === 'sending');
+    assert.equal(sending.at(-1)!.file, 'copy/model_index.json');
+    assert.equal(sending.at(-1)!.done, result.bytesSent);
+    assert.ok(sending.some((e) => e.file === 'copy/unet/model.onnx' && e.fileDone > 0 && e.fileDone < e.fileSize), 'a large file reports bytes as they go');
+  });
+
+  it('a second run sends nothing: the server has every file with the same SHA-256', async () => {
+    const events: TransferProgress[] = [];
+    const result = await uploadModel(t.client(), source, { as: 'copy', onProgress: (p) => events.push({ ...p }) });
+    assert.equal(result.filesSent, 0);
+    assert.equal(result.bytesSent, 0);
+    assert.equal(result.filesSkipped, result.files.length);
+    assert.ok(events.some((e) => e.phase === 'checking'), 'files of the same size are compared by hash');
+  });
+
+  it('sends only what is missing or different (same size, other bytes)', async () => {
+    const remote = path.join(t.settings.modelsDir, 'copy');
+    fs.rmSync(path.join(remote, 'vae_decoder', 'model.onnx'));
+    fs.rmSync(path.join(remote, 'model_index.json'));
+    const tokenizerVocab = path.join(remote, 'tokenizer', 'vocab.json');
+    const bytes = fs.readFileSync(tokenizerVocab);
+    bytes[10] = bytes[10]! ^ 0xff;
+    fs.writeFileSync(tokenizerVocab, bytes);
+    const result = await uploadModel(t.client(), source, { as: 'copy' });
+    assert.deepEqual(result.files.filter((f) => f.sent).map((f) => f.remote), ['copy/tokenizer/vocab.json', 'copy/vae_decoder/model.onnx', 'copy/model_index.json']);
+    assert.equal(sha(tokenizerVocab), sha(path.join(source, 'tokenizer', 'vocab.json')));
+  });
+
+  it('an upload interrupted mid-file leaves no partial file, and a re-run sends that file and the rest only', async () => {
+    const big = path.join(source, 'unet', 'model.onnx_extra');
+    fs.writeFileSync(big, crypto.randomBytes(16 * 2 ** 20));
+    try {
+      const stop = new AbortController();
+      const interrupted = uploadModel(t.client(), source, {
+        as: 'resumed',
+        signal: stop.signal,
+        onProgress: (p) => {
+          if (p.file === 'resumed/unet/model.onnx_extra' && p.fileDone >= 4 * 2 ** 20) stop.abort();
+        },
+      });
+      await assert.rejects(interrupted, (error: Error) => error instanceof TransferError && /interrupted while sending resumed\/unet\/model.onnx_extra; run the same command again/.test(error.message));
+      const onServer = listFiles(path.join(t.settings.modelsDir, 'resumed'));
+      assert.ok(!onServer.includes('unet/model.onnx_extra') && !onServer.includes('model_index.json'), onServer.join(', '));
+      await waitForEmpty(path.join(t.settings.modelsDir, STAGING_DIR));
+
+      const rerun = await uploadModel(t.client(), source, { as: 'resumed' });
+      const order = listModelFiles(source).map((f) => `resumed/${f.relative}`);
+      const cut = order.indexOf('resumed/unet/model.onnx_extra');
+      assert.deepEqual(rerun.files.filter((f) => f.sent).map((f) => f.remote), order.slice(cut));
+      assert.deepEqual(rerun.files.filter((f) => !f.sent).map((f) => f.remote), order.slice(0, cut));
+      assert.equal(sha(path.join(t.settings.modelsDir, 'resumed', 'unet', 'model.onnx_extra')), sha(big));
+    } finally {
+      fs.rmSync(big);
+    }
+  });
+
+  it('refuses a missing source and a bad model name before connecting anything', async () => {
+    await assert.rejects(uploadModel(t.client(), path.join(work, 'nope')), /does not exist/);
+    await assert.rejects(uploadModel(t.client(), source, { as: '../up' }), /not a usable model name/);
+  });
+});
+
+/** The server discards a cancelled upload's staging file a moment after the call ends. */
+async function waitForEmpty(dir: string): Promise<void> {
+  for (let i = 0; i < 500 && listFiles(dir).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(listFiles(dir), []);
+}
