@@ -44,7 +44,7 @@ export abstract class BaseCommand extends Command {
     'max-upload-size': Flags.string({ description: 'largest file UploadFile accepts, e.g. 32GiB [env: DTS_UTIL_MAX_UPLOAD_SIZE]' }),
     'default-model': Flags.string({ description: 'model for requests that name none (default: the only one installed) [env: DTS_UTIL_DEFAULT_MODEL]' }),
     'max-queue': Flags.integer({ description: 'generations that may wait behind the running one (default: 16) [env: DTS_UTIL_MAX_QUEUE]', min: 0 }),
-    device: Flags.string({ description: 'compute device: auto (CUDA when installed, else CPU), cpu, cuda, webgpu [env: DTS_UTIL_DEVICE]', options: ['auto', 'cpu', 'cuda', 'webgpu'] }),
+    device: Flags.string({ description: 'compute device: auto (the first usable of cuda, webgpu, cpu), cpu, cuda, webgpu [env: DTS_UTIL_DEVICE]', options: ['auto', 'cpu', 'cuda', 'webgpu'] }),
     gpu: Flags.integer({ description: 'which GPU to use when there are several (CUDA device id; default 0) [env: DTS_UTIL_GPU]', min: 0 }),
     metrics: Flags.boolean({ description: 'DogStatsD metrics to the Datadog agent; --no-metrics turns them off (default: on) [env: DTS_UTIL_METRICS]', allowNo: true }),
     'datadog-api-key': Flags.string({ description: 'Datadog API key: logs go to Datadog directly; prefer the DD_API_KEY variable (argv is visible in ps)' }),

@@ -20,6 +20,14 @@ export interface LatencyFacts {
   max: number;
 }
 
+/** The device the server chose at start-up, from Echo's extension fields. */
+export interface DeviceFacts {
+  chosen: string;
+  reason: string;
+  /** One line per device the server looked for: usable, or why not. */
+  found: string[];
+}
+
 /** What the generate check asked for and got back. */
 export interface GenerationFacts {
   model: string;
@@ -44,6 +52,8 @@ export interface Check {
   caFingerprint?: string;
   certificate?: CertificateFacts;
   latencyMs?: LatencyFacts;
+  /** echo: the server's device. */
+  device?: DeviceFacts;
   generation?: GenerationFacts;
   /** models: what ListModels reported. */
   models?: { name: string; family: string; complete: boolean; default: boolean; builtin: boolean; sizeBytes: number }[];

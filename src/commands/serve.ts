@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
+import { parseBoolean } from '../config/parse.js';
 import { resolveServerSettings } from '../config/settings.js';
 import { isLogLevel } from '../log/logger.js';
 import { createServerLogging } from '../log/server-logging.js';
@@ -13,20 +14,27 @@ export default class Serve extends BaseCommand {
     '<%= config.bin %> serve',
     'DTS_UTIL_SHARED_SECRET=s3cret <%= config.bin %> serve --port 7860 --model-path /srv/models',
     '<%= config.bin %> serve --host 0.0.0.0 --shared-secret-file /etc/dts-util/secret',
+    '<%= config.bin %> serve --device cuda --gpu 1 --no-device-fallback',
   ];
   static override flags = {
     ...BaseCommand.serverFlags,
     'grace-period': Flags.integer({ description: 'seconds to let running calls finish on shutdown', default: 30, min: 0 }),
+    'device-fallback': Flags.boolean({
+      description: 'when the device is not usable, run on the next usable one (cuda, webgpu, cpu) and log why; --no-device-fallback makes it a start-up error instead (default: on) [env: DTS_UTIL_DEVICE_FALLBACK]',
+      allowNo: true,
+    }),
     'log-level': Flags.string({ description: 'debug, info, warn or error [env: DTS_UTIL_LOG_LEVEL]', options: ['debug', 'info', 'warn', 'error'] }),
   };
 
   async run(): Promise<ServeResult> {
     const { flags } = await this.parse(Serve);
     const settings = resolveServerSettings(this.serverFlags(flags));
+    const envFallback = process.env.DTS_UTIL_DEVICE_FALLBACK?.trim();
+    const deviceFallback = flags['device-fallback'] ?? (envFallback ? parseBoolean(envFallback, 'DTS_UTIL_DEVICE_FALLBACK') : true);
     const level = flags['log-level'] ?? process.env.DTS_UTIL_LOG_LEVEL ?? 'info';
     const logging = createServerLogging(settings, isLogLevel(level) ? level : 'info');
     try {
-      return await runServerUntilSignal(settings, logging.logger, flags['grace-period'] * 1000, logging);
+      return await runServerUntilSignal(settings, logging.logger, flags['grace-period'] * 1000, logging, { deviceFallback });
     } finally {
       await logging.close();
     }

@@ -91,9 +91,11 @@ export function missingFiles(dir: string): string[] {
 
 /** Why a folder cannot be used (missing files, parts that disagree, an unknown family), or undefined when it can. */
 export function modelProblem(dir: string): string | undefined {
+  const inspection = inspectModelFolder(dir);
+  // Another kind of model (an SDXL refiner, Flux) lacks our parts by design: say what it is instead.
+  if (inspection.unsupported) return `not usable: ${inspection.problems.join('; ')}`;
   const missing = missingFiles(dir);
   if (missing.length > 0) return `incomplete: missing ${missing.join(', ')}`;
-  const inspection = inspectModelFolder(dir);
   return inspection.problems ? `not usable: ${inspection.problems.join('; ')}` : undefined;
 }
 

@@ -42,7 +42,8 @@ export interface ModelSpec {
   timestepCondDim?: number;
 }
 
-export type Inspection = { spec: ModelSpec; problems?: undefined } | { spec?: undefined; problems: string[] };
+/** A spec, or the problems; `unsupported` when the folder is another kind of model altogether (then missing files do not matter). */
+export type Inspection = { spec: ModelSpec; problems?: undefined; unsupported?: undefined } | { spec?: undefined; problems: string[]; unsupported?: boolean };
 
 type Json = Record<string, unknown>;
 
@@ -98,10 +99,14 @@ function inspect(dir: string): Inspection {
   const index = readJson(path.join(dir, 'model_index.json')) ?? {};
   const className = index['_class_name'];
   if (typeof className === 'string' && !PIPELINE_CLASS.test(className)) {
-    return { problems: [`unknown model family: model_index.json names ${className}; supported are Stable Diffusion 1.x/2.x/XL, their Turbo versions and LCM (text-to-image)`] };
+    return { unsupported: true, problems: [`unknown model family: model_index.json names ${className}; supported are Stable Diffusion 1.x/2.x/XL, their Turbo versions and LCM (text-to-image)`] };
   }
 
   const hasSecondEncoder = fs.existsSync(path.join(dir, 'text_encoder_2')) || Array.isArray(index['text_encoder_2']);
+  const firstEncoder = index['text_encoder'];
+  if (hasSecondEncoder && Array.isArray(firstEncoder) && firstEncoder[0] === null) {
+    return { unsupported: true, problems: ['this is an SDXL refiner (text_encoder_2 only, aesthetic-score time_ids): it refines images (img2img), which this server does not run'] };
+  }
   const required = ['text_encoder/model.onnx', 'unet/model.onnx', 'vae_decoder/model.onnx', 'tokenizer', 'scheduler/scheduler_config.json'];
   if (hasSecondEncoder) required.push('text_encoder_2/model.onnx', 'tokenizer_2');
   const missing = required.filter((f) => !fs.existsSync(path.join(dir, f)));
@@ -146,7 +151,8 @@ function inspect(dir: string): Inspection {
     const config = readJson(path.join(dir, folder, 'config.json')) ?? {};
     if (!signature.inputs.has('input_ids')) problems.push(`${folder} has no input_ids input`);
     const layers = positiveInt(config['num_hidden_layers']) ?? [...signature.outputs.keys()].filter((n) => n.startsWith('hidden_states.')).length - 1;
-    const hiddenOutput = hasSecondEncoder ? `hidden_states.${layers - 1}` : signature.outputs.has('last_hidden_state') ? 'last_hidden_state' : [...signature.outputs.keys()][0]!;
+    const penultimate = layers >= 2 ? `hidden_states.${layers - 1}` : 'hidden_states.N (penultimate layer)';
+    const hiddenOutput = hasSecondEncoder ? penultimate : signature.outputs.has('last_hidden_state') ? 'last_hidden_state' : ([...signature.outputs.keys()][0] ?? 'last_hidden_state');
     if (!signature.outputs.has(hiddenOutput)) {
       problems.push(`${folder} has no ${hiddenOutput} output (SDXL reads the penultimate layer's hidden states; export with hidden states)`);
     }

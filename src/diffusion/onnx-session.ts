@@ -2,9 +2,25 @@ import os from 'node:os';
 
 import * as ort from 'onnxruntime-node';
 
+import { deviceError } from './device.js';
 import { fromHalfBits, toHalfBits } from './float16.js';
 
 export type TensorType = 'float32' | 'float16' | 'int32' | 'int64';
+
+/** Creates a session for a model file on one device. Tests stand in for a GPU with their own. */
+export type SessionOpener = (file: string, device: string, gpu: number) => Promise<ort.InferenceSession>;
+
+export const openOnDevice: SessionOpener = (file, device, gpu) =>
+  ort.InferenceSession.create(file, {
+    executionProviders: [device === 'cuda' ? { name: 'cuda', deviceId: gpu } : device],
+    graphOptimizationLevel: 'all',
+    // ORT's default counts physical cores, which on these VMs' vCPUs can be half of what we
+    // may use; measured on 2 vCPUs: 2 threads take 350 ms per UNet step where 1 takes 635.
+    intraOpNumThreads: os.availableParallelism(),
+    // ORT's worker threads spin between operators by default, holding every core even while
+    // waiting; the server's event loop (Echo, health, uploads) then waits for a time slice.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  });
 
 /** A session plus what the pipeline needs to know about it, read from its metadata. */
 export interface ModelSession {
@@ -12,6 +28,10 @@ export interface ModelSession {
   device: string;
   inputs: Map<string, { type: TensorType; shape: readonly (number | string)[] }>;
   outputNames: readonly string[];
+  /** Set by the first run that worked: from then on a failure is the request's, not the device's. */
+  proven: boolean;
+  /** What a fallback needs: the file, the devices after this one, where reasons go, how to open. */
+  fallback: { file: string; devices: string[]; fallbacks: string[]; gpu: number; open: SessionOpener };
 }
 
 /** Accumulates the wall time spent inside ONNX Runtime's run() (the overhead benchmark divides by it). */
@@ -20,36 +40,64 @@ export class RunClock {
   async run(model: ModelSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     const started = performance.now();
     try {
-      return await model.session.run(feeds);
+      return model.proven ? await model.session.run(feeds) : await firstRun(model, feeds);
     } finally {
       this.totalMs += performance.now() - started;
     }
   }
 }
 
-/** Opens an ONNX file on the first device that accepts it; `fallbacks` says why others did not. */
-export async function openSession(file: string, devices: string[], fallbacks: string[], gpu = 0): Promise<ModelSession> {
-  let lastError: unknown;
-  for (const device of devices) {
+/**
+ * A session's first run. A GPU can open a session and still fail its first run (a kernel its
+ * driver lacks, out of memory): then the next device opens the same file and runs the same feeds.
+ * The switch is kept, and its reason recorded, only if that run works; if it fails too, the
+ * inputs were at fault rather than the device, so the session stays and the caller sees the
+ * first error. The ModelSession changes in place, so whoever holds it uses the new device.
+ */
+async function firstRun(model: ModelSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+  try {
+    const out = await model.session.run(feeds);
+    model.proven = true;
+    return out;
+  } catch (error) {
+    const { file, devices, fallbacks, gpu, open } = model.fallback;
+    if (devices.length === 0) throw error;
+    const attempts: string[] = [];
+    let next: ModelSession;
+    let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      const session = await ort.InferenceSession.create(file, {
-        executionProviders: [device === 'cuda' ? { name: 'cuda', deviceId: gpu } : device],
-        graphOptimizationLevel: 'all',
-        // ORT's default counts physical cores, which on these VMs' vCPUs can be half of what we
-        // may use; measured on 2 vCPUs: 2 threads take 350 ms per UNet step where 1 takes 635.
-        intraOpNumThreads: os.availableParallelism(),
-        // ORT's worker threads spin between operators by default, holding every core even while
-        // waiting; the server's event loop (Echo, health, uploads) then waits for a time slice.
-        extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-      });
+      next = await openSession(file, devices, attempts, gpu, open);
+    } catch {
+      throw error;
+    }
+    try {
+      out = await firstRun(next, feeds);
+    } catch {
+      await next.session.release().catch(() => undefined);
+      throw error;
+    }
+    const failed = model.session;
+    fallbacks.push(`${model.device}: first run failed: ${deviceError(error)}`, ...attempts);
+    Object.assign(model, next, { fallback: { ...next.fallback, fallbacks } });
+    await failed.release().catch(() => undefined);
+    return out;
+  }
+}
+
+/** Opens an ONNX file on the first device that accepts it; `fallbacks` says why others did not. */
+export async function openSession(file: string, devices: string[], fallbacks: string[], gpu = 0, open: SessionOpener = openOnDevice): Promise<ModelSession> {
+  let lastError: unknown;
+  for (const [i, device] of devices.entries()) {
+    try {
+      const session = await open(file, device, gpu);
       const inputs = new Map<string, { type: TensorType; shape: readonly (number | string)[] }>();
       for (const meta of session.inputMetadata) {
         if (meta.isTensor) inputs.set(meta.name, { type: meta.type as TensorType, shape: meta.shape });
       }
-      return { session, device, inputs, outputNames: session.outputNames };
+      return { session, device, inputs, outputNames: session.outputNames, proven: false, fallback: { file, devices: devices.slice(i + 1), fallbacks, gpu, open } };
     } catch (error) {
       lastError = error;
-      if (device !== devices.at(-1)) fallbacks.push(`${device}: ${(error as Error).message.split('\n')[0]}`);
+      if (i < devices.length - 1) fallbacks.push(`${device}: ${deviceError(error)}`);
     }
   }
   throw lastError;

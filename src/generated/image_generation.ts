@@ -41,6 +41,22 @@ export interface EchoRequest {
 
 export interface EchoResponse {
   message: string;
+  /**
+   * Extension: the compute device generation runs on, chosen at start-up ("cuda", "webgpu",
+   * "cpu"), and why ("auto: no GPU is usable (cuda: …; webgpu: …)"). A generation whose device
+   * fails later falls back on its own; its `info` JSON says where it really ran
+   * (`device`, `device_fallbacks`). Numbered from 100 so they stay clear of any field the
+   * upstream Draw Things server adds to its Echo reply.
+   */
+  device: string;
+  deviceReason: string;
+  /**
+   * Extension: one line per device the server looked for: "cuda: usable: NVIDIA H100 (GPU 0
+   * of 1)", "webgpu: not usable: no Vulkan loader (libvulkan.so.1): …", "cpu: usable: …".
+   */
+  devices: string[];
+  /** Extension: the server's version (package.json). */
+  serverVersion: string;
 }
 
 export interface FilesExistRequest {
@@ -260,13 +276,25 @@ export const EchoRequest: MessageFns<EchoRequest> = {
 };
 
 function createBaseEchoResponse(): EchoResponse {
-  return { message: "" };
+  return { message: "", device: "", deviceReason: "", devices: [], serverVersion: "" };
 }
 
 export const EchoResponse: MessageFns<EchoResponse> = {
   encode(message: EchoResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.message !== "") {
       writer.uint32(10).string(message.message);
+    }
+    if (message.device !== "") {
+      writer.uint32(802).string(message.device);
+    }
+    if (message.deviceReason !== "") {
+      writer.uint32(810).string(message.deviceReason);
+    }
+    for (const v of message.devices) {
+      writer.uint32(818).string(v!);
+    }
+    if (message.serverVersion !== "") {
+      writer.uint32(826).string(message.serverVersion);
     }
     return writer;
   },
@@ -292,6 +320,38 @@ export const EchoResponse: MessageFns<EchoResponse> = {
             message.message = reader.string();
             continue;
           }
+          case 100: {
+            if (tag !== 802) {
+              break;
+            }
+
+            message.device = reader.string();
+            continue;
+          }
+          case 101: {
+            if (tag !== 810) {
+              break;
+            }
+
+            message.deviceReason = reader.string();
+            continue;
+          }
+          case 102: {
+            if (tag !== 818) {
+              break;
+            }
+
+            message.devices.push(reader.string());
+            continue;
+          }
+          case 103: {
+            if (tag !== 826) {
+              break;
+            }
+
+            message.serverVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -305,13 +365,39 @@ export const EchoResponse: MessageFns<EchoResponse> = {
   },
 
   fromJSON(object: any): EchoResponse {
-    return { message: isSet(object.message) ? globalThis.String(object.message) : "" };
+    return {
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      device: isSet(object.device) ? globalThis.String(object.device) : "",
+      deviceReason: isSet(object.deviceReason)
+        ? globalThis.String(object.deviceReason)
+        : isSet(object.device_reason)
+        ? globalThis.String(object.device_reason)
+        : "",
+      devices: globalThis.Array.isArray(object?.devices) ? object.devices.map((e: any) => globalThis.String(e)) : [],
+      serverVersion: isSet(object.serverVersion)
+        ? globalThis.String(object.serverVersion)
+        : isSet(object.server_version)
+        ? globalThis.String(object.server_version)
+        : "",
+    };
   },
 
   toJSON(message: EchoResponse): unknown {
     const obj: any = {};
     if (message.message !== "") {
       obj.message = message.message;
+    }
+    if (message.device !== "") {
+      obj.device = message.device;
+    }
+    if (message.deviceReason !== "") {
+      obj.deviceReason = message.deviceReason;
+    }
+    if (message.devices?.length) {
+      obj.devices = message.devices;
+    }
+    if (message.serverVersion !== "") {
+      obj.serverVersion = message.serverVersion;
     }
     return obj;
   },
@@ -322,6 +408,10 @@ export const EchoResponse: MessageFns<EchoResponse> = {
   fromPartial<I extends Exact<DeepPartial<EchoResponse>, I>>(object: I): EchoResponse {
     const message = createBaseEchoResponse();
     message.message = object.message ?? "";
+    message.device = object.device ?? "";
+    message.deviceReason = object.deviceReason ?? "";
+    message.devices = object.devices?.map((e) => e) || [];
+    message.serverVersion = object.serverVersion ?? "";
     return message;
   },
 };

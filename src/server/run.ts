@@ -1,5 +1,5 @@
 import type { ServerSettings } from '../config/settings.js';
-import { describeDevice } from '../diffusion/device.js';
+import type { DeviceSelection } from '../diffusion/device-probe.js';
 import { formatBytes } from '../diffusion/memory-estimate.js';
 import type { IntakeStats } from '../log/datadog-intake.js';
 import type { Logger } from '../log/logger.js';
@@ -10,14 +10,30 @@ export interface ServeResult {
   addresses: string[];
 }
 
+/**
+ * One line per device found (usable, or why not), then the one chosen and why: a warning when a
+ * configured device is not usable or auto found no GPU, since generation is then much slower.
+ */
+export function logDevices(logger: Logger, selection: DeviceSelection): void {
+  for (const device of selection.devices) logger.info('device found', { device: device.name, usable: device.usable, detail: device.detail });
+  const degraded = selection.chosen !== selection.requested && (selection.requested !== 'auto' || selection.chosen === 'cpu');
+  logger[degraded ? 'warn' : 'info']('device chosen', { device: selection.chosen, requested: selection.requested, reason: selection.reason, fallbackOrder: selection.order });
+}
+
 /** `dts-util serve`: start, log what is in force, wait for SIGTERM/SIGINT, shut down gracefully. */
-export async function runServerUntilSignal(settings: ServerSettings, logger: Logger, graceMs: number, logging: { destinations: string[]; stats?: () => IntakeStats | undefined } = { destinations: ['stdout'] }): Promise<ServeResult> {
+export async function runServerUntilSignal(
+  settings: ServerSettings,
+  logger: Logger,
+  graceMs: number,
+  logging: { destinations: string[]; stats?: () => IntakeStats | undefined } = { destinations: ['stdout'] },
+  options: { deviceFallback?: boolean } = {},
+): Promise<ServeResult> {
   if (settings.secretSource === 'argv' || process.argv.some((arg) => arg.startsWith('--datadog-api-key'))) {
     // Overwrites /proc/<pid>/cmdline, so `ps` stops showing the secret from here on.
     process.title = 'dts-util serve';
     logger.warn('a secret was given on the command line, where other users can read it with ps; prefer DTS_UTIL_SHARED_SECRET / --shared-secret-file and DD_API_KEY');
   }
-  const server = await startServer(settings, logger, { ...(logging.stats ? { logStats: logging.stats } : {}) });
+  const server = await startServer(settings, logger, { ...(logging.stats ? { logStats: logging.stats } : {}), deviceFallback: options.deviceFallback ?? true });
   logger.info('dts-util server listening', {
     addresses: server.addresses,
     tls: settings.tls,
@@ -30,12 +46,13 @@ export async function runServerUntilSignal(settings: ServerSettings, logger: Log
     defaultModel: settings.defaultModel ?? '(the only installed model)',
     logs: logging.destinations,
     metrics: settings.metrics ? 'DogStatsD (see the metrics line)' : 'off',
-    device: describeDevice(settings.device),
+    device: server.devices.chosen,
     maxQueue: settings.maxQueue,
     memoryBudget: `${server.engine.memoryBudget.basis} = ${formatBytes(server.engine.memoryBudget.bytes)}`,
     pid: process.pid,
     node: process.version,
   });
+  logDevices(logger, server.devices);
 
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -12,6 +12,7 @@ import { ImageGenerationServiceService, type ImageGenerationServiceServer } from
 import type { Logger } from '../log/logger.js';
 import { certificateNames, ensureCertificates, type Certificates } from '../tls/certificates.js';
 import { HandlerAdapter } from './adapt.js';
+import { selectDevice, type DeviceSelection } from '../diffusion/device-probe.js';
 import { echo } from './handlers/echo.js';
 import { filesExist } from './handlers/files-exist.js';
 import { generateImage, generateImageStream } from './handlers/generate-image.js';
@@ -33,6 +34,8 @@ export interface RunningServer {
   addresses: string[];
   certificates: Certificates | undefined;
   engine: Engine;
+  /** The devices found at start-up, the one chosen and why (the start-up log and Echo say it). */
+  devices: DeviceSelection;
   /** Health NOT_SERVING → drain in-flight calls for up to graceMs → cancel what is left. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -40,6 +43,8 @@ export interface RunningServer {
 export interface ServerExtras {
   /** The Datadog log shipper's state, when logs are shipped (ServerStatus reports it). */
   logStats?: () => IntakeStats | undefined;
+  /** false (serve --no-device-fallback): a configured device that is not usable stops the start-up. Default true. */
+  deviceFallback?: boolean;
 }
 
 export async function startServer(settings: ServerSettings, logger: Logger, extras: ServerExtras = {}): Promise<RunningServer> {
@@ -56,6 +61,9 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     throw new UsageError(`the models directory ${settings.modelsDir} cannot be created or written (${(error as NodeJS.ErrnoException).code})`, 'choose another with --model-path');
   }
 
+  // Before listening: with fallback off, an unusable device must stop the start-up.
+  const devices = await selectDevice({ requested: settings.device, gpu: settings.gpu, fallback: extras.deviceFallback ?? true });
+
   const certificates = settings.tls ? ensureCertificates(settings.paths.tlsDir, certificateNames(settings.host)) : undefined;
   const credentials = certificates
     ? ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(certificates.serverCertPem), private_key: Buffer.from(certificates.serverKeyPem) }], false)
@@ -69,11 +77,11 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     ...FLOW_CONTROL_OPTION,
   });
   raiseStreamWindow(server, logger);
-  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: settings.device, gpu: settings.gpu, memoryBudget: settings.memoryBudget, onQueue: (depth, waitMs) => metrics.queue(depth, waitMs) });
+  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: devices.order.join(','), gpu: settings.gpu, memoryBudget: settings.memoryBudget, onQueue: (depth, waitMs) => metrics.queue(depth, waitMs) });
   const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel, onGenerated: (model: string, result: GenerationResult, requestId: string) => reportGeneration(metrics, logger, model, result, requestId) };
   const adapter = new HandlerAdapter(logger);
   const service: ImageGenerationServiceServer = {
-    echo: adapter.unary('Echo', echo),
+    echo: adapter.unary('Echo', echo(devices)),
     filesExist: adapter.unary('FilesExist', filesExist(settings.modelsDir)),
     generateImage: adapter.unary('GenerateImage', generateImage(generation)),
     generateImageStream: adapter.serverStream('GenerateImageStream', generateImageStream(generation)),
@@ -92,6 +100,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     addresses,
     certificates,
     engine,
+    devices,
     async shutdown(graceMs) {
       health.setServing(false);
       await new Promise<void>((resolve) => {

@@ -65,6 +65,24 @@ const CASES: [name: string, from: string, damage: (dir: string) => void, reason:
     /text_encoder_2 has no text_embeds output/,
   ],
   [
+    'sdxl-refiner',
+    'tiny-sdxl',
+    (dir) => {
+      fs.rmSync(path.join(dir, 'text_encoder'), { recursive: true });
+      editJson(path.join(dir, 'model_index.json'), (index) => (index['text_encoder'] = [null, null]));
+    },
+    /an SDXL refiner .*it refines images \(img2img\)/,
+  ],
+  [
+    'sdxl-encoder-without-hidden-states',
+    'tiny-sdxl',
+    (dir) => {
+      // An SD 1.x-style encoder of the same width: last_hidden_state and pooler_output only.
+      fs.copyFileSync(path.join(dir, '..', 'tiny-sd15', 'text_encoder', 'model.onnx'), path.join(dir, 'text_encoder', 'model.onnx'));
+    },
+    /text_encoder has no hidden_states\.1 output \(SDXL reads the penultimate layer's hidden states/,
+  ],
+  [
     'another-architecture',
     'tiny-sd15',
     (dir) => editJson(path.join(dir, 'model_index.json'), (index) => (index['_class_name'] = 'FluxPipeline')),
