@@ -1,0 +1,39 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+import { UsageError } from '../config/errors.js';
+import { findModel, sizeOnDisk } from './installed.js';
+import { stagingDir } from './pull.js';
+
+export interface RemoveResult {
+  name: string;
+  dir: string;
+  bytes: number;
+}
+
+/** What would be removed, for the confirmation question; refuses a built-in model. */
+export function modelToRemove(modelsDir: string, name: string): RemoveResult {
+  const model = findModel(modelsDir, name);
+  if (model.builtin) throw new UsageError(`${name} is built into dts-util and cannot be removed`, 'it lives in the package, not in your models directory, and takes under 10 MB');
+  return { name, dir: model.dir, bytes: sizeOnDisk(model.dir) };
+}
+
+/**
+ * Removes an installed model, and an interrupted pull of the same name. The folder is first renamed
+ * to a hidden name, so no listing or request ever sees a half-deleted model; a symbolic link is
+ * removed as a link, never what it points to.
+ */
+export async function removeModel(modelsDir: string, name: string): Promise<RemoveResult> {
+  const target = modelToRemove(modelsDir, name);
+  const link = (await fs.lstat(target.dir)).isSymbolicLink();
+  if (link) {
+    await fs.unlink(target.dir);
+  } else {
+    const doomed = path.join(modelsDir, `.${name}.removing-${crypto.randomUUID()}`);
+    await fs.rename(target.dir, doomed);
+    await fs.rm(doomed, { recursive: true, force: true });
+  }
+  await fs.rm(stagingDir(modelsDir, name), { recursive: true, force: true });
+  return target;
+}

@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+import * as ort from 'onnxruntime-node';
+
+import { missingFiles } from '../diffusion/model-catalog.js';
+import { inspectModelFolder } from '../diffusion/model-spec.js';
+import { ClipTokenizer } from '../diffusion/tokenizer.js';
+import { findModel } from './installed.js';
+
+/** The ONNX parts generation loads, in the order it loads them. */
+const ONNX_PARTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder'];
+const TOKENIZERS = ['tokenizer', 'tokenizer_2'];
+
+export interface PartReport {
+  /** unet, text_encoder, text_encoder_2, vae_decoder, tokenizer, tokenizer_2. */
+  part: string;
+  ok: boolean;
+  /** What is wrong with it; absent when ok. */
+  problem?: string;
+  /** ONNX parts: input and output names as ONNX Runtime reads them. */
+  inputs?: string[];
+  outputs?: string[];
+}
+
+export interface VerifyResult {
+  name: string;
+  dir: string;
+  ok: boolean;
+  /** sd1, sdxl, … when the folder is consistent. */
+  family?: string;
+  parts: PartReport[];
+  /** Everything wrong, each naming the part: missing files, unloadable ONNX, shapes that disagree. */
+  problems: string[];
+}
+
+/** Opens a part the way a CPU server would; tests may stand in another opener. */
+export type PartOpener = (file: string) => Promise<ort.InferenceSession>;
+const openOnCpu: PartOpener = (file) => ort.InferenceSession.create(file, { executionProviders: ['cpu'] });
+
+/** ORT's messages carry a long prefix and the absolute path; the part's relative name says more. */
+function shortError(error: unknown, dir: string): string {
+  const message = (error as Error).message.split('\n')[0]!.replaceAll(`${dir}${path.sep}`, '');
+  return message.length > 400 ? `${message.slice(0, 400)}…` : message;
+}
+
+/**
+ * Checks that a model would load: required files present, each ONNX part opened by ONNX Runtime
+ * on the CPU (one at a time, released after), each tokenizer read, and the parts consistent with
+ * each other (the widths and inputs the server checks before a request). Reports every problem,
+ * each naming its part, instead of stopping at the first.
+ */
+export async function verifyModel(modelsDir: string, name: string, open: PartOpener = openOnCpu): Promise<VerifyResult> {
+  const { dir } = findModel(modelsDir, name);
+  const problems = missingFiles(dir).map((f) => `missing ${f}`);
+  const parts: PartReport[] = [];
+  for (const part of ONNX_PARTS) {
+    const file = path.join(dir, part, 'model.onnx');
+    if (!fs.existsSync(file)) continue;
+    try {
+      const session = await open(file);
+      parts.push({ part, ok: true, inputs: [...session.inputNames], outputs: [...session.outputNames] });
+      await session.release();
+    } catch (error) {
+      const problem = `${part}/model.onnx cannot be loaded by ONNX Runtime: ${shortError(error, dir)}`;
+      parts.push({ part, ok: false, problem });
+      problems.push(problem);
+    }
+  }
+  for (const part of TOKENIZERS) {
+    if (!fs.existsSync(path.join(dir, part))) continue;
+    try {
+      await ClipTokenizer.fromDirectory(path.join(dir, part));
+      parts.push({ part, ok: true });
+    } catch (error) {
+      const problem = `${part} cannot be read: ${shortError(error, dir)}`;
+      parts.push({ part, ok: false, problem });
+      problems.push(problem);
+    }
+  }
+  let family: string | undefined;
+  // Consistency needs every part readable; otherwise its complaint only repeats the above.
+  if (problems.length === 0) {
+    const inspection = inspectModelFolder(dir);
+    if (inspection.problems) problems.push(...inspection.problems);
+    else family = inspection.spec.family;
+  }
+  return { name, dir, ok: problems.length === 0, ...(family ? { family } : {}), parts, problems };
+}

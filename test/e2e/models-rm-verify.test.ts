@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { runCli } from '../helpers/cli.js';
+import { tempHome } from '../helpers/temp-home.js';
+import { installTinyModels } from '../helpers/tiny-models.js';
+
+/** oclif wraps long messages onto "›"-prefixed lines; join them back for matching. */
+const oneLine = (text: string) => text.replace(/\s*\n\s*›\s*/g, ' ');
+
+describe('dts-util models rm and models verify (built binary, local models directory)', () => {
+  const home = tempHome();
+  const models = path.join(home.home, 'models');
+  before(async () => {
+    await installTinyModels(models, { sd15: 'keep' });
+    fs.cpSync(path.join(models, 'keep'), path.join(models, 'doomed'), { recursive: true });
+    fs.cpSync(path.join(models, 'keep'), path.join(models, 'broken'), { recursive: true });
+    const unet = path.join(models, 'broken', 'unet', 'model.onnx');
+    fs.truncateSync(unet, 1000);
+  });
+  after(() => home.cleanup());
+
+  it('verify --json: a sound model exits 0, a truncated UNet exits 1 and names the unet part', async () => {
+    const good = await runCli(['models', 'verify', 'keep', '--json'], home.env);
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal(JSON.parse(good.stdout).ok, true);
+    const bad = await runCli(['models', 'verify', 'broken', '--json'], home.env);
+    assert.equal(bad.code, 1);
+    const report = JSON.parse(bad.stdout);
+    assert.equal(report.ok, false);
+    assert.deepEqual(report.parts.filter((p: { ok: boolean }) => !p.ok).map((p: { part: string }) => p.part), ['unet']);
+    const text = await runCli(['models', 'verify', 'broken'], home.env);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /FAIL {2}unet: unet\/model.onnx cannot be loaded by ONNX Runtime/);
+    assert.match(text.stdout, /ok {4}vae_decoder/);
+  });
+
+  it('rm without a terminal and without --yes refuses, removes nothing, and says to pass --yes (exit 2)', async () => {
+    const { code, stderr } = await runCli(['models', 'rm', 'doomed'], home.env);
+    assert.equal(code, 2);
+    assert.match(oneLine(stderr), /no terminal to ask on.*--yes/);
+    assert.ok(fs.existsSync(path.join(models, 'doomed', 'model_index.json')));
+  });
+
+  it('rm --yes removes the folder and nothing else; --json says what went', async () => {
+    const { code, stdout, stderr } = await runCli(['models', 'rm', 'doomed', '--yes', '--json'], home.env);
+    assert.equal(code, 0, stderr);
+    const result = JSON.parse(stdout);
+    assert.equal(result.name, 'doomed');
+    assert.ok(result.bytes > 0);
+    assert.deepEqual(fs.readdirSync(models).sort(), ['broken', 'keep']);
+  });
+
+  it('rm of an unknown name lists the installed models; the built-in smoke cannot be removed (exit 2)', async () => {
+    const unknown = await runCli(['models', 'rm', 'nope', '-y'], home.env);
+    assert.equal(unknown.code, 2);
+    assert.match(oneLine(unknown.stderr), /no model named nope in .*\(installed: broken, keep, smoke\)/);
+    const smoke = await runCli(['models', 'rm', 'smoke', '-y', '--json'], home.env);
+    assert.equal(smoke.code, 2);
+    assert.match(JSON.parse(smoke.stdout).error.message, /smoke is built into dts-util and cannot be removed/);
+  });
+});

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { verifyModel } from '../../src/models/verify.js';
+import { installTinyModels } from '../helpers/tiny-models.js';
+
+describe('models verify (library): every part loaded with ONNX Runtime', () => {
+  let modelsDir: string;
+  before(async () => {
+    modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dts-verify-'));
+    await installTinyModels(modelsDir, { sd15: 'good' });
+    fs.cpSync(path.join(modelsDir, 'good'), path.join(modelsDir, 'truncated'), { recursive: true });
+    fs.cpSync(path.join(modelsDir, 'good'), path.join(modelsDir, 'holes'), { recursive: true });
+  });
+  after(() => fs.rmSync(modelsDir, { recursive: true, force: true }));
+
+  it('reports a sound model as ok, with each part and its inputs', async () => {
+    const result = await verifyModel(modelsDir, 'good');
+    assert.equal(result.ok, true, result.problems.join('; '));
+    assert.deepEqual(result.problems, []);
+    assert.equal(result.family, 'sd1');
+    assert.deepEqual(result.parts.map((p) => [p.part, p.ok]), [['text_encoder', true], ['unet', true], ['vae_decoder', true], ['tokenizer', true]]);
+    assert.ok(result.parts.find((p) => p.part === 'unet')!.inputs!.includes('encoder_hidden_states'));
+  });
+
+  it('names the UNet when its model.onnx is truncated, and passes the other parts', async () => {
+    const unet = path.join(modelsDir, 'truncated', 'unet', 'model.onnx');
+    fs.truncateSync(unet, Math.floor(fs.statSync(unet).size / 2));
+    const result = await verifyModel(modelsDir, 'truncated');
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.parts.filter((p) => !p.ok).map((p) => p.part), ['unet']);
+    assert.equal(result.problems.length, 1);
+    assert.match(result.problems[0]!, /^unet\/model.onnx cannot be loaded by ONNX Runtime: /);
+    assert.ok(!result.problems[0]!.includes(modelsDir), 'paths are relative to the model');
+  });
+
+  it('lists missing files and a tokenizer that cannot be read', async () => {
+    fs.rmSync(path.join(modelsDir, 'holes', 'vae_decoder', 'model.onnx'));
+    fs.writeFileSync(path.join(modelsDir, 'holes', 'tokenizer', 'vocab.json'), '{ not json');
+    const result = await verifyModel(modelsDir, 'holes');
+    assert.equal(result.ok, false);
+    assert.ok(result.problems.includes('missing vae_decoder/model.onnx'), result.problems.join('; '));
+    assert.ok(result.problems.some((p) => p.startsWith('tokenizer cannot be read: ')), result.problems.join('; '));
+  });
+
+  it('an unknown name is a usage error that lists the installed models', async () => {
+    await assert.rejects(verifyModel(modelsDir, 'nope'), (e: Error) => e.name === 'UsageError' && /no model named nope in .* \(installed: good, holes, truncated, smoke\)/.test(e.message));
+  });
+});
