@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { familyDefaults, familyName, type BaseFamily, type Distillation, type FamilyDefaults, type ModelFamily } from './model-family.js';
+import { lastDim, positiveInt, readEncoders, readJson, unetInputProblems, type Json } from './model-parts.js';
 import { readOnnxSignature, type OnnxSignature } from './onnx-signature.js';
 import { createDiscreteSchedule } from './schedules/discrete-schedule.js';
 import { isTimestepSpacing } from './schedules/timesteps.js';
@@ -45,26 +46,9 @@ export interface ModelSpec {
 /** A spec, or the problems; `unsupported` when the folder is another kind of model altogether (then missing files do not matter). */
 export type Inspection = { spec: ModelSpec; problems?: undefined; unsupported?: undefined } | { spec?: undefined; problems: string[]; unsupported?: boolean };
 
-type Json = Record<string, unknown>;
-
-const SD_LATENT_CHANNELS = 4;
 const DEFAULT_VAE_SCALING: Record<BaseFamily, number> = { sd1: 0.18215, sd2: 0.18215, sdxl: 0.13025 };
-/** The UNet inputs this server knows how to feed. */
-const KNOWN_UNET_INPUTS = new Set(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids', 'timestep_cond']);
 /** Text-to-image pipelines of the SD 1.x/2.x/XL and LCM kind, as diffusers, its ONNX classes and optimum name them. */
 const PIPELINE_CLASS = /^(ORT|Onnx)?(StableDiffusion(XL)?|LatentConsistencyModel)(Img2Img)?Pipeline$/;
-
-function readJson(file: string): Json | undefined {
-  try {
-    const value: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-    return value && typeof value === 'object' ? (value as Json) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const positiveInt = (value: unknown): number | undefined => (typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined);
-const lastDim = (shape: readonly (number | string)[] | undefined): number | undefined => positiveInt(shape?.at(-1));
 
 const cache = new Map<string, { key: string; inspection: Inspection }>();
 
@@ -127,44 +111,10 @@ function inspect(dir: string): Inspection {
   const vaeConfig = readJson(path.join(dir, 'vae_decoder', 'config.json')) ?? {};
 
   // The UNet's inputs decide what the rest of the folder has to produce.
-  for (const name of ['sample', 'timestep', 'encoder_hidden_states']) if (!unet.inputs.has(name)) problems.push(`the UNet has no ${name} input`);
-  const unknown = [...unet.inputs.keys()].filter((name) => !KNOWN_UNET_INPUTS.has(name));
-  if (unknown.length > 0) problems.push(`the UNet takes ${unknown.join(', ')}, which this server cannot feed (ControlNet/adapter exports are not supported)`);
+  problems.push(...unetInputProblems(unet, unetConfig, hasSecondEncoder));
   const wantsTextEmbeds = unet.inputs.has('text_embeds');
-  if (wantsTextEmbeds !== unet.inputs.has('time_ids')) problems.push('the UNet takes only one of text_embeds and time_ids; an SDXL UNet takes both');
-  if (wantsTextEmbeds && !hasSecondEncoder) problems.push('the UNet expects text_embeds and time_ids (SDXL) but the folder has no text_encoder_2 to make text_embeds');
-  if (!wantsTextEmbeds && hasSecondEncoder) problems.push('the folder has text_encoder_2 (SDXL) but the UNet takes no text_embeds/time_ids');
-  const timeIds = lastDim(unet.inputs.get('time_ids')?.shape);
-  if (timeIds !== undefined && timeIds !== 6) {
-    problems.push(`the UNet's time_ids have ${timeIds} values; only 6 (original size, crop, target size) are supported${timeIds === 5 ? ' — 5 is the SDXL refiner, which is img2img only' : ''}`);
-  }
-  const inChannels = positiveInt(unet.inputs.get('sample')?.shape[1]) ?? positiveInt(unetConfig['in_channels']);
-  if (inChannels !== undefined && inChannels !== SD_LATENT_CHANNELS) {
-    problems.push(`the UNet takes ${inChannels} input channels; only ${SD_LATENT_CHANNELS} (text-to-image) are supported${inChannels === 9 ? ' — 9 is an inpainting UNet' : ''}`);
-  }
   if (!vae.inputs.has('latent_sample')) problems.push('the VAE decoder has no latent_sample input');
-
-  // Text encoders: SD 1.x/2.x read the last hidden state; SDXL the penultimate layer of both, side by side.
-  const encoders: EncoderSpec[] = [];
-  encoderSignatures.forEach((signature, i) => {
-    const folder = i === 0 ? 'text_encoder' : 'text_encoder_2';
-    const config = readJson(path.join(dir, folder, 'config.json')) ?? {};
-    if (!signature.inputs.has('input_ids')) problems.push(`${folder} has no input_ids input`);
-    const layers = positiveInt(config['num_hidden_layers']) ?? [...signature.outputs.keys()].filter((n) => n.startsWith('hidden_states.')).length - 1;
-    const penultimate = layers >= 2 ? `hidden_states.${layers - 1}` : 'hidden_states.N (penultimate layer)';
-    const hiddenOutput = hasSecondEncoder ? penultimate : signature.outputs.has('last_hidden_state') ? 'last_hidden_state' : ([...signature.outputs.keys()][0] ?? 'last_hidden_state');
-    if (!signature.outputs.has(hiddenOutput)) {
-      problems.push(`${folder} has no ${hiddenOutput} output (SDXL reads the penultimate layer's hidden states; export with hidden states)`);
-    }
-    const hiddenSize = positiveInt(config['hidden_size']) ?? lastDim(signature.outputs.get(hiddenOutput)?.shape) ?? lastDim(signature.outputs.get('last_hidden_state')?.shape);
-    if (hiddenSize === undefined) problems.push(`${folder}'s width is unknown: no hidden_size in its config.json and no fixed width in its outputs`);
-    const encoder: EncoderSpec = { folder, tokenizer: i === 0 ? 'tokenizer' : 'tokenizer_2', hiddenOutput, hiddenSize: hiddenSize ?? 0 };
-    if (i === 1) {
-      if (signature.outputs.has('text_embeds')) encoder.pooledOutput = 'text_embeds';
-      else problems.push('text_encoder_2 has no text_embeds output (the pooled, projected embedding SDXL\'s UNet takes)');
-    }
-    encoders.push(encoder);
-  });
+  const encoders = readEncoders(dir, encoderSignatures, problems);
 
   const contextDim = encoders.reduce((sum, e) => sum + e.hiddenSize, 0);
   const unetContext = lastDim(unet.inputs.get('encoder_hidden_states')?.shape) ?? positiveInt(unetConfig['cross_attention_dim']);
