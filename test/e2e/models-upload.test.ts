@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { listModelFiles } from '../../src/models/local-files.js';
+import { STAGING_DIR } from '../../src/server/models-dir.js';
+import { buildPipeline, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
+import { BIN, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { tempHome } from '../helpers/temp-home.js';
+import { listFiles } from '../helpers/test-server.js';
+import { waitUntil } from '../helpers/wait.js';
+
+const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+const oneLine = (text: string) => text.replace(/\s*\n\s*›\s*/g, ' ');
+
+describe('dts-util models upload (built binary, real TLS server in its own process)', () => {
+  const home = tempHome();
+  const source = path.join(home.home, 'src', 'tiny');
+  let serve: ServeProcess;
+  before(async () => {
+    await buildPipeline(source, TINY_SD15, { seed: 5 });
+    // Big enough that the upload is still under way when the client is killed.
+    fs.writeFileSync(path.join(source, 'unet', 'big.bin'), crypto.randomBytes(32 * 2 ** 20));
+    serve = await spawnServe([], home.env);
+  });
+  after(() => {
+    serve.child.kill('SIGKILL');
+    home.cleanup();
+  });
+
+  it('killed mid-file, then run again: only that file and the ones after it are sent, and the model is whole', async () => {
+    const staging = path.join(home.home, 'models', STAGING_DIR);
+    const child = spawn(process.execPath, [BIN, 'models', 'upload', source, '--as', 'up', '--json', '--port', String(serve.port)], { env: { ...process.env, ...home.env }, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    // The only file over 1 MiB before unet/model.onnx is unet/big.bin: kill while the server is receiving it.
+    await waitUntil(() => listFiles(staging).some((f) => fs.statSync(path.join(staging, f)).size > 2 ** 20), 30_000);
+    child.kill('SIGKILL');
+    await exited;
+    assert.ok(!fs.existsSync(path.join(home.home, 'models', 'up', 'model_index.json')), 'the model is not listed until it is whole');
+    assert.ok(!fs.existsSync(path.join(home.home, 'models', 'up', 'unet', 'big.bin')));
+
+    const { code, stdout, stderr } = await runCli(['models', 'upload', source, '--as', 'up', '--json', '--port', String(serve.port)], home.env);
+    assert.equal(code, 0, stderr);
+    const result = JSON.parse(stdout);
+    const order = listModelFiles(source).map((f) => `up/${f.relative}`);
+    const cut = order.indexOf('up/unet/big.bin');
+    assert.deepEqual(result.files.filter((f: { sent: boolean }) => f.sent).map((f: { remote: string }) => f.remote), order.slice(cut));
+    assert.equal(result.filesSkipped, cut);
+    assert.equal(result.filesSent, order.length - cut);
+    assert.ok(result.bytesSent >= 32 * 2 ** 20 && typeof result.seconds === 'number');
+    for (const f of listModelFiles(source)) assert.equal(sha(path.join(home.home, 'models', 'up', f.relative)), sha(f.local), f.relative);
+  });
+
+  it('a third run sends nothing and says so in --json', async () => {
+    const { code, stdout } = await runCli(['models', 'upload', source, '--as', 'up', '--json', '--port', String(serve.port)], home.env);
+    assert.equal(code, 0);
+    const result = JSON.parse(stdout);
+    assert.equal(result.filesSent, 0);
+    assert.equal(result.bytesSent, 0);
+    assert.equal(result.filesSkipped, listModelFiles(source).length);
+  });
+
+  it('says how to start a server when none answers, and that --tls must match (exit 1)', async () => {
+    const none = await runCli(['models', 'upload', source, '--port', '1'], home.env);
+    assert.equal(none.code, 1);
+    assert.match(oneLine(none.stderr), /dts-util serve/);
+    const plain = await runCli(['models', 'upload', source, '--no-tls', '--port', String(serve.port)], home.env);
+    assert.equal(plain.code, 1);
+    assert.match(oneLine(plain.stderr), /--tls\/--no-tls matches the server/);
+  });
+});
