@@ -97,7 +97,9 @@ export async function openSession(file: string, devices: string[], fallbacks: st
       return { session, device, inputs, outputNames: session.outputNames, proven: false, fallback: { file, devices: devices.slice(i + 1), fallbacks, gpu, open } };
     } catch (error) {
       lastError = error;
-      if (i < devices.length - 1) fallbacks.push(`${device}: ${deviceError(error)}`);
+      // Every part of a model fails the same way on a device that cannot start: say it once.
+      const reason = `${device}: ${deviceError(error)}`;
+      if (i < devices.length - 1 && !fallbacks.includes(reason)) fallbacks.push(reason);
     }
   }
   throw lastError;
