@@ -42,6 +42,42 @@ export interface ModelUploadOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Files under this size go several at a time: each upload ends in an fsync of the file and its
+ * folder on the server, which for a dozen configs and tokenizer files would otherwise add a
+ * quarter of a second of waiting to a transfer that is all about the one big weights file.
+ */
+const SMALL_FILE_BYTES = 2 ** 20;
+const SMALL_FILE_STREAMS = 8;
+
+/**
+ * Small files first (concurrently), then large ones one at a time in path order (one stream
+ * already fills the connection), then model_index.json alone, after everything else is stored.
+ */
+export function transferOrder<T extends { relative: string; size: number }>(files: T[]): { small: T[]; large: T[]; last: T[] } {
+  const isIndex = (f: T) => f.relative === 'model_index.json';
+  const rest = files.filter((f) => !isIndex(f));
+  return { small: rest.filter((f) => f.size < SMALL_FILE_BYTES), large: rest.filter((f) => f.size >= SMALL_FILE_BYTES), last: files.filter(isIndex) };
+}
+
+/** Runs `work` over items with at most `limit` at once; the first failure stops new starts and is thrown. */
+async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 /** A transfer that stopped part-way; what is on the server stays, a re-run sends the rest. */
 export class TransferError extends Error {
   override readonly name = 'TransferError';
@@ -119,7 +155,7 @@ export async function uploadModel(connection: Connection, source: string, option
   const toSend = files.filter((f) => !skip.has(f.remote));
   const total = toSend.reduce((sum, f) => sum + f.size, 0);
   let done = 0;
-  for (const f of toSend) {
+  const send = async (f: Planned) => {
     let fileDone = 0;
     const report = () => options.onProgress?.({ phase: 'sending', file: f.remote, fileDone, fileSize: f.size, done, total });
     report();
@@ -135,7 +171,11 @@ export async function uploadModel(connection: Connection, source: string, option
     } catch (error) {
       throw uploadFailure(f.remote, error, options.signal);
     }
-  }
+  };
+  const { small, large, last } = transferOrder(toSend);
+  await inParallel(small, SMALL_FILE_STREAMS, send);
+  for (const f of large) await send(f);
+  for (const f of last) await send(f);
   const result: UploadedFile[] = files.map((f) => ({ remote: f.remote, bytes: f.size, sent: !skip.has(f.remote) }));
   return {
     name,

@@ -35,7 +35,7 @@ describe('dts-util models upload (built binary, real TLS server in its own proce
     const staging = path.join(home.home, 'models', STAGING_DIR);
     const child = spawn(process.execPath, [BIN, 'models', 'upload', source, '--as', 'up', '--json', '--port', String(serve.port)], { env: { ...process.env, ...home.env }, stdio: 'ignore' });
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    // The only file over 1 MiB before unet/model.onnx is unet/big.bin: kill while the server is receiving it.
+    // Files over 1 MiB go one at a time, unet/big.bin first: kill while the server is receiving it.
     await waitUntil(() => listFiles(staging).some((f) => fs.statSync(path.join(staging, f)).size > 2 ** 20), 30_000);
     child.kill('SIGKILL');
     await exited;
@@ -45,11 +45,12 @@ describe('dts-util models upload (built binary, real TLS server in its own proce
     const { code, stdout, stderr } = await runCli(['models', 'upload', source, '--as', 'up', '--json', '--port', String(serve.port)], home.env);
     assert.equal(code, 0, stderr);
     const result = JSON.parse(stdout);
-    const order = listModelFiles(source).map((f) => `up/${f.relative}`);
-    const cut = order.indexOf('up/unet/big.bin');
-    assert.deepEqual(result.files.filter((f: { sent: boolean }) => f.sent).map((f: { remote: string }) => f.remote), order.slice(cut));
-    assert.equal(result.filesSkipped, cut);
-    assert.equal(result.filesSent, order.length - cut);
+    // Small files go first (several at once), then the large ones in path order, model_index.json last:
+    // killed during unet/big.bin, the rest is it, unet/model.onnx after it, and model_index.json.
+    const sent = ['up/unet/big.bin', 'up/unet/model.onnx', 'up/model_index.json'];
+    assert.deepEqual(result.files.filter((f: { sent: boolean }) => f.sent).map((f: { remote: string }) => f.remote), sent);
+    assert.equal(result.filesSent, sent.length);
+    assert.equal(result.filesSkipped, listModelFiles(source).length - sent.length);
     assert.ok(result.bytesSent >= 32 * 2 ** 20 && typeof result.seconds === 'number');
     for (const f of listModelFiles(source)) assert.equal(sha(path.join(home.home, 'models', 'up', f.relative)), sha(f.local), f.relative);
   });

@@ -42,6 +42,8 @@ describe('models upload (library) to a real TLS server', () => {
     for (const f of local) assert.equal(sha(path.join(t.settings.modelsDir, 'copy', f.relative)), sha(f.local), f.relative);
     assert.ok(!local.some((f) => f.relative === '.DS_Store'), 'hidden files are not part of a model');
     const sending = events.filter((e) => e.phase === 'sending');
+    const firstStart = (file: string) => sending.findIndex((e) => e.file === file);
+    assert.ok(firstStart('copy/scheduler/scheduler_config.json') < firstStart('copy/unet/model.onnx'), 'small files go first');
     assert.equal(sending.at(-1)!.file, 'copy/model_index.json');
     assert.equal(sending.at(-1)!.done, result.bytesSent);
     assert.ok(sending.some((e) => e.file === 'copy/unet/model.onnx' && e.fileDone > 0 && e.fileDone < e.fileSize), 'a large file reports bytes as they go');
@@ -87,10 +89,10 @@ describe('models upload (library) to a real TLS server', () => {
       await waitForEmpty(path.join(t.settings.modelsDir, STAGING_DIR));
 
       const rerun = await uploadModel(t.client(), source, { as: 'resumed' });
-      const order = listModelFiles(source).map((f) => `resumed/${f.relative}`);
-      const cut = order.indexOf('resumed/unet/model.onnx_extra');
-      assert.deepEqual(rerun.files.filter((f) => f.sent).map((f) => f.remote), order.slice(cut));
-      assert.deepEqual(rerun.files.filter((f) => !f.sent).map((f) => f.remote), order.slice(0, cut));
+      // Small files went first, then unet/model.onnx, then the big one that was cut: only it and model_index.json are left.
+      const sent = ['resumed/unet/model.onnx_extra', 'resumed/model_index.json'];
+      assert.deepEqual(rerun.files.filter((f) => f.sent).map((f) => f.remote), sent);
+      assert.deepEqual(rerun.files.filter((f) => !f.sent).map((f) => f.remote), listModelFiles(source).map((f) => `resumed/${f.relative}`).filter((f) => !sent.includes(f)));
       assert.equal(sha(path.join(t.settings.modelsDir, 'resumed', 'unet', 'model.onnx_extra')), sha(big));
     } finally {
       fs.rmSync(big);
