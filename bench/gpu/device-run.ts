@@ -90,6 +90,12 @@ async function measure(device: string, modelDir: string, steps: number, size: nu
   const warmStart = performance.now();
   await runPipeline(model, params(size, 1), hooks);
   const warmupMs = performance.now() - warmStart;
+  // A provider that opens but fails its first run falls back inside the session (onnx-session.ts):
+  // that too is a device that did not work.
+  if (model.device !== device || model.fallbacks.length > 0) {
+    await model.release();
+    return { device, ok: false, reason: `fell back to ${model.device} on the first run: ${model.fallbacks.join('; ')}` };
+  }
 
   // Steps are timed from the sampler's own progress reports, so a capped run still has a rate.
   let samplingStart = 0;
