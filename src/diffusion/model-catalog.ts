@@ -96,7 +96,8 @@ export function modelProblem(dir: string): string | undefined {
   if (inspection.unsupported) return `not usable: ${inspection.problems.join('; ')}`;
   const missing = missingFiles(dir);
   if (missing.length > 0) return `incomplete: missing ${missing.join(', ')}`;
-  return inspection.problems ? `not usable: ${inspection.problems.join('; ')}` : undefined;
+  if (!inspection.problems) return undefined;
+  return `${inspection.incomplete ? 'incomplete' : 'not usable'}: ${inspection.problems.join('; ')}`;
 }
 
 /** Refuses a folder that is incomplete or inconsistent before any request runs on it. */

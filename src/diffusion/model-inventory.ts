@@ -23,11 +23,10 @@ function sizeOnDisk(dir: string): number {
   return total;
 }
 
-/** The family when the folder is usable; else what its parts say (sdxl for a second encoder), else unknown. */
-function family(dir: string, parts: string[]): string {
+/** The family when the folder is usable; else the base family its files show (an SDXL folder missing a part), else unknown. */
+function family(dir: string): string {
   const inspection = inspectModelFolder(dir);
-  if (inspection.spec) return inspection.spec.family;
-  return parts.includes('text_encoder_2') ? 'sdxl' : 'unknown';
+  return inspection.spec?.family ?? inspection.base ?? 'unknown';
 }
 
 /** What ListModels answers: every model folder, what it is made of, and which is the default. */
@@ -40,7 +39,7 @@ export function modelInventory(modelsDir: string, defaultModel: string | undefin
     const prediction = readJson(path.join(model.dir, 'scheduler', 'scheduler_config.json')).prediction_type;
     return {
       name: model.name,
-      family: family(model.dir, parts),
+      family: family(model.dir),
       sizeBytes: sizeOnDisk(model.dir),
       parts,
       complete: missing.length === 0,

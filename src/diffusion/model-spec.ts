@@ -43,8 +43,14 @@ export interface ModelSpec {
   timestepCondDim?: number;
 }
 
-/** A spec, or the problems; `unsupported` when the folder is another kind of model altogether (then missing files do not matter). */
-export type Inspection = { spec: ModelSpec; problems?: undefined; unsupported?: undefined } | { spec?: undefined; problems: string[]; unsupported?: boolean };
+/**
+ * A spec, or the problems: `unsupported` when the folder is another kind of model altogether (then
+ * missing files do not matter), `incomplete` when parts are missing, and the base family when the
+ * folder says it (an SDXL folder missing its second encoder is still SDXL).
+ */
+export type Inspection =
+  | { spec: ModelSpec; problems?: undefined; unsupported?: undefined; incomplete?: undefined; base?: undefined }
+  | { spec?: undefined; problems: string[]; unsupported?: boolean; incomplete?: boolean; base?: BaseFamily };
 
 const DEFAULT_VAE_SCALING: Record<BaseFamily, number> = { sd1: 0.18215, sd2: 0.18215, sdxl: 0.13025 };
 /** Text-to-image pipelines of the SD 1.x/2.x/XL and LCM kind, as diffusers, its ONNX classes and optimum name them. */
@@ -94,7 +100,9 @@ function inspect(dir: string): Inspection {
   const required = ['text_encoder/model.onnx', 'unet/model.onnx', 'vae_decoder/model.onnx', 'tokenizer', 'scheduler/scheduler_config.json'];
   if (hasSecondEncoder) required.push('text_encoder_2/model.onnx', 'tokenizer_2');
   const missing = required.filter((f) => !fs.existsSync(path.join(dir, f)));
-  if (missing.length > 0) return { problems: [`missing ${missing.join(', ')}${hasSecondEncoder ? ' (an SDXL folder has text_encoder_2 and tokenizer_2 too)' : ''}`] };
+  if (missing.length > 0) {
+    return { incomplete: true, base: hasSecondEncoder ? 'sdxl' : undefined, problems: [`missing ${missing.join(', ')}${hasSecondEncoder ? ' (an SDXL folder has text_encoder_2 and tokenizer_2 too)' : ''}`] };
+  }
 
   let unet: OnnxSignature;
   let vae: OnnxSignature;
@@ -152,7 +160,7 @@ function inspect(dir: string): Inspection {
   if (!base) {
     problems.push(`unknown model family: text_encoder/config.json (hidden_act ${String(textEncoderConfig['hidden_act'])}, hidden_size ${String(textEncoderConfig['hidden_size'])}) is neither CLIP ViT-L (SD 1.x) nor OpenCLIP (SD 2.x)`);
   }
-  if (problems.length > 0 || !base) return { problems };
+  if (problems.length > 0 || !base) return { problems, base };
 
   const lcm = timestepCondDim !== undefined || (scheduler as Json)['_class_name'] === 'LCMScheduler';
   const turbo = [index['_name_or_path'], unetConfig['_name_or_path'], path.basename(dir)].some((name) => typeof name === 'string' && /turbo/i.test(name));
