@@ -15,6 +15,7 @@ interface ServerFlagValues {
   'max-queue'?: number;
   device?: string;
   gpu?: number;
+  'device-fallback'?: boolean;
   metrics?: boolean;
   'datadog-api-key'?: string;
   'memory-budget'?: string;
@@ -46,6 +47,10 @@ export abstract class BaseCommand extends Command {
     'max-queue': Flags.integer({ description: 'generations that may wait behind the running one (default: 16) [env: DTS_UTIL_MAX_QUEUE]', min: 0 }),
     device: Flags.string({ description: 'compute device: auto (the first usable of cuda, webgpu, cpu), cpu, cuda, webgpu [env: DTS_UTIL_DEVICE]', options: ['auto', 'cpu', 'cuda', 'webgpu'] }),
     gpu: Flags.integer({ description: 'which GPU to use when there are several (CUDA device id; default 0) [env: DTS_UTIL_GPU]', min: 0 }),
+    'device-fallback': Flags.boolean({
+      description: 'when the device is not usable, run on the next usable one (cuda, webgpu, cpu) and log why; --no-device-fallback makes it a start-up error instead (default: on) [env: DTS_UTIL_DEVICE_FALLBACK]',
+      allowNo: true,
+    }),
     metrics: Flags.boolean({ description: 'DogStatsD metrics to the Datadog agent; --no-metrics turns them off (default: on) [env: DTS_UTIL_METRICS]', allowNo: true }),
     'datadog-api-key': Flags.string({ description: 'Datadog API key: logs go to Datadog directly; prefer the DD_API_KEY variable (argv is visible in ps)' }),
     'memory-budget': Flags.string({ description: 'memory for loaded models plus a running generation: a share (of the GPU\'s memory on CUDA, else of RAM) or a size, e.g. 80% or 12GiB; default 80% [env: DTS_UTIL_MEMORY_BUDGET]' }),
@@ -65,6 +70,7 @@ export abstract class BaseCommand extends Command {
       maxQueue: flags['max-queue'],
       device: flags.device,
       gpu: flags.gpu,
+      deviceFallback: flags['device-fallback'],
       metrics: flags.metrics,
       datadogApiKey: flags['datadog-api-key'],
       memoryBudget: flags['memory-budget'],

@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
-import { parseBoolean } from '../config/parse.js';
 import { resolveServerSettings } from '../config/settings.js';
 import { isLogLevel } from '../log/logger.js';
 import { createServerLogging } from '../log/server-logging.js';
@@ -19,22 +18,16 @@ export default class Serve extends BaseCommand {
   static override flags = {
     ...BaseCommand.serverFlags,
     'grace-period': Flags.integer({ description: 'seconds to let running calls finish on shutdown', default: 30, min: 0 }),
-    'device-fallback': Flags.boolean({
-      description: 'when the device is not usable, run on the next usable one (cuda, webgpu, cpu) and log why; --no-device-fallback makes it a start-up error instead (default: on) [env: DTS_UTIL_DEVICE_FALLBACK]',
-      allowNo: true,
-    }),
     'log-level': Flags.string({ description: 'debug, info, warn or error [env: DTS_UTIL_LOG_LEVEL]', options: ['debug', 'info', 'warn', 'error'] }),
   };
 
   async run(): Promise<ServeResult> {
     const { flags } = await this.parse(Serve);
     const settings = resolveServerSettings(this.serverFlags(flags));
-    const envFallback = process.env.DTS_UTIL_DEVICE_FALLBACK?.trim();
-    const deviceFallback = flags['device-fallback'] ?? (envFallback ? parseBoolean(envFallback, 'DTS_UTIL_DEVICE_FALLBACK') : true);
     const level = flags['log-level'] ?? process.env.DTS_UTIL_LOG_LEVEL ?? 'info';
     const logging = createServerLogging(settings, isLogLevel(level) ? level : 'info');
     try {
-      return await runServerUntilSignal(settings, logging.logger, flags['grace-period'] * 1000, logging, { deviceFallback });
+      return await runServerUntilSignal(settings, logging.logger, flags['grace-period'] * 1000, logging);
     } finally {
       await logging.close();
     }

@@ -14,6 +14,7 @@ export interface ConfigFile {
   maxQueue?: number;
   device?: string;
   gpu?: number;
+  deviceFallback?: boolean;
   metrics?: boolean;
   /** "80%" of RAM or a size ("12GiB"); a number is bytes. */
   memoryBudget?: string | number;

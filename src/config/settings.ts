@@ -27,6 +27,7 @@ export interface ServerFlags extends ConnectionFlags {
   maxQueue?: number;
   device?: string;
   gpu?: number;
+  deviceFallback?: boolean;
   metrics?: boolean;
   datadogApiKey?: string;
   memoryBudget?: string;
@@ -62,6 +63,8 @@ export interface ServerSettings extends ConnectionSettings {
   device: string;
   /** Which GPU (CUDA device id) when there are several. */
   gpu: number;
+  /** A configured device that is not usable: run on the next usable one (true) or refuse to start. */
+  deviceFallback: boolean;
   /** DogStatsD metrics to the local Datadog agent (DD_AGENT_HOST / DD_DOGSTATSD_*). */
   metrics: boolean;
   /** Ships logs to Datadog's HTTP intake when set (no agent needed). Never logged. */
@@ -102,10 +105,12 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const device = nonEmpty(flags.device) ?? nonEmpty(env.DTS_UTIL_DEVICE) ?? nonEmpty(config.device) ?? 'auto';
   if (!(DEVICES as readonly string[]).includes(device)) throw new UsageError(`unknown device ${JSON.stringify(device)}`, `use one of ${DEVICES.join(', ')}`);
   const gpu = flags.gpu ?? (env.DTS_UTIL_GPU ? parseCount(env.DTS_UTIL_GPU, 'DTS_UTIL_GPU') : undefined) ?? config.gpu ?? 0;
+  const deviceFallback =
+    flags.deviceFallback ?? (env.DTS_UTIL_DEVICE_FALLBACK ? parseBoolean(env.DTS_UTIL_DEVICE_FALLBACK, 'DTS_UTIL_DEVICE_FALLBACK') : undefined) ?? config.deviceFallback ?? true;
   const metrics = flags.metrics ?? (env.DTS_UTIL_METRICS ? parseBoolean(env.DTS_UTIL_METRICS, 'DTS_UTIL_METRICS') : undefined) ?? config.metrics ?? true;
   const datadogApiKey = nonEmpty(flags.datadogApiKey) ?? nonEmpty(env[DATADOG_KEY_ENV]) ?? nonEmpty(readSecretsFile(connection.paths.configDir)[DATADOG_KEY_ENV]);
   const memoryBudget = memoryBudgetSetting(flags, env, config.memoryBudget);
-  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, metrics, datadogApiKey, memoryBudget };
+  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, metrics, datadogApiKey, memoryBudget };
 }
 
 /** The budget as written, checked here so that a bad value is a usage error at start. */

@@ -26,14 +26,13 @@ export async function runServerUntilSignal(
   logger: Logger,
   graceMs: number,
   logging: { destinations: string[]; stats?: () => IntakeStats | undefined } = { destinations: ['stdout'] },
-  options: { deviceFallback?: boolean } = {},
 ): Promise<ServeResult> {
   if (settings.secretSource === 'argv' || process.argv.some((arg) => arg.startsWith('--datadog-api-key'))) {
     // Overwrites /proc/<pid>/cmdline, so `ps` stops showing the secret from here on.
     process.title = 'dts-util serve';
     logger.warn('a secret was given on the command line, where other users can read it with ps; prefer DTS_UTIL_SHARED_SECRET / --shared-secret-file and DD_API_KEY');
   }
-  const server = await startServer(settings, logger, { ...(logging.stats ? { logStats: logging.stats } : {}), deviceFallback: options.deviceFallback ?? true });
+  const server = await startServer(settings, logger, logging.stats ? { logStats: logging.stats } : {});
   logger.info('dts-util server listening', {
     addresses: server.addresses,
     tls: settings.tls,

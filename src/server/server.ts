@@ -43,8 +43,6 @@ export interface RunningServer {
 export interface ServerExtras {
   /** The Datadog log shipper's state, when logs are shipped (ServerStatus reports it). */
   logStats?: () => IntakeStats | undefined;
-  /** false (serve --no-device-fallback): a configured device that is not usable stops the start-up. Default true. */
-  deviceFallback?: boolean;
 }
 
 export async function startServer(settings: ServerSettings, logger: Logger, extras: ServerExtras = {}): Promise<RunningServer> {
@@ -62,14 +60,14 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
   }
 
   // Before listening: with fallback off, an unusable device must stop the start-up.
-  const devices = await selectDevice({ requested: settings.device, gpu: settings.gpu, fallback: extras.deviceFallback ?? true });
+  const devices = await selectDevice({ requested: settings.device, gpu: settings.gpu, fallback: settings.deviceFallback });
 
   const certificates = settings.tls ? ensureCertificates(settings.paths.tlsDir, certificateNames(settings.host)) : undefined;
   const credentials = certificates
     ? ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(certificates.serverCertPem), private_key: Buffer.from(certificates.serverKeyPem) }], false)
     : ServerCredentials.createInsecure();
 
-  const metrics = createMetrics({ enabled: settings.metrics, env: process.env, logger, device: settings.device });
+  const metrics = createMetrics({ enabled: settings.metrics, env: process.env, logger, device: devices.chosen });
   const server = new Server({
     // Metrics before the secret check, so refused calls are counted with their status.
     interceptors: [accessLogInterceptor(logger), metricsInterceptor(metrics), ...(settings.sharedSecret ? [sharedSecretInterceptor(settings.sharedSecret)] : [])],
@@ -87,7 +85,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     generateImageStream: adapter.serverStream('GenerateImageStream', generateImageStream(generation)),
     uploadFile: adapter.clientStream('UploadFile', uploadFile({ ...settings, onUpload: (bytes, ok) => metrics.upload(bytes, ok) })),
     listModels: adapter.unary('ListModels', async () => ({ models: modelInventory(settings.modelsDir, settings.defaultModel) })),
-    serverStatus: adapter.unary('ServerStatus', serverStatus(settings, engine, extras.logStats ?? (() => undefined))),
+    serverStatus: adapter.unary('ServerStatus', serverStatus(settings, devices.chosen, engine, extras.logStats ?? (() => undefined))),
   };
   server.addService(ImageGenerationServiceService, service);
   const health = addHealthAndReflection(server);

@@ -194,6 +194,7 @@ function configFor(settings: ServerSettings): ConfigFile {
     maxQueue: settings.maxQueue,
     device: settings.device,
     gpu: settings.gpu,
+    deviceFallback: settings.deviceFallback,
     metrics: settings.metrics,
     memoryBudget: settings.memoryBudget,
   };

@@ -53,6 +53,10 @@ describe('install --service-manager none → serve → test --generate → unins
     const other = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--max-queue', '3', '--json'], env);
     assert.equal(other.code, 2);
     assert.match(JSON.parse(other.stdout).error.suggestion, /--yes/);
+    // With --yes the change is written where the service reads it, strict device choice included.
+    const strict = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--no-device-fallback', '--yes', '--json'], env);
+    assert.equal(strict.code, 0, strict.stdout + strict.stderr);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(home.home, 'config.json'), 'utf8')).deviceFallback, false);
 
     // The server the install describes: started with the secret only in secrets.env.
     const serve = await spawnServe(['--port', String(port)], home.env);

@@ -6,7 +6,7 @@ import { checkEcho } from '../../src/client/check-echo.js';
 import { unaryCall } from '../../src/client/client.js';
 import { UsageError } from '../../src/config/errors.js';
 import { resolveServerSettings } from '../../src/config/settings.js';
-import type { ImageGenerationRequest, ImageGenerationResponse } from '../../src/generated/image_generation.js';
+import type { ImageGenerationRequest, ImageGenerationResponse, ServerStatusRequest, ServerStatusResponse } from '../../src/generated/image_generation.js';
 import { createLogger } from '../../src/log/logger.js';
 import { PACKAGE_VERSION } from '../../src/package-root.js';
 import { startServer } from '../../src/server/server.js';
@@ -39,6 +39,12 @@ describe('Echo on a machine with no GPU, device auto', () => {
     assert.match(reply.devices[2]!, /^cpu: usable: .+, \d+ threads$/);
     assert.equal(reply.serverVersion, PACKAGE_VERSION);
     assert.equal(t.server.devices.chosen, 'cpu');
+  });
+
+  it('ServerStatus reports the device chosen, not the "auto" asked for', async () => {
+    const { service } = t.client();
+    const status = await unaryCall<ServerStatusRequest, ServerStatusResponse>(service, service.serverStatus, {}, 10_000);
+    assert.equal(status.device, 'cpu');
   });
 
   it("dts-util test's echo check prints the device and why, and gives the devices under --json", async () => {
@@ -81,9 +87,9 @@ describe('--device webgpu --no-device-fallback where WebGPU cannot start', () =>
   it('refuses to start, before listening, with what is wrong and what to do', async () => {
     const home = tempHome();
     try {
-      const settings = resolveServerSettings({ port: 0, device: 'webgpu' }, home.env);
+      const settings = resolveServerSettings({ port: 0, device: 'webgpu', deviceFallback: false }, home.env);
       const logs: string[] = [];
-      await assert.rejects(startServer(settings, createLogger({ write: (l) => logs.push(l) }), { deviceFallback: false }), (error: unknown) => {
+      await assert.rejects(startServer(settings, createLogger({ write: (l) => logs.push(l) })), (error: unknown) => {
         assert.ok(error instanceof UsageError);
         assert.match(error.message, /^device webgpu was asked for with device fallback off \(--no-device-fallback\), but it is not usable here: .+/);
         assert.match(error.suggestion!, /--device auto.*drop --no-device-fallback to run on cpu instead/);

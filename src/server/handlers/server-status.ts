@@ -13,13 +13,13 @@ function metricsAgent(settings: ServerSettings, env: NodeJS.ProcessEnv): string 
   return result.address.protocol === 'udp' ? `udp://${result.address.host}:${result.address.port}` : `unix://${result.address.path}`;
 }
 
-/** ServerStatus: settings in force and the state of monitoring, without any secret. */
-export function serverStatus(settings: ServerSettings, engine: Engine, logStats: () => IntakeStats | undefined, env: NodeJS.ProcessEnv = process.env) {
+/** ServerStatus: settings in force (the device chosen at start-up, not the one asked for) and the state of monitoring, without any secret. */
+export function serverStatus(settings: ServerSettings, device: string, engine: Engine, logStats: () => IntakeStats | undefined, env: NodeJS.ProcessEnv = process.env) {
   return async (): Promise<ServerStatusResponse> => {
     const logs = logStats();
     return {
       version: PACKAGE_VERSION,
-      device: settings.device,
+      device,
       metricsEnabled: settings.metrics,
       metricsAgent: metricsAgent(settings, env),
       datadogLogs: logs !== undefined,
