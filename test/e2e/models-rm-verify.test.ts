@@ -1,11 +1,22 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
 import { tempHome } from '../helpers/temp-home.js';
 import { installTinyModels } from '../helpers/tiny-models.js';
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`), typing `input` into it. */
+function onTerminal(args: string[], input: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stdin.write(input);
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+}
 
 /** oclif wraps long messages onto "›"-prefixed lines; join them back for matching. */
 const oneLine = (text: string) => text.replace(/\s*\n\s*›\s*/g, ' ');
@@ -51,6 +62,19 @@ describe('dts-util models rm and models verify (built binary, local models direc
     assert.equal(result.name, 'doomed');
     assert.ok(result.bytes > 0);
     assert.deepEqual(fs.readdirSync(models).sort(), ['broken', 'keep']);
+  });
+
+  it('rm on a terminal asks first: "n" keeps the model, "y" removes it', async () => {
+    fs.cpSync(path.join(models, 'keep'), path.join(models, 'asked'), { recursive: true });
+    const no = await onTerminal(['models', 'rm', 'asked'], 'n\n', home.env);
+    assert.match(no.output, /Remove the model asked \([\d.]+ MiB\) from .* \[y\/N\]/);
+    assert.match(no.output, /nothing removed/);
+    assert.equal(no.code, 1);
+    assert.ok(fs.existsSync(path.join(models, 'asked', 'model_index.json')));
+    const yes = await onTerminal(['models', 'rm', 'asked'], 'y\n', home.env);
+    assert.equal(yes.code, 0, yes.output);
+    assert.match(yes.output, /removed asked/);
+    assert.ok(!fs.existsSync(path.join(models, 'asked')));
   });
 
   it('rm of an unknown name lists the installed models; the built-in smoke cannot be removed (exit 2)', async () => {

@@ -5,11 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { status } from '@grpc/grpc-js';
+
 import { listModelFiles } from '../../src/models/local-files.js';
 import type { TransferProgress } from '../../src/models/progress.js';
 import { TransferError, uploadModel } from '../../src/models/upload-folder.js';
 import { STAGING_DIR } from '../../src/server/models-dir.js';
 import { buildPipeline, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
+import { grpcError, upload } from '../helpers/calls.js';
 import { listFiles, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -96,6 +99,18 @@ describe('models upload (library) to a real TLS server', () => {
       assert.equal(sha(path.join(t.settings.modelsDir, 'resumed', 'unet', 'model.onnx_extra')), sha(big));
     } finally {
       fs.rmSync(big);
+    }
+  });
+
+  it('a file that cannot fit on the server\'s disk is refused up front, saying how much it needs (RESOURCE_EXHAUSTED)', async () => {
+    const roomy = await startTestServer({ maxUploadSize: '8000TiB' });
+    try {
+      const error = await grpcError(upload(roomy.client(), [{ filename: 'huge/model.onnx', size: 4000 * 2 ** 40 }]));
+      assert.equal(error.code, status.RESOURCE_EXHAUSTED);
+      assert.match(error.details, /^the server's models directory is on a full disk: huge\/model.onnx needs 4194304000.0 MiB and [\d.]+ MiB is free; free space on the server/);
+      assert.deepEqual(listFiles(roomy.settings.modelsDir), []);
+    } finally {
+      await roomy.stop();
     }
   });
 

@@ -39,6 +39,11 @@ export function uploadFile({ modelsDir, maxUploadBytes, onUpload }: UploadOption
 
     const staging = path.join(modelsDir, STAGING_DIR);
     await fs.mkdir(staging, { recursive: true, mode: 0o700 });
+    // A declared size that cannot fit is refused before a byte is written, not gigabytes in.
+    if (declaredSize > 0) {
+      const disk = await fs.statfs(staging);
+      if (declaredSize > disk.bavail * disk.bsize) throw diskFull(filename, declaredSize, disk.bavail * disk.bsize);
+    }
     const tempPath = path.join(staging, `${crypto.randomUUID()}.part`);
     let received = 0;
     const file = await fs.open(tempPath, 'wx', 0o644);
@@ -84,6 +89,7 @@ export function uploadFile({ modelsDir, maxUploadBytes, onUpload }: UploadOption
       onUpload?.(received, false);
       if (!closed) await file.close().catch(() => undefined);
       await fs.rm(tempPath, { force: true });
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw diskFull(filename, declaredSize || received, undefined);
       throw error;
     }
   };
@@ -116,6 +122,13 @@ function checkSha(value: string): string {
   const sha = value.toLowerCase();
   if (sha && !SHA256_HEX.test(sha)) throw invalidArgument('sha256 must be 64 hexadecimal characters');
   return sha;
+}
+
+/** ENOSPC (or a declared size over the free space): which directory, and how much the file needs. */
+function diskFull(filename: string, bytes: number, free: number | undefined) {
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  const room = free === undefined ? '' : ` and ${mib(free)} is free`;
+  return resourceExhausted(`the server's models directory is on a full disk: ${filename} needs ${mib(bytes)}${room}; free space on the server (or move it to a bigger disk with --model-path) and upload again`);
 }
 
 function tooLarge(filename: string, bytes: number, limit: number) {
