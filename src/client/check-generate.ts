@@ -34,6 +34,7 @@ export function checkGenerate(connection: Connection, model: string, timeoutMs: 
 
     const generation = {
       model: typeof info.sd_model_name === 'string' ? info.sd_model_name : model,
+      family: typeof info.family === 'string' ? info.family : 'unknown',
       device: typeof info.device === 'string' ? info.device : 'unknown',
       ...SMOKE_IMAGE,
       pngBytes: image.length,
@@ -41,7 +42,7 @@ export function checkGenerate(connection: Connection, model: string, timeoutMs: 
     };
     const pipeline = generation.pipelineMs === undefined ? '' : ` (pipeline ${generation.pipelineMs} ms)`;
     return {
-      detail: `model ${generation.model} on ${generation.device} made a valid ${png.width}×${png.height} PNG (${SMOKE_IMAGE.steps} steps, seed ${SMOKE_IMAGE.seed}) in ${Math.round(durationMs)} ms${pipeline}`,
+      detail: `model ${generation.model} (${generation.family}) on ${generation.device} made a valid ${png.width}×${png.height} PNG (${SMOKE_IMAGE.steps} steps, seed ${SMOKE_IMAGE.seed}) in ${Math.round(durationMs)} ms${pipeline}`,
       durationMs,
       generation,
     };
@@ -70,6 +71,7 @@ function smokeRequest(model: string): ImageGenerationRequest {
 /** The fields of `info` the check reads; the rest is the A1111 set, not checked here. */
 interface GenerationInfo {
   device?: unknown;
+  family?: unknown;
   sd_model_name?: unknown;
   timings_ms?: { total_ms?: unknown };
 }

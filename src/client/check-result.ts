@@ -31,6 +31,8 @@ export interface DeviceFacts {
 /** What the generate check asked for and got back. */
 export interface GenerationFacts {
   model: string;
+  /** The model family the server detected (sd1, sdxl, sd-turbo, lcm-sd1, …). */
+  family: string;
   device: string;
   width: number;
   height: number;

@@ -9,7 +9,7 @@ import type { ImageGenerationProgress } from '../generated/image_generation.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate images on the server and save them as PNG files.';
-  static override description = 'Shows progress step by step; Ctrl-C cancels the job on the server. Fields left out get the server defaults (512×512, 20 steps, CFG 7, a random seed).';
+  static override description = 'Shows progress step by step; Ctrl-C cancels the job on the server. Fields left out get the defaults of the model family (SD 1.x: 512×512, 20 steps, CFG 7; SDXL: 1024×1024; Turbo: 1 step, no guidance; LCM: 4 steps) and a random seed.';
   static override examples = [
     '<%= config.bin %> generate "a photo of a cat" --steps 30 --seed 42',
     '<%= config.bin %> generate "a castle" --negative "blurry" --width 768 --height 512 --sampler "DPM++ 2M Karras" --out ./pictures',

@@ -14,7 +14,7 @@ interface ReportCheck {
   caFingerprint?: string;
   certificate?: { subjectAltNames: string[]; issuer: string; daysLeft: number; verified: boolean };
   latencyMs?: { calls: number; p50: number; max: number };
-  generation?: { model: string; device: string; width: number; height: number; pngBytes: number };
+  generation?: { model: string; family: string; device: string; width: number; height: number; pngBytes: number };
 }
 
 interface Report {
@@ -93,10 +93,11 @@ describe('dts-util test against a TLS server (built binary)', () => {
     assert.equal(generate.ok, true, generate.detail);
     assert.equal(generate.generation?.device, 'cpu');
     assert.equal(generate.generation?.model, 'smoke');
+    assert.equal(generate.generation?.family, 'sd1');
     assert.equal(generate.generation?.width, 64);
     assert.equal(generate.generation?.height, 64);
     assert.ok(generate.generation!.pngBytes > 0);
-    assert.match(generate.detail, /^model smoke on cpu made a valid 64×64 PNG \(2 steps, seed 42\) in \d+ ms \(pipeline [\d.]+ ms\)$/);
+    assert.match(generate.detail, /^model smoke \(sd1\) on cpu made a valid 64×64 PNG \(2 steps, seed 42\) in \d+ ms \(pipeline [\d.]+ ms\)$/);
   });
 
   it('--generate with a model that is not installed is unhealthy and says how to add one', async () => {
