@@ -4,7 +4,7 @@ import path from 'node:path';
 import { UsageError } from '../config/errors.js';
 import { DiskFullError, downloadFile } from './download-file.js';
 import { checkRepo, listRepoFiles, resolveUrl, type Hub, type HubFile } from './hub-client.js';
-import { checkModelName, sortForTransfer } from './local-files.js';
+import { checkModelName, listModelFiles, sortForTransfer } from './local-files.js';
 import { pipelineFiles } from './pipeline-files.js';
 import type { ProgressListener } from './progress.js';
 
@@ -132,6 +132,10 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     verified[f.path] = identity(f);
     await fs.writeFile(path.join(staging, VERIFIED_FILE), JSON.stringify(verified, null, 1));
   }
+
+  // Left from an earlier run against another revision (or a part file of a file no longer listed).
+  const wanted = new Set(files.map((f) => f.path));
+  for (const stale of listModelFiles(staging).filter((f) => !wanted.has(f.relative))) await fs.rm(stale.local, { force: true });
 
   let dir = staging;
   if (!options.keepStaged) {

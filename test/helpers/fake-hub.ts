@@ -15,6 +15,8 @@ export interface FakeHubOptions {
   token?: string;
   /** The first download of this path stops after this many bytes: the socket is destroyed. */
   cutOnce?: { path: string; afterBytes: number };
+  /** Answer Range requests with the whole file (200), as some mirrors and proxies do. */
+  ignoreRange?: boolean;
   /** Paths served with one byte flipped (the listing keeps the true digest). */
   corrupt?: Set<string>;
 }
@@ -87,7 +89,7 @@ export async function startFakeHub(repo: string, dir: string, options: FakeHubOp
       bytes = Buffer.from(original);
       bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
     }
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const range = options.ignoreRange ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const start = range ? Number(range[1]) : 0;
     if (start > bytes.length) return void res.writeHead(416, { 'content-range': `bytes */${bytes.length}` }).end();
     const body = bytes.subarray(start);

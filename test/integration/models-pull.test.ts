@@ -80,8 +80,12 @@ describe('models pull from a Hugging Face style hub (local HTTP server)', () => 
       const kept = fs.statSync(part).size;
       assert.ok(kept > 0 && kept < fs.statSync(path.join(repoDir, 'unet', 'model.onnx')).size, `part file holds ${kept} bytes`);
 
+      // A file an earlier run left that the hub no longer lists must not end up in the model.
+      fs.mkdirSync(path.join(stagingDir(modelsDir, 'resumed'), 'unet_old'));
+      fs.writeFileSync(path.join(stagingDir(modelsDir, 'resumed'), 'unet_old', 'model.onnx'), 'stale');
       const before = hub.requests.length;
       const result = await pullModel(options);
+      assert.deepEqual(listFiles(path.join(modelsDir, 'resumed')), PIPELINE);
       const again = hub.requests.slice(before);
       const unet = again.filter((r) => r.url.startsWith('/cdn/') && r.range);
       assert.deepEqual(unet.map((r) => r.range), [`bytes=${kept}-`]);
@@ -89,6 +93,19 @@ describe('models pull from a Hugging Face style hub (local HTTP server)', () => 
       assert.deepEqual(result.files.filter((f) => !f.downloaded).map((f) => f.path), PIPELINE.filter((f) => /^(scheduler|text_encoder|tokenizer)\/|^unet\/config.json$/.test(f)));
       for (const f of PIPELINE) assert.equal(sha(path.join(modelsDir, 'resumed', f)), sha(path.join(repoDir, f)), f);
       assert.ok(!fs.existsSync(stagingDir(modelsDir, 'resumed')));
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('a hub that ignores the Range header (200, whole file) gets the file again from byte 0, not appended twice', async () => {
+    const hub = await startFakeHub(REPO, repoDir, { cutOnce: { path: 'unet/model.onnx', afterBytes: 2 ** 20 }, ignoreRange: true });
+    const options = { hub: { endpoint: hub.endpoint }, repo: REPO, revision: 'main', modelsDir, as: 'norange' };
+    try {
+      await assert.rejects(pullModel(options), InterruptedTransferError);
+      await pullModel(options);
+      assert.ok(hub.requests.some((r) => r.url.startsWith('/cdn/') && r.range), 'the resume asked for a range');
+      assert.equal(sha(path.join(modelsDir, 'norange', 'unet', 'model.onnx')), sha(path.join(repoDir, 'unet', 'model.onnx')));
     } finally {
       await hub.close();
     }
