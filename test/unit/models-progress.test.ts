@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { ProgressLine } from '../../src/models/progress.js';
+
+function terminal(isTTY: boolean): { stream: NodeJS.WriteStream; written: string[] } {
+  const written: string[] = [];
+  return { written, stream: { isTTY, columns: 200, write: (text: string) => written.push(text) > 0 } as unknown as NodeJS.WriteStream };
+}
+
+describe('ProgressLine (the transfer progress bar)', () => {
+  it('draws one line in place with the file, its bytes, the total, the speed, and ends it', () => {
+    const { stream, written } = terminal(true);
+    const line = new ProgressLine(stream);
+    line.update({ phase: 'sending', file: 'sd/unet/model.onnx', fileDone: 3 * 2 ** 20, fileSize: 4 * 2 ** 20, done: 3 * 2 ** 20, total: 8 * 2 ** 20 });
+    assert.equal(written.length, 1);
+    assert.match(written[0]!, /^\rsending sd\/unet\/model.onnx {2}3\.0 MiB\/4\.0 MiB {2}total 3\.0 MiB\/8\.0 MiB \(37%\) {2}[\d.]+ MiB\/s/);
+    // Redraws are throttled to a few a second, but a finished file is always shown.
+    line.update({ phase: 'sending', file: 'sd/unet/model.onnx', fileDone: 4 * 2 ** 20, fileSize: 4 * 2 ** 20, done: 4 * 2 ** 20, total: 8 * 2 ** 20 });
+    assert.match(written.at(-1)!, /4\.0 MiB\/4\.0 MiB {2}total 4\.0 MiB\/8\.0 MiB \(50%\)/);
+    line.finish();
+    assert.equal(written.at(-1), '\n');
+  });
+
+  it('writes nothing when the stream is not a terminal (a pipe or a log file)', () => {
+    const { stream, written } = terminal(false);
+    const line = new ProgressLine(stream);
+    line.update({ phase: 'downloading', file: 'unet/model.onnx', fileDone: 1, fileSize: 2, done: 1, total: 2 });
+    line.finish();
+    assert.deepEqual(written, []);
+  });
+});
