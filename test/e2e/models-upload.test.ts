@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { listModelFiles } from '../../src/models/local-files.js';
 import { STAGING_DIR } from '../../src/server/models-dir.js';
+import { CA_CERT_FILE, certificateNames, ensureCertificates } from '../../src/tls/certificates.js';
 import { buildPipeline, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
 import { BIN, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
 import { tempHome } from '../helpers/temp-home.js';
@@ -14,6 +15,8 @@ import { listFiles } from '../helpers/test-server.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+/** A staging file may be renamed away between the listing and the stat. */
+const sizeOr0 = (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
 const oneLine = (text: string) => text.replace(/\s*\n\s*›\s*/g, ' ');
 
 describe('dts-util models upload (built binary, real TLS server in its own process)', () => {
@@ -36,7 +39,7 @@ describe('dts-util models upload (built binary, real TLS server in its own proce
     const child = spawn(process.execPath, [BIN, 'models', 'upload', source, '--as', 'up', '--json', '--port', String(serve.port)], { env: { ...process.env, ...home.env }, stdio: 'ignore' });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     // Files over 1 MiB go one at a time, unet/big.bin first: kill while the server is receiving it.
-    await waitUntil(() => listFiles(staging).some((f) => fs.statSync(path.join(staging, f)).size > 2 ** 20), 30_000);
+    await waitUntil(() => listFiles(staging).some((f) => sizeOr0(path.join(staging, f)) > 2 ** 20), 30_000);
     child.kill('SIGKILL');
     await exited;
     assert.ok(!fs.existsSync(path.join(home.home, 'models', 'up', 'model_index.json')), 'the model is not listed until it is whole');
@@ -64,12 +67,19 @@ describe('dts-util models upload (built binary, real TLS server in its own proce
     assert.equal(result.filesSkipped, listModelFiles(source).length);
   });
 
-  it('says how to start a server when none answers, and that --tls must match (exit 1)', async () => {
+  it('says how to start a server when none answers, that --tls must match, and which --ca to use (exit 1)', async () => {
     const none = await runCli(['models', 'upload', source, '--port', '1'], home.env);
     assert.equal(none.code, 1);
     assert.match(oneLine(none.stderr), /dts-util serve/);
     const plain = await runCli(['models', 'upload', source, '--no-tls', '--port', String(serve.port)], home.env);
     assert.equal(plain.code, 1);
     assert.match(oneLine(plain.stderr), /--tls\/--no-tls matches the server/);
+    // Another install's CA: the certificate chains to nothing trusted, and the message says which --ca to use.
+    const otherTls = path.join(home.home, 'other-tls');
+    ensureCertificates(otherTls, certificateNames(undefined));
+    const otherCa = path.join(otherTls, CA_CERT_FILE);
+    const stranger = await runCli(['models', 'upload', source, '--ca', otherCa, '--port', String(serve.port)], home.env);
+    assert.equal(stranger.code, 1);
+    assert.ok(oneLine(stranger.stderr).includes(`the server's TLS certificate is not signed by the CA in ${otherCa}; pass the server's own ca.pem with --ca`), stranger.stderr);
   });
 });

@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand } from '../../base-command.js';
-import { explainFailure } from '../../client/check-grpc-error.js';
 import { connectToServer } from '../../client/server-connection.js';
+import { caPathFor, explainConnectionFailure } from '../../models/explain-connection.js';
 import { UsageError } from '../../config/errors.js';
 import { resolveConnectionSettings, resolveServerSettings } from '../../config/settings.js';
 import { DEFAULT_HUB_ENDPOINT, normaliseEndpoint } from '../../models/hub-client.js';
@@ -40,6 +40,8 @@ With --remote the model is downloaded into a hidden staging folder of the local 
     const endpoint = normaliseEndpoint(flags.endpoint ?? (process.env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT));
     const token = process.env.HF_TOKEN || undefined;
     const { modelsDir } = resolveServerSettings({ modelPath: flags['model-path'] });
+    const settings = resolveConnectionSettings(this.connectionFlags(flags));
+    const caPath = caPathFor(settings, flags.ca);
     const progress = this.jsonEnabled() ? undefined : new ProgressLine();
     const cancel = new AbortController();
     const onSigint = () => cancel.abort();
@@ -48,7 +50,7 @@ With --remote the model is downloaded into a hidden staging folder of the local 
     try {
       let result: PullResult & { upload?: ModelUploadResult };
       if (flags.remote) {
-        const connection = connectToServer(resolveConnectionSettings(this.connectionFlags(flags)), flags.ca);
+        const connection = connectToServer(settings, flags.ca);
         try {
           result = await pullToServer(connection, pull);
         } finally {
@@ -67,7 +69,7 @@ With --remote the model is downloaded into a hidden staging folder of the local 
     } catch (error) {
       progress?.finish();
       if (error instanceof UsageError) throw error;
-      this.error(explainFailure(error), { exit: cancel.signal.aborted ? 130 : 1 });
+      this.error(explainConnectionFailure(error, caPath), { exit: cancel.signal.aborted ? 130 : 1 });
     } finally {
       process.off('SIGINT', onSigint);
     }

@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand } from '../../base-command.js';
-import { explainFailure } from '../../client/check-grpc-error.js';
 import { connectToServer } from '../../client/server-connection.js';
+import { caPathFor, explainConnectionFailure } from '../../models/explain-connection.js';
 import { resolveConnectionSettings } from '../../config/settings.js';
 import { ProgressLine } from '../../models/progress.js';
 import { uploadModel, type ModelUploadResult } from '../../models/upload-folder.js';
@@ -30,7 +30,9 @@ export default class ModelsUpload extends BaseCommand {
 
   async run(): Promise<ModelUploadResult> {
     const { args, flags } = await this.parse(ModelsUpload);
-    const connection = connectToServer(resolveConnectionSettings(this.connectionFlags(flags)), flags.ca);
+    const settings = resolveConnectionSettings(this.connectionFlags(flags));
+    const caPath = caPathFor(settings, flags.ca);
+    const connection = connectToServer(settings, flags.ca);
     const progress = this.jsonEnabled() ? undefined : new ProgressLine();
     const cancel = new AbortController();
     const onSigint = () => cancel.abort();
@@ -46,7 +48,7 @@ export default class ModelsUpload extends BaseCommand {
     } catch (error) {
       progress?.finish();
       if (error instanceof Error && error.name === 'UsageError') throw error;
-      this.error(explainFailure(error), { exit: cancel.signal.aborted ? 130 : 1 });
+      this.error(explainConnectionFailure(error, caPath), { exit: cancel.signal.aborted ? 130 : 1 });
     } finally {
       process.off('SIGINT', onSigint);
       connection.close();
