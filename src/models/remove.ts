@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -12,9 +13,16 @@ export interface RemoveResult {
   bytes: number;
 }
 
-/** What would be removed, for the confirmation question; refuses a built-in model. */
+/** What would be removed, for the confirmation question; refuses a built-in model. An interrupted pull of NAME alone is removable too. */
 export function modelToRemove(modelsDir: string, name: string): RemoveResult {
-  const model = findModel(modelsDir, name);
+  let model: ReturnType<typeof findModel>;
+  try {
+    model = findModel(modelsDir, name);
+  } catch (error) {
+    const staged = stagingDir(modelsDir, name);
+    if (!(error instanceof UsageError) || !existsSync(staged)) throw error;
+    return { name, dir: staged, bytes: sizeOnDisk(staged) };
+  }
   if (model.builtin) throw new UsageError(`${name} is built into dts-util and cannot be removed`, 'it lives in the package, not in your models directory, and takes under 10 MB');
   return { name, dir: model.dir, bytes: sizeOnDisk(model.dir) };
 }

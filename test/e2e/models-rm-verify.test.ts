@@ -77,6 +77,14 @@ describe('dts-util models rm and models verify (built binary, local models direc
     assert.ok(!fs.existsSync(path.join(models, 'asked')));
   });
 
+  it('rm of a name that is only an interrupted pull removes its staging folder', async () => {
+    fs.mkdirSync(path.join(models, '.halfway.partial', 'unet'), { recursive: true });
+    fs.writeFileSync(path.join(models, '.halfway.partial', 'unet', 'model.onnx.part'), 'partial bytes');
+    const { code, stderr } = await runCli(['models', 'rm', 'halfway', '--yes'], home.env);
+    assert.equal(code, 0, stderr);
+    assert.ok(!fs.existsSync(path.join(models, '.halfway.partial')));
+  });
+
   it('rm of an unknown name lists the installed models; the built-in smoke cannot be removed (exit 2)', async () => {
     const unknown = await runCli(['models', 'rm', 'nope', '-y'], home.env);
     assert.equal(unknown.code, 2);

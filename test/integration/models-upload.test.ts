@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { status } from '@grpc/grpc-js';
 
+import { explainConnectionFailure } from '../../src/models/explain-connection.js';
 import { listModelFiles } from '../../src/models/local-files.js';
 import type { TransferProgress } from '../../src/models/progress.js';
 import { TransferError, uploadModel } from '../../src/models/upload-folder.js';
@@ -111,6 +112,20 @@ describe('models upload (library) to a real TLS server', () => {
       assert.deepEqual(listFiles(roomy.settings.modelsDir), []);
     } finally {
       await roomy.stop();
+    }
+  });
+
+  it('a server that wants a shared secret refuses a client without it, and the advice says how to give it', async () => {
+    const guarded = await startTestServer({ sharedSecret: 'a-long-enough-shared-secret-0123456789' });
+    try {
+      const error = await grpcError(uploadModel(guarded.client(), source, { as: 'nope' }));
+      assert.equal(error.code, status.UNAUTHENTICATED);
+      assert.match(explainConnectionFailure(error, 'ca.pem'), /DTS_UTIL_SHARED_SECRET or pass --shared-secret-file/);
+      const ok = await uploadModel(guarded.client({ sharedSecret: 'a-long-enough-shared-secret-0123456789' }), source, { as: 'yes' });
+      assert.equal(ok.filesSkipped, 0);
+      assert.deepEqual(listFiles(guarded.settings.modelsDir).filter((f) => f.startsWith('nope')), []);
+    } finally {
+      await guarded.stop();
     }
   });
 
