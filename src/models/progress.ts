@@ -29,12 +29,18 @@ export class ProgressLine {
   private started = performance.now();
   private lastDraw = 0;
   private drawn = false;
+  private phase: TransferProgress['phase'] | undefined;
 
   constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
 
   readonly update: ProgressListener = (p) => {
     if (!this.stream.isTTY) return;
     const now = performance.now();
+    // Checking (hashing) and sending run at different speeds: each phase gets its own clock.
+    if (p.phase !== this.phase) {
+      this.phase = p.phase;
+      this.started = now;
+    }
     const finishedFile = p.fileDone === p.fileSize;
     if (now - this.lastDraw < REDRAW_MS && !finishedFile) return;
     this.lastDraw = now;
