@@ -11,7 +11,10 @@ describe('models verify (library): every part loaded with ONNX Runtime', () => {
   let modelsDir: string;
   before(async () => {
     modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dts-verify-'));
-    await installTinyModels(modelsDir, { sd15: 'good' });
+    await installTinyModels(modelsDir, { sd15: 'good', sd2v: 'sd2' });
+    // An SD 2.x text encoder (48 wide) in an SD 1.x folder whose UNet expects 32: each part loads, together they do not fit.
+    fs.cpSync(path.join(modelsDir, 'good'), path.join(modelsDir, 'mixed'), { recursive: true });
+    fs.cpSync(path.join(modelsDir, 'sd2', 'text_encoder'), path.join(modelsDir, 'mixed', 'text_encoder'), { recursive: true });
     fs.cpSync(path.join(modelsDir, 'good'), path.join(modelsDir, 'truncated'), { recursive: true });
     fs.cpSync(path.join(modelsDir, 'good'), path.join(modelsDir, 'holes'), { recursive: true });
   });
@@ -37,6 +40,13 @@ describe('models verify (library): every part loaded with ONNX Runtime', () => {
     assert.ok(!result.problems[0]!.includes(modelsDir), 'paths are relative to the model');
   });
 
+  it('loads every part of a mixed-up folder and still reports shapes that disagree', async () => {
+    const result = await verifyModel(modelsDir, 'mixed');
+    assert.equal(result.ok, false);
+    assert.ok(result.parts.every((p) => p.ok));
+    assert.ok(result.problems.some((p) => /cross-attention width is 32 but the text encoders give 48/.test(p)), result.problems.join('; '));
+  });
+
   it('lists missing files and a tokenizer that cannot be read', async () => {
     fs.rmSync(path.join(modelsDir, 'holes', 'vae_decoder', 'model.onnx'));
     fs.writeFileSync(path.join(modelsDir, 'holes', 'tokenizer', 'vocab.json'), '{ not json');
@@ -47,6 +57,6 @@ describe('models verify (library): every part loaded with ONNX Runtime', () => {
   });
 
   it('an unknown name is a usage error that lists the installed models', async () => {
-    await assert.rejects(verifyModel(modelsDir, 'nope'), (e: Error) => e.name === 'UsageError' && /no model named nope in .* \(installed: good, holes, truncated, smoke\)/.test(e.message));
+    await assert.rejects(verifyModel(modelsDir, 'nope'), (e: Error) => e.name === 'UsageError' && /no model named nope in .* \(installed: good, holes, mixed, sd2, truncated, smoke\)/.test(e.message));
   });
 });
