@@ -1,7 +1,9 @@
-// postinstall: rebuild unix-dgram (hot-shots' optional native module for DogStatsD over a Unix
+// postinstall and build: rebuild unix-dgram (hot-shots' optional native module for DogStatsD over a Unix
 // socket) for the Node.js 24 that dts-util runs on. npm builds native modules with the Node that
 // runs npm itself, often an older system Node whose ABI Node 24 refuses; the node-<platform>
 // package behind the `node` dependency ships Node 24's headers, so no download is needed.
+// npm may run unix-dgram's own install script after this postinstall (seen with npm 11), so
+// `npm run build` runs this again; it only compiles when Node 24 cannot load the module.
 // Never fails the install: without the module, metrics over unix:// fall back to a logged no-op.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,7 +34,12 @@ function nodeGyp() {
   }
 }
 
-if (fs.existsSync(addon) && fs.existsSync(node)) {
+/** Whether Node 24 loads the module as it is (then there is nothing to do: this runs on every build). */
+function loads() {
+  return spawnSync(node, ['-e', `require(${JSON.stringify(addon)})`], { stdio: 'ignore' }).status === 0;
+}
+
+if (fs.existsSync(addon) && fs.existsSync(node) && !loads()) {
   const nodedir = headersDir();
   const gyp = nodeGyp();
   if (!nodedir) warn('no Node 24 headers under node_modules/node');
