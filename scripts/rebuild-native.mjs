@@ -45,7 +45,10 @@ if (fs.existsSync(addon) && fs.existsSync(node) && !loads()) {
   if (!nodedir) warn('no Node 24 headers under node_modules/node');
   else if (!gyp) warn('node-gyp not found beside npm');
   else {
-    const result = spawnSync(node, [gyp, 'rebuild', `--nodedir=${nodedir}`], { cwd: addon, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    // Without npm's own settings: Debian's npm passes npm_config_nodedir=/usr (Node 20's
+    // headers), which node-gyp prefers to --nodedir.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_config_')));
+    const result = spawnSync(node, [gyp, 'rebuild', `--nodedir=${nodedir}`], { cwd: addon, env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
     if (result.status !== 0) warn(`node-gyp failed: ${(result.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
   }
 }
