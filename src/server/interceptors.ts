@@ -12,6 +12,13 @@ const OPEN_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.v1.ServerRef
  * One access-log line per call (method, status, duration, peer) and a request id that the handler
  * sees as incoming metadata and the client gets back as response metadata.
  */
+/**
+ * Liveness probes that succeed are logged at debug: Kubernetes and load balancers call them every
+ * few seconds, and a line each would bury the calls people read logs for (and cost the event loop
+ * a synchronous write each). Failed probes are logged like any failed call.
+ */
+const PROBES = new Set(['/drawthings.ImageGenerationService/Echo', '/grpc.health.v1.Health/Check']);
+
 export function accessLogInterceptor(logger: Logger): ServerInterceptor {
   return (method, call) => {
     const requestId = crypto.randomUUID();
@@ -21,7 +28,7 @@ export function accessLogInterceptor(logger: Logger): ServerInterceptor {
       if (logged) return;
       logged = true;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      const level = code === status.OK ? 'info' : code === status.INTERNAL || code === status.UNKNOWN ? 'error' : 'warn';
+      const level = code === status.OK ? (PROBES.has(method.path) ? 'debug' : 'info') : code === status.INTERNAL || code === status.UNKNOWN ? 'error' : 'warn';
       logger[level]('call', {
         requestId,
         method: method.path,
