@@ -27,7 +27,9 @@ function mib(bytes: number): string {
  */
 export class ProgressLine {
   private started = performance.now();
-  private lastDraw = 0;
+  // -Infinity, not 0: performance.now() counts from process start, so 0 would hold back the first
+  // draw of a process younger than REDRAW_MS (a unit test, a quick CLI run).
+  private lastDraw = -Infinity;
   private drawn = false;
   private phase: TransferProgress['phase'] | undefined;
 
