@@ -1,6 +1,6 @@
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import type fs from 'node:fs';
+
+import { localSha256 } from '../models/local-sha256.js';
 
 /** Remembered digests, keyed by path; an entry counts only while the file's identity and times are unchanged. */
 const cache = new Map<string, { key: string; sha256: string }>();
@@ -18,9 +18,7 @@ export async function fileSha256(file: string, stats: fs.Stats): Promise<string>
   const key = identity(stats);
   const hit = cache.get(file);
   if (hit?.key === key) return hit.sha256;
-  const hash = crypto.createHash('sha256');
-  await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), hash);
-  const sha256 = hash.digest('hex');
+  const sha256 = await localSha256(file);
   if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
   cache.set(file, { key, sha256 });
   return sha256;

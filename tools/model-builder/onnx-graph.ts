@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import onnxProto from 'onnx-proto';
 
-import { toFloat16Bits } from './float16.js';
+import { toHalfBits } from '../../src/diffusion/float16.js';
 
 const { onnx } = onnxProto;
 export const DataType = onnx.TensorProto.DataType;
@@ -170,7 +170,7 @@ export class GraphBuilder {
       if (type.elemType === DataType.FLOAT) type.elemType = DataType.FLOAT16;
     }
     for (const init of this.initializers) {
-      if (init.values instanceof Float32Array && !keepFloat32.has(init.name)) init.values = toFloat16Bits(init.values);
+      if (init.values instanceof Float32Array && !keepFloat32.has(init.name)) init.values = toHalfBits(init.values);
     }
     for (const node of this.nodes) {
       if (node.opType !== 'Cast') continue;

@@ -4,7 +4,7 @@
  * config leaves the others' weights alone.
  */
 import { DataType, type GraphBuilder } from './onnx-graph.js';
-import { toFloat16Bits } from './float16.js';
+import { toHalfBits } from '../../src/diffusion/float16.js';
 import type { WeightDType } from './config.js';
 
 /** sfc32: 128-bit state, fast in 32-bit integer JS arithmetic, good enough for weights. */
@@ -92,7 +92,7 @@ export class Parameters {
   private store(name: string, values: Float32Array, dims: number[]): string {
     this.count += values.length;
     if (this.dtype === 'float32') return this.graph.initializer(name, values, dims);
-    const half = this.graph.initializer(name, toFloat16Bits(values), dims);
+    const half = this.graph.initializer(name, toHalfBits(values), dims);
     return this.graph.node('Cast', [half], { to: DataType.FLOAT });
   }
 }
