@@ -17,6 +17,7 @@ import { echo } from './handlers/echo.js';
 import { filesExist } from './handlers/files-exist.js';
 import { generateImage, generateImageStream } from './handlers/generate-image.js';
 import { uploadFile } from './handlers/upload-file.js';
+import { decodeUploadFileRequest } from './upload-decoding.js';
 import { addHealthAndReflection } from './health-and-reflection.js';
 import { accessLogInterceptor, sharedSecretInterceptor } from './interceptors.js';
 import { FLOW_CONTROL_OPTION, raiseConnectionWindow, raiseStreamWindow } from './flow-control.js';
@@ -24,6 +25,12 @@ import { bindAll } from './listen.js';
 import { reportGeneration } from './report-generation.js';
 import { serverStatus } from './handlers/server-status.js';
 import type { IntakeStats } from '../log/datadog-intake.js';
+
+/** The generated service with UploadFile's data decoded as a view, not a copy (see upload-decoding.ts). */
+const LEAN_UPLOAD_SERVICE = {
+  ...ImageGenerationServiceService,
+  uploadFile: { ...ImageGenerationServiceService.uploadFile, requestDeserialize: decodeUploadFileRequest },
+};
 
 /** Largest message accepted; uploads use 1 MiB chunks, other clients may send bigger ones. */
 const MAX_MESSAGE_BYTES = 64 * 2 ** 20;
@@ -87,7 +94,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     listModels: adapter.unary('ListModels', async () => ({ models: modelInventory(settings.modelsDir, settings.defaultModel) })),
     serverStatus: adapter.unary('ServerStatus', serverStatus(settings, devices.chosen, engine, extras.logStats ?? (() => undefined))),
   };
-  server.addService(ImageGenerationServiceService, service);
+  server.addService(LEAN_UPLOAD_SERVICE, service);
   const health = addHealthAndReflection(server);
 
   const { port, addresses } = await bindAll(server, settings.host, settings.port, credentials, logger);

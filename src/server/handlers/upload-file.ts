@@ -7,6 +7,7 @@ import type { UploadFileRequest, UploadFileResponse } from '../../generated/imag
 import type { CallContext } from '../call-context.js';
 import { cancelled, dataLoss, failedPrecondition, invalidArgument, resourceExhausted } from '../errors.js';
 import { resolveInside, splitRelativeName, STAGING_DIR } from '../models-dir.js';
+import { StagedFileWriter } from '../staged-file-writer.js';
 
 export interface UploadOptions {
   modelsDir: string;
@@ -47,6 +48,7 @@ export function uploadFile({ modelsDir, maxUploadBytes, onUpload }: UploadOption
     const tempPath = path.join(staging, `${crypto.randomUUID()}.part`);
     let received = 0;
     const file = await fs.open(tempPath, 'wx', 0o644);
+    const writer = new StagedFileWriter(file);
     let closed = false;
     try {
       const hash = crypto.createHash('sha256');
@@ -62,10 +64,10 @@ export function uploadFile({ modelsDir, maxUploadBytes, onUpload }: UploadOption
         if (received > maxUploadBytes) throw tooLarge(filename, received, maxUploadBytes);
         if (declaredSize && received > declaredSize) throw dataLoss(`received more than the declared ${declaredSize} bytes; the upload was discarded`);
         hash.update(data);
-        await file.write(data);
+        await writer.write(data);
       }
       if (declaredSize && received !== declaredSize) throw dataLoss(`received ${received} of the declared ${declaredSize} bytes; the upload was discarded`);
-      await file.sync();
+      await writer.finish();
       const { size } = await file.stat();
       await file.close();
       closed = true;
@@ -87,7 +89,10 @@ export function uploadFile({ modelsDir, maxUploadBytes, onUpload }: UploadOption
       return { message: `stored ${filename}: ${received} bytes, sha256 ${digest}` };
     } catch (error) {
       onUpload?.(received, false);
-      if (!closed) await file.close().catch(() => undefined);
+      if (!closed) {
+        await writer.settle();
+        await file.close().catch(() => undefined);
+      }
       await fs.rm(tempPath, { force: true });
       if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw diskFull(filename, declaredSize || received, undefined);
       throw error;
