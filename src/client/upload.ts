@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { Metadata } from '@grpc/grpc-js';
 
 import type { ImageGenerationServiceClient, UploadFileRequest } from '../generated/image_generation.js';
+import { ChunkFrame } from './upload-encoding.js';
 
 /** Chunk size for UploadFile messages: big enough to amortise per-message cost, far below the 4 MiB default limit. */
 export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
@@ -15,11 +16,6 @@ export interface UploadResult {
   sha256: string;
 }
 
-/**
- * Streams a local file to the server as `remoteName`. The size goes in the first message (so an
- * oversized file is refused before any byte travels); the SHA-256 is computed while streaming and
- * sent in the last message, so the file is read once. Respects HTTP/2 flow control.
- */
 export interface UploadOptions {
   deadlineMs?: number;
   /** Told the size of every chunk as it is handed to the stream (progress bars). */
@@ -28,6 +24,11 @@ export interface UploadOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Streams a local file to the server as `remoteName`. The size goes in the first message (so an
+ * oversized file is refused before any byte travels); the SHA-256 is computed while streaming and
+ * sent in the last message, so the file is read once. Respects HTTP/2 flow control.
+ */
 export async function uploadLocalFile(client: ImageGenerationServiceClient, localPath: string, remoteName: string, options: UploadOptions = {}): Promise<UploadResult> {
   options.signal?.throwIfAborted();
   const { size } = await fs.promises.stat(localPath);
@@ -44,19 +45,36 @@ export async function uploadLocalFile(client: ImageGenerationServiceClient, loca
       else resolve(response.message);
     });
   });
-  const send = async (message: Partial<UploadFileRequest>) => {
-    if (!call.write({ filename: '', data: Buffer.alloc(0), sha256: '', size: 0, ...message })) {
+  const send = async (message: Partial<UploadFileRequest>, written?: () => void) => {
+    // A complete message goes as it is: a ChunkFrame message must stay the same object.
+    if (!call.write(isComplete(message) ? message : { filename: '', data: Buffer.alloc(0), sha256: '', size: 0, ...message }, written)) {
       await once(call, 'drain', { signal: stop.signal });
     }
   };
   const onAbort = () => call.cancel();
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  // Read buffers come back for reuse once grpc-js reports a chunk written: by then it has framed
+  // the chunk into its own buffer (its compression filter runs before any retry buffering or
+  // send). Warm buffers matter: faulting in a fresh megabyte per chunk cost more than the copy.
+  const frames: ChunkFrame[] = [];
   const stream = async () => {
     await send({ filename: remoteName, size });
-    for await (const chunk of fs.createReadStream(localPath, { highWaterMark: UPLOAD_CHUNK_BYTES, signal: stop.signal })) {
-      hash.update(chunk as Buffer);
-      await send({ data: chunk as Buffer });
-      options.onBytes?.((chunk as Buffer).length);
+    const file = await fs.promises.open(localPath, 'r');
+    try {
+      // Exactly the size declared above: a file that grows meanwhile would not match it.
+      for (let offset = 0; offset < size; ) {
+        stop.signal.throwIfAborted();
+        const frame = frames.pop() ?? new ChunkFrame(UPLOAD_CHUNK_BYTES);
+        const { bytesRead } = await file.read(frame.dataArea, 0, Math.min(UPLOAD_CHUNK_BYTES, size - offset), offset);
+        if (bytesRead === 0) throw new Error(`${localPath} shrank while it was being uploaded`);
+        offset += bytesRead;
+        const message = frame.message(bytesRead);
+        hash.update(message.data);
+        await send(message, () => frames.push(frame));
+        options.onBytes?.(bytesRead);
+      }
+    } finally {
+      await file.close();
     }
     digest = hash.digest('hex');
     await send({ sha256: digest });
@@ -74,4 +92,8 @@ export async function uploadLocalFile(client: ImageGenerationServiceClient, loca
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+function isComplete(message: Partial<UploadFileRequest>): message is UploadFileRequest {
+  return message.filename !== undefined && message.data !== undefined && message.sha256 !== undefined && message.size !== undefined;
 }

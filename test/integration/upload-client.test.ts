@@ -13,13 +13,14 @@ import { listFiles, startTestServer, type TestServer } from '../helpers/test-ser
 describe('uploadLocalFile (the client side of UploadFile)', () => {
   let t: TestServer;
   before(async () => {
-    t = await startTestServer({ maxUploadSize: '8MiB' });
+    t = await startTestServer({ maxUploadSize: '24MiB' });
   });
   after(() => t.stop());
 
   it('streams a multi-chunk file over TLS, checksum sent last, and the server stores it byte for byte', async () => {
     const local = path.join(t.home, 'local.bin');
-    const data = crypto.randomBytes(3 * UPLOAD_CHUNK_BYTES + 12345);
+    // Enough chunks that read buffers are reused: one refilled too early would change the bytes.
+    const data = crypto.randomBytes(20 * UPLOAD_CHUNK_BYTES + 12345);
     fs.writeFileSync(local, data);
     const result = await uploadLocalFile(t.client().service, local, 'sd15/unet/model.onnx_data');
     assert.equal(result.sha256, sha256(data));
@@ -30,7 +31,7 @@ describe('uploadLocalFile (the client side of UploadFile)', () => {
 
   it('is refused before sending data when the file is over the server limit', async () => {
     const local = path.join(t.home, 'big.bin');
-    fs.writeFileSync(local, Buffer.alloc(9 * 2 ** 20));
+    fs.writeFileSync(local, Buffer.alloc(25 * 2 ** 20));
     await assert.rejects(uploadLocalFile(t.client().service, local, 'big.bin'), (e: ServiceError) => e.code === status.RESOURCE_EXHAUSTED);
     assert.ok(!listFiles(t.settings.modelsDir).includes('big.bin'));
   });
