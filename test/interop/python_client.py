@@ -14,7 +14,12 @@ from grpc_tools import protoc
 
 def main() -> None:
     proto_dir, address, ca_file, *files = sys.argv[1:]
-    out = tempfile.mkdtemp(prefix="dts-interop-")
+    # The generated modules are imported at once, so the folder can go when the calls are done.
+    with tempfile.TemporaryDirectory(prefix="dts-interop-") as out:
+        call_server(proto_dir, address, ca_file, files, out)
+
+
+def call_server(proto_dir: str, address: str, ca_file: str, files: list, out: str) -> None:
     include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
     rc = protoc.main(["protoc", f"-I{proto_dir}", f"-I{include}", f"--python_out={out}", f"--grpc_python_out={out}", "image_generation.proto"])
     if rc != 0:
