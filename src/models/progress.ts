@@ -21,37 +21,49 @@ function mib(bytes: number): string {
   return bytes >= 10 * 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / MIB).toFixed(1)} MiB`;
 }
 
+/** Off a terminal (CI, a log file): a plain line at most this often during a long file. */
+const LOG_MS = 30_000;
+
 /**
- * One stderr line rewritten in place: the file, its bytes, the run's total, speed and ETA. Only on
- * a terminal (a pipe or a log gets no carriage-return noise); `--json` passes no renderer at all.
+ * On a terminal, one stderr line rewritten in place: the file, its bytes, the run's total, speed
+ * and ETA, redrawn a few times a second. Off a terminal (a pipe, a CI log) the same text as plain
+ * lines, with no carriage returns: one per finished file and one every 30 s during a long one.
+ * `--json` passes no renderer at all.
  */
 export class ProgressLine {
-  private started = performance.now();
+  private started: number;
   // -Infinity, not 0: performance.now() counts from process start, so 0 would hold back the first
   // draw of a process younger than REDRAW_MS (a unit test, a quick CLI run).
   private lastDraw = -Infinity;
+  private lastLog: number;
   private drawn = false;
   private phase: TransferProgress['phase'] | undefined;
 
-  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
+  constructor(
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    this.started = clock();
+    this.lastLog = this.started;
+  }
 
   readonly update: ProgressListener = (p) => {
-    if (!this.stream.isTTY) return;
-    const now = performance.now();
+    const now = this.clock();
     // Checking (hashing) and sending run at different speeds: each phase gets its own clock.
     if (p.phase !== this.phase) {
       this.phase = p.phase;
       this.started = now;
     }
     const finishedFile = p.fileDone === p.fileSize;
+    if (!this.stream.isTTY) {
+      if (!finishedFile && now - this.lastLog < LOG_MS) return;
+      this.lastLog = now;
+      this.stream.write(`${this.describe(p, now)}\n`);
+      return;
+    }
     if (now - this.lastDraw < REDRAW_MS && !finishedFile) return;
     this.lastDraw = now;
-    const seconds = (now - this.started) / 1000;
-    const rate = seconds > 0 ? p.done / seconds : 0;
-    const eta = rate > 0 && p.total > p.done ? `  ETA ${Math.ceil((p.total - p.done) / rate)} s` : '';
-    const percent = p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100;
-    const verb = p.phase === 'checking' ? 'checking' : p.phase === 'sending' ? 'sending' : 'downloading';
-    const line = `${verb} ${p.file}  ${mib(p.fileDone)}/${mib(p.fileSize)}  total ${mib(p.done)}/${mib(p.total)} (${percent}%)  ${(rate / MIB).toFixed(1)} MiB/s${eta}`;
+    const line = this.describe(p, now);
     const width = this.stream.columns ? this.stream.columns - 1 : 120;
     this.stream.write(`\r${line.slice(0, width).padEnd(Math.min(width, 100))}`);
     this.drawn = true;
@@ -61,5 +73,13 @@ export class ProgressLine {
   finish(): void {
     if (this.drawn) this.stream.write('\n');
     this.drawn = false;
+  }
+
+  private describe(p: TransferProgress, now: number): string {
+    const seconds = (now - this.started) / 1000;
+    const rate = seconds > 0 ? p.done / seconds : 0;
+    const eta = rate > 0 && p.total > p.done ? `  ETA ${Math.ceil((p.total - p.done) / rate)} s` : '';
+    const percent = p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100;
+    return `${p.phase} ${p.file}  ${mib(p.fileDone)}/${mib(p.fileSize)}  total ${mib(p.done)}/${mib(p.total)} (${percent}%)  ${(rate / MIB).toFixed(1)} MiB/s${eta}`;
   }
 }

@@ -22,11 +22,24 @@ describe('ProgressLine (the transfer progress bar)', () => {
     assert.equal(written.at(-1), '\n');
   });
 
-  it('writes nothing when the stream is not a terminal (a pipe or a log file)', () => {
+  it('writes plain lines off a terminal: each finished file, and a long file every 30 s', () => {
     const { stream, written } = terminal(false);
-    const line = new ProgressLine(stream);
-    line.update({ phase: 'downloading', file: 'unet/model.onnx', fileDone: 1, fileSize: 2, done: 1, total: 2 });
+    let now = 0;
+    const line = new ProgressLine(stream, () => now);
+    const update = (fileDone: number) => line.update({ phase: 'downloading', file: 'unet/model.onnx', fileDone, fileSize: 100 * 2 ** 20, done: fileDone, total: 200 * 2 ** 20 });
+    now = 1_000;
+    update(10 * 2 ** 20);
+    assert.equal(written.length, 0, 'nothing mid-file before 30 s');
+    now = 31_000;
+    update(50 * 2 ** 20);
+    now = 32_000;
+    update(60 * 2 ** 20);
+    now = 40_000;
+    update(100 * 2 ** 20);
     line.finish();
-    assert.deepEqual(written, []);
+    assert.equal(written.length, 2);
+    assert.match(written[0]!, /^downloading unet\/model\.onnx {2}50\.0 MiB\/100\.0 MiB {2}total 50\.0 MiB\/200\.0 MiB \(25%\) {2}1\.7 MiB\/s {2}ETA 90 s\n$/);
+    assert.match(written[1]!, /^downloading unet\/model\.onnx {2}100\.0 MiB\/100\.0 MiB .*\(50%\)/);
+    assert.ok(written.every((text) => !text.includes('\r')));
   });
 });
