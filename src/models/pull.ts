@@ -99,6 +99,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   }
   const files = sortForTransfer(selected.map((f) => ({ ...f, relative: f.path })));
   const staging = stagingDir(modelsDir, name);
+  const resuming = await exists(staging);
   await fs.mkdir(staging, { recursive: true });
   const verified = await readVerified(staging);
 
@@ -107,7 +108,13 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   for (const f of files) if (verified[f.path] === identity(f) && (await exists(path.join(staging, f.path)))) done.add(f.path);
   const todo = files.filter((f) => !done.has(f.path));
   const total = todo.reduce((sum, f) => sum + (f.size ?? 0), 0);
-  await checkFreeSpace(staging, todo, total);
+  try {
+    await checkFreeSpace(staging, todo, total);
+  } catch (error) {
+    // Refused before a byte came: leave no empty staging folder behind (a resumed one keeps its files).
+    if (!resuming) await fs.rm(staging, { recursive: true, force: true });
+    throw error;
+  }
 
   let progressed = 0;
   let downloadedBytes = 0;

@@ -19,6 +19,8 @@ export interface FakeHubOptions {
   ignoreRange?: boolean;
   /** Paths served with one byte flipped (the listing keeps the true digest). */
   corrupt?: Set<string>;
+  /** Paths listed with this size instead of their own (a model bigger than any disk). */
+  listedSizes?: Map<string, number>;
 }
 
 export interface FakeHub {
@@ -44,10 +46,11 @@ export async function startFakeHub(repo: string, dir: string, options: FakeHubOp
   const bySha = new Map<string, string>();
   const siblings = [...files].map(([rfilename, bytes]) => {
     const blobId = crypto.createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
-    if (bytes.length < LFS_THRESHOLD) return { rfilename, size: bytes.length, blobId };
+    const size = options.listedSizes?.get(rfilename) ?? bytes.length;
+    if (bytes.length < LFS_THRESHOLD) return { rfilename, size, blobId };
     const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
     bySha.set(sha256, rfilename);
-    return { rfilename, size: bytes.length, blobId: 'f'.repeat(40), lfs: { sha256, size: bytes.length, pointerSize: 134 } };
+    return { rfilename, size, blobId: 'f'.repeat(40), lfs: { sha256, size, pointerSize: 134 } };
   });
   const requests: HubRequest[] = [];
   let cut = options.cutOnce;

@@ -143,6 +143,26 @@ describe('models pull from a Hugging Face style hub (local HTTP server)', () => 
     }
   });
 
+  it('refuses up front a model that cannot fit on the disk, before downloading anything', async () => {
+    // The listing says the UNet is 1 PiB: more than any disk here has free, so statfs must refuse it.
+    const hub = await startFakeHub(REPO, repoDir, { listedSizes: new Map([['unet/model.onnx', 2 ** 50]]) });
+    try {
+      await assert.rejects(
+        pullModel({ hub: { endpoint: hub.endpoint }, repo: REPO, revision: 'main', modelsDir, as: 'huge' }),
+        (error: Error) => error instanceof DiskFullError && error.message.startsWith(`not enough space in ${modelsDir}: the model needs 1048576.`) && /GiB is free; free some space or choose another models directory with --model-path$/.test(error.message),
+      );
+      assert.deepEqual(
+        hub.requests.filter((r) => !r.url.startsWith('/api/')),
+        [],
+        'no file was requested',
+      );
+      assert.ok(!fs.existsSync(stagingDir(modelsDir, 'huge')), 'no staging folder is left');
+      assert.ok(!fs.existsSync(path.join(modelsDir, 'huge')));
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('says what to do when the hub refuses (no token), has no such repository, or cannot be reached', async () => {
     const hub = await startFakeHub(REPO, repoDir, { token: 'hf_right' });
     try {
