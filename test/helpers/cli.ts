@@ -24,10 +24,14 @@ export interface ServeProcess {
   waitForLine(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-/** Starts `dts-util serve` as its own process and waits for its "listening" line. */
-export async function spawnServe(args: string[], env: NodeJS.ProcessEnv): Promise<ServeProcess> {
+/**
+ * Starts `dts-util serve` as its own process and waits for its "listening" line. `launcher` runs
+ * it through another command first (e.g. `prlimit --fsize=…`).
+ */
+export async function spawnServe(args: string[], env: NodeJS.ProcessEnv, launcher: string[] = []): Promise<ServeProcess> {
   const portArgs = args.includes('--port') ? [] : ['--port', '0'];
-  const child = spawn(process.execPath, [BIN, 'serve', ...portArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = [...launcher, process.execPath, BIN, 'serve', ...portArgs, ...args];
+  const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
   let stderr = '';

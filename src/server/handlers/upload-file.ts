@@ -94,7 +94,9 @@ export function uploadFile({ modelsDir, maxUploadBytes, onUpload }: UploadOption
         await file.close().catch(() => undefined);
       }
       await fs.rm(tempPath, { force: true });
-      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw diskFull(filename, declaredSize || received, undefined);
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC') throw diskFull(filename, declaredSize || received, undefined);
+      if (code === 'EFBIG') throw overFileSizeLimit(filename);
       throw error;
     }
   };
@@ -134,6 +136,11 @@ function diskFull(filename: string, bytes: number, free: number | undefined) {
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
   const room = free === undefined ? '' : ` and ${mib(free)} is free`;
   return resourceExhausted(`the server's models directory is on a full disk: ${filename} needs ${mib(bytes)}${room}; free space on the server (or move it to a bigger disk with --model-path) and upload again`);
+}
+
+/** EFBIG: the server process may not write files this large (its RLIMIT_FSIZE), whatever the disk has. */
+function overFileSizeLimit(filename: string) {
+  return resourceExhausted(`${filename} is larger than the server process may write: its file size limit (ulimit -f, or LimitFSIZE= in its service unit) is lower; raise or remove that limit and upload again`);
 }
 
 function tooLarge(filename: string, bytes: number, limit: number) {

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { status, type ServiceError } from '@grpc/grpc-js';
+
+import { connect, unaryCall, type Connection } from '../../src/client/client.js';
+import { uploadLocalFile } from '../../src/client/upload.js';
+import { STAGING_DIR } from '../../src/server/models-dir.js';
+import { spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { sha256 } from '../helpers/calls.js';
+import { listFiles } from '../helpers/test-server.js';
+import { tempHome } from '../helpers/temp-home.js';
+
+/** The server process may write files of at most this size (RLIMIT_FSIZE, set with prlimit). */
+const FILE_SIZE_LIMIT = 4 * 2 ** 20;
+
+describe('UploadFile when the server cannot write the file (a real write error mid-upload)', () => {
+  const home = tempHome('dts-upload-efbig-');
+  let serve: ServeProcess;
+  let connection: Connection;
+  before(async () => {
+    serve = await spawnServe([], home.env, ['prlimit', `--fsize=${FILE_SIZE_LIMIT}`]);
+    connection = connect({ address: `127.0.0.1:${serve.port}`, tls: true, caPem: fs.readFileSync(path.join(home.home, 'tls', 'ca.pem'), 'utf8') });
+  });
+  after(async () => {
+    connection.close();
+    serve.child.kill('SIGTERM');
+    await serve.exited;
+    home.cleanup();
+  });
+
+  it('answers RESOURCE_EXHAUSTED naming the limit, keeps nothing, and goes on serving', async () => {
+    const models = path.join(home.home, 'models');
+    const big = path.join(home.home, 'big.bin');
+    // Past the limit several chunks in, so the failing write is one of several in flight.
+    fs.writeFileSync(big, crypto.randomBytes(FILE_SIZE_LIMIT + 3 * 2 ** 20));
+    await assert.rejects(
+      uploadLocalFile(connection.service, big, 'sd/unet/model.onnx_data'),
+      (error: ServiceError) => error.code === status.RESOURCE_EXHAUSTED && /larger than the server process may write: its file size limit \(ulimit -f, or LimitFSIZE=/.test(error.details),
+    );
+    assert.deepEqual(listFiles(models).filter((f) => !f.startsWith('smoke/')), []);
+    assert.deepEqual(fs.existsSync(path.join(models, STAGING_DIR)) ? fs.readdirSync(path.join(models, STAGING_DIR)) : [], []);
+
+    const echo = await unaryCall(connection.service, connection.service.echo, {}, 10_000);
+    assert.equal(echo.message, 'HELLO');
+    const small = path.join(home.home, 'small.bin');
+    const data = crypto.randomBytes(2 ** 20 + 7);
+    fs.writeFileSync(small, data);
+    const stored = await uploadLocalFile(connection.service, small, 'sd/unet/model.onnx_data');
+    assert.equal(stored.sha256, sha256(data));
+    assert.deepEqual(fs.readFileSync(path.join(models, 'sd', 'unet', 'model.onnx_data')), data);
+  });
+});
