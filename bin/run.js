@@ -9,5 +9,8 @@ if (major < 22) {
 // V8 code cache for our modules and oclif's: start-up is most of a short command's time.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
+// Fewer full garbage collections while megabyte Buffers stream through (uploads, downloads).
+const { tuneGarbageCollection } = await import('../dist/src/runtime/gc-tuning.js');
+tuneGarbageCollection();
 const { execute } = await import('@oclif/core');
 await execute({ dir: import.meta.url });
