@@ -1,7 +1,11 @@
 import type { FileHandle } from 'node:fs/promises';
 
-/** Writes in flight at once: enough to keep the disk busy while the next chunk arrives. */
-const MAX_WRITES_IN_FLIGHT = 4;
+/**
+ * Writes in flight at once: one to copy into the page cache while the next is queued. More would
+ * only hold more of libuv's four threadpool threads, which the rest of the server (FilesExist,
+ * model loading) needs too.
+ */
+const MAX_WRITES_IN_FLIGHT = 2;
 /** Start writing back to disk every this many bytes instead of all at the end. */
 const WRITEBACK_EVERY_BYTES = 64 * 2 ** 20;
 

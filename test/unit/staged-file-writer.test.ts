@@ -26,7 +26,7 @@ describe('StagedFileWriter', () => {
     return { handle, counted, counts };
   }
 
-  it('writes every chunk in order, with many in flight, and starts writeback while writing', async () => {
+  it('writes every chunk in order with writes overlapping, and starts writeback while writing', async () => {
     const { handle, counted, counts } = await openCounted('ordered.bin');
     const writer = new StagedFileWriter(counted, 64 * 1024);
     // Chunks of different sizes, so an out-of-order write would shift bytes.
