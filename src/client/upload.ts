@@ -10,6 +10,9 @@ import { ChunkFrame } from './upload-encoding.js';
 /** Chunk size for UploadFile messages: big enough to amortise per-message cost, far below the 4 MiB default limit. */
 export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
 
+/** Every field at its default; messages set the ones they carry. */
+const NO_FIELDS: UploadFileRequest = { filename: '', data: Buffer.alloc(0), sha256: '', size: 0 };
+
 export interface UploadResult {
   message: string;
   bytes: number;
@@ -45,9 +48,9 @@ export async function uploadLocalFile(client: ImageGenerationServiceClient, loca
       else resolve(response.message);
     });
   });
-  const send = async (message: Partial<UploadFileRequest>, written?: () => void) => {
-    // A complete message goes as it is: a ChunkFrame message must stay the same object.
-    if (!call.write(isComplete(message) ? message : { filename: '', data: Buffer.alloc(0), sha256: '', size: 0, ...message }, written)) {
+  // Messages go as they are: a ChunkFrame message must reach the serializer as the same object.
+  const send = async (message: UploadFileRequest, written?: () => void) => {
+    if (!call.write(message, written)) {
       await once(call, 'drain', { signal: stop.signal });
     }
   };
@@ -58,7 +61,7 @@ export async function uploadLocalFile(client: ImageGenerationServiceClient, loca
   // send). Warm buffers matter: faulting in a fresh megabyte per chunk cost more than the copy.
   const frames: ChunkFrame[] = [];
   const stream = async () => {
-    await send({ filename: remoteName, size });
+    await send({ ...NO_FIELDS, filename: remoteName, size });
     const file = await fs.promises.open(localPath, 'r');
     try {
       // Exactly the size declared above: a file that grows meanwhile would not match it.
@@ -77,7 +80,7 @@ export async function uploadLocalFile(client: ImageGenerationServiceClient, loca
       await file.close();
     }
     digest = hash.digest('hex');
-    await send({ sha256: digest });
+    await send({ ...NO_FIELDS, sha256: digest });
     call.end();
   };
   const streamed = stream().catch((error: unknown) => {
@@ -92,8 +95,4 @@ export async function uploadLocalFile(client: ImageGenerationServiceClient, loca
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
-}
-
-function isComplete(message: Partial<UploadFileRequest>): message is UploadFileRequest {
-  return message.filename !== undefined && message.data !== undefined && message.sha256 !== undefined && message.size !== undefined;
 }
