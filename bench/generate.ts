@@ -8,12 +8,11 @@
  * BENCH_GEN_STEPS (default 10), BENCH_GEN_SIZE (default 256), BENCH_GEN_RUNS (default 3).
  */
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 
-import { connect, unaryCall, type Connection } from '../src/client/client.js';
+import { unaryCall, type Connection } from '../src/client/client.js';
 import type { ImageGenerationRequest, ImageGenerationResponse } from '../src/generated/image_generation.js';
-import { spawnServe } from '../test/helpers/cli.js';
+import { serveWithClient } from '../test/helpers/cli.js';
 import { request } from '../test/helpers/requests.js';
 import { tempHome } from '../test/helpers/temp-home.js';
 import { buildPipeline, SD15, type PipelineConfig } from '../tools/model-builder/pipeline.js';
@@ -63,8 +62,7 @@ export async function benchGenerate(): Promise<{ overhead: number; echoP99: numb
   // heap, and its garbage collection would show up as Echo latency.
   execFileSync(process.execPath, ['--input-type=module', '-e', `import { buildModel } from ${JSON.stringify(import.meta.url)}; await buildModel(${JSON.stringify(path.join(home.home, 'models', BENCH_MODEL.name))});`], { stdio: 'inherit' });
   console.log(`generate: built ${BENCH_MODEL.name} in ${((performance.now() - buildStart) / 1000).toFixed(1)} s`);
-  const serve = await spawnServe(['--device', 'cpu'], home.env);
-  const connection = connect({ address: `127.0.0.1:${serve.port}`, tls: true, caPem: fs.readFileSync(path.join(home.home, 'tls', 'ca.pem'), 'utf8') });
+  const { connection, stop } = await serveWithClient(['--device', 'cpu'], home.home, home.env);
   const generate = (r: ImageGenerationRequest) => unaryCall<ImageGenerationRequest, ImageGenerationResponse>(connection.service, connection.service.generateImage, r, 3_600_000);
   const job = request({ width: size, height: size, steps, sampler: 'Euler a', cfgScale: 7, model: BENCH_MODEL.name });
   try {
@@ -94,9 +92,7 @@ export async function benchGenerate(): Promise<{ overhead: number; echoP99: numb
     console.log(`generate: Echo p99 during generation ${echoP99.toFixed(2)} ms over ${echoes.length} calls (target ≤ 10 ms) ${echoP99 <= 10 ? 'MET' : 'NOT MET'}`);
     return { overhead, echoP99 };
   } finally {
-    connection.close();
-    serve.child.kill('SIGTERM');
-    await serve.exited;
+    await stop();
     home.cleanup();
   }
 }

@@ -4,11 +4,9 @@
  * BENCH_ECHO_CALLS (default 4000 per measurement), BENCH_ECHO_CONCURRENCY (default 16).
  */
 import dgram from 'node:dgram';
-import fs from 'node:fs';
-import path from 'node:path';
 
-import { connect, unaryCall } from '../src/client/client.js';
-import { spawnServe } from '../test/helpers/cli.js';
+import { unaryCall } from '../src/client/client.js';
+import { serveWithClient } from '../test/helpers/cli.js';
 import { tempHome } from '../test/helpers/temp-home.js';
 import { median } from './upload-throughput.js';
 
@@ -18,8 +16,7 @@ const concurrency = Number(process.env.BENCH_ECHO_CONCURRENCY ?? 16);
 async function echoThroughput(metrics: boolean, agentPort: number): Promise<number> {
   const home = tempHome('dts-bench-metrics-');
   const env = { ...home.env, DD_DOGSTATSD_URL: `udp://127.0.0.1:${agentPort}` };
-  const serve = await spawnServe(metrics ? ['--log-level', 'info'] : ['--no-metrics'], env);
-  const connection = connect({ address: `127.0.0.1:${serve.port}`, tls: true, caPem: fs.readFileSync(path.join(home.home, 'tls', 'ca.pem'), 'utf8') });
+  const { connection, stop } = await serveWithClient(metrics ? ['--log-level', 'info'] : ['--no-metrics'], home.home, env);
   try {
     const echo = () => unaryCall(connection.service, connection.service.echo, {}, 10_000);
     for (let i = 0; i < 300; i++) await echo(); // warm both sides
@@ -32,9 +29,7 @@ async function echoThroughput(metrics: boolean, agentPort: number): Promise<numb
     );
     return calls / ((performance.now() - started) / 1000);
   } finally {
-    connection.close();
-    serve.child.kill('SIGTERM');
-    await serve.exited;
+    await stop();
     home.cleanup();
   }
 }

@@ -10,13 +10,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { connect } from '../src/client/client.js';
-import { tuneGarbageCollection } from '../src/runtime/gc-tuning.js';
 import { uploadLocalFile } from '../src/client/upload.js';
 import { ProgressLine } from '../src/models/progress.js';
 import { uploadModel } from '../src/models/upload-folder.js';
+import { tuneGarbageCollection } from '../src/runtime/gc-tuning.js';
 import { buildPipeline, TINY_SD15 } from '../tools/model-builder/pipeline.js';
-import { spawnServe } from '../test/helpers/cli.js';
+import { serveWithClient } from '../test/helpers/cli.js';
 import { tempHome } from '../test/helpers/temp-home.js';
 import { median } from './upload-throughput.js';
 
@@ -44,8 +43,7 @@ export async function benchModelsUpload(): Promise<{ ratio: number }> {
   fs.closeSync(fd);
   const modelBytes = fs.readdirSync(model, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((sum, e) => sum + fs.statSync(path.join(e.parentPath, e.name)).size, 0);
 
-  const serve = await spawnServe([], home.env);
-  const connection = connect({ address: `127.0.0.1:${serve.port}`, tls: true, caPem: fs.readFileSync(path.join(home.home, 'tls', 'ca.pem'), 'utf8') });
+  const { connection, stop } = await serveWithClient([], home.home, home.env);
   const serverModels = path.join(home.home, 'models');
   const ratios: number[] = [];
   try {
@@ -92,9 +90,7 @@ export async function benchModelsUpload(): Promise<{ ratio: number }> {
       );
     }
   } finally {
-    connection.close();
-    serve.child.kill('SIGTERM');
-    await serve.exited;
+    await stop();
     home.cleanup();
   }
   const ratio = median(ratios);

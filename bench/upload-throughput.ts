@@ -11,10 +11,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { connect } from '../src/client/client.js';
-import { tuneGarbageCollection } from '../src/runtime/gc-tuning.js';
 import { uploadLocalFile, UPLOAD_CHUNK_BYTES } from '../src/client/upload.js';
-import { spawnServe } from '../test/helpers/cli.js';
+import { tuneGarbageCollection } from '../src/runtime/gc-tuning.js';
+import { serveWithClient } from '../test/helpers/cli.js';
 import { tempHome } from '../test/helpers/temp-home.js';
 
 // This process is the uploading client: tuned as bin/run.js tunes every dts-util command.
@@ -33,8 +32,7 @@ export async function benchUpload(): Promise<{ ratio: number }> {
   for (let i = 0; i < sizeMiB; i++) fs.writeSync(fd, block);
   fs.closeSync(fd);
 
-  const serve = await spawnServe([], home.env);
-  const connection = connect({ address: `127.0.0.1:${serve.port}`, tls: true, caPem: fs.readFileSync(path.join(home.home, 'tls', 'ca.pem'), 'utf8') });
+  const { serve, connection, stop } = await serveWithClient([], home.home, home.env);
   const ratios: number[] = [];
   try {
     for (let round = 1; round <= rounds; round++) {
@@ -62,9 +60,7 @@ export async function benchUpload(): Promise<{ ratio: number }> {
       console.log(`upload round ${round}: ${sizeMiB} MiB, chunk ${UPLOAD_CHUNK_BYTES / 1024} KiB, TLS loopback ${upload.toFixed(0)} MiB/s vs raw disk (dd + fsync) ${raw.toFixed(0)} MiB/s → ratio ${(upload / raw).toFixed(2)} (${busy})`);
     }
   } finally {
-    connection.close();
-    serve.child.kill('SIGTERM');
-    await serve.exited;
+    await stop();
     home.cleanup();
   }
   const ratio = median(ratios);

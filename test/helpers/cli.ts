@@ -1,7 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
+import { connect, type Connection } from '../../src/client/client.js';
 import { PACKAGE_ROOT } from '../../src/package-root.js';
 
 export const BIN = path.join(PACKAGE_ROOT, 'bin', 'run.js');
@@ -66,4 +68,27 @@ export async function spawnServe(args: string[], env: NodeJS.ProcessEnv, launche
   const listening = await waitForLine((l) => l.msg === 'dts-util server listening');
   const port = Number(String((listening.addresses as string[])[0]).split(':').pop());
   return { child, port, lines, exited, waitForLine };
+}
+
+export interface ServeWithClient {
+  serve: ServeProcess;
+  /** A TLS client verified against the install's own CA. */
+  connection: Connection;
+  /** Closes the client, stops the server (SIGTERM) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** `dts-util serve` in its own process, under DTS_UTIL_HOME `home`, with a client connected to it. */
+export async function serveWithClient(args: string[], home: string, env: NodeJS.ProcessEnv, launcher: string[] = []): Promise<ServeWithClient> {
+  const serve = await spawnServe(args, env, launcher);
+  const connection = connect({ address: `127.0.0.1:${serve.port}`, tls: true, caPem: fs.readFileSync(path.join(home, 'tls', 'ca.pem'), 'utf8') });
+  return {
+    serve,
+    connection,
+    async stop() {
+      connection.close();
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    },
+  };
 }

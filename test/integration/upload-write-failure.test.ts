@@ -6,10 +6,10 @@ import { after, before, describe, it } from 'node:test';
 
 import { status, type ServiceError } from '@grpc/grpc-js';
 
-import { connect, unaryCall, type Connection } from '../../src/client/client.js';
+import { unaryCall } from '../../src/client/client.js';
 import { uploadLocalFile } from '../../src/client/upload.js';
 import { STAGING_DIR } from '../../src/server/models-dir.js';
-import { spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { serveWithClient, type ServeWithClient } from '../helpers/cli.js';
 import { sha256 } from '../helpers/calls.js';
 import { listFiles } from '../helpers/test-server.js';
 import { tempHome } from '../helpers/temp-home.js';
@@ -19,20 +19,17 @@ const FILE_SIZE_LIMIT = 4 * 2 ** 20;
 
 describe('UploadFile when the server cannot write the file (a real write error mid-upload)', () => {
   const home = tempHome('dts-upload-efbig-');
-  let serve: ServeProcess;
-  let connection: Connection;
+  let server: ServeWithClient;
   before(async () => {
-    serve = await spawnServe([], home.env, ['prlimit', `--fsize=${FILE_SIZE_LIMIT}`]);
-    connection = connect({ address: `127.0.0.1:${serve.port}`, tls: true, caPem: fs.readFileSync(path.join(home.home, 'tls', 'ca.pem'), 'utf8') });
+    server = await serveWithClient([], home.home, home.env, ['prlimit', `--fsize=${FILE_SIZE_LIMIT}`]);
   });
   after(async () => {
-    connection.close();
-    serve.child.kill('SIGTERM');
-    await serve.exited;
+    await server.stop();
     home.cleanup();
   });
 
   it('answers RESOURCE_EXHAUSTED naming the limit, keeps nothing, and goes on serving', async () => {
+    const { connection } = server;
     const models = path.join(home.home, 'models');
     const big = path.join(home.home, 'big.bin');
     // Past the limit several chunks in, so the failing write is one of several in flight.
