@@ -9,6 +9,8 @@ if (major < 22) {
 // V8 code cache for our modules and oclif's: start-up is most of a short command's time.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
+// The check above is ours; oclif's own engine check loads semver for it (about a tenth of --help).
+process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1';
 // Fewer full garbage collections while megabyte Buffers stream through (uploads, downloads).
 const { tuneGarbageCollection } = await import('../dist/src/runtime/gc-tuning.js');
 tuneGarbageCollection();
