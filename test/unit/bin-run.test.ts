@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { describe, it } from 'node:test';
+
+import { BIN } from '../helpers/cli.js';
+
+/** Runs bin/run.js and reports how it ended, whatever the exit code. */
+function runBin(nodeArgs: string[], args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [...nodeArgs, BIN, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Makes the process report Node.js 20 before bin/run.js looks. */
+const PRETEND_NODE_20 = `data:text/javascript,${encodeURIComponent("Object.defineProperty(process.versions, 'node', { value: '20.11.1' }); Object.defineProperty(process, 'version', { value: 'v20.11.1' });")}`;
+
+describe('bin/run.js (the dts-util entry point)', () => {
+  it('refuses a Node.js older than 22 itself, with what to do, exit 2', async () => {
+    const { code, stdout, stderr } = await runBin(['--import', PRETEND_NODE_20], ['--help']);
+    assert.equal(code, 2);
+    assert.equal(stdout, '');
+    assert.match(stderr, /^dts-util needs Node\.js 22 or newer; this is v20\.11\.1\.\nRun it through npx/);
+  });
+
+  it('prints nothing but its answer on the Node.js it runs on (no "unrecognized flag" from the GC tuning)', async () => {
+    const { code, stdout, stderr } = await runBin([], ['--version']);
+    assert.equal(code, 0);
+    assert.match(stdout, /dts-util\/\d+\.\d+\.\d+/);
+    assert.equal(stderr, '');
+  });
+});
