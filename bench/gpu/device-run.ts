@@ -9,6 +9,8 @@
  * `capSeconds` bounds the timed sampling: a device too slow to finish every step in it (the CPU
  * on a big model) reports its speed over the steps it did, marked as capped.
  */
+import fs from 'node:fs';
+
 import * as ort from 'onnxruntime-node';
 
 import { LoadedModel } from '../../src/diffusion/loaded-model.js';
@@ -138,6 +140,21 @@ async function measure(device: string, modelDir: string, steps: number, size: nu
   }
 }
 
+/**
+ * This process's own peak RSS. getrusage's maxRSS is not it on Linux: a child started by a large
+ * parent (`npm run bench` after the model benchmarks) reports the parent's peak. VmHWM belongs to
+ * this process's memory map alone; elsewhere (macOS) maxRSS is what there is.
+ */
+function peakRssMiB(): number {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Math.round(Number(hwm[1]) / 1024);
+  } catch {
+    // No /proc: not Linux.
+  }
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
 const [device, modelDir, steps, size, cap] = process.argv.slice(2);
 if (!device || !modelDir) {
   console.error('usage: device-run.js <device> <modelDir> <steps> <size> <capSeconds>');
@@ -149,7 +166,7 @@ try {
 } catch (error) {
   result = { device, ok: false, reason: `failed while running: ${(error as Error).message.split('\n')[0]}` };
 }
-result.maxRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+result.maxRssMiB = peakRssMiB();
 console.log(JSON.stringify(result));
 // ONNX Runtime's GPU providers can keep native threads alive; the result is out, so leave now.
 process.exit(0);
