@@ -5,6 +5,7 @@ import { after, describe, it } from 'node:test';
 
 import { createLogger } from '../../src/log/logger.js';
 import { agentAddress, createMetrics, globalTags, sanitizeTagValue, tag, type Metrics } from '../../src/metrics/index.js';
+import { datagramBytes } from '../../src/metrics/statsd.js';
 import { UDS_REMEDY, unixDgramProblem } from '../../src/metrics/uds.js';
 import { PACKAGE_VERSION } from '../../src/package-root.js';
 
@@ -144,12 +145,31 @@ describe('DogStatsD over UDP (DD_DOGSTATSD_URL)', () => {
       assert.ok(gauges[0]!.value > 0, name);
       for (const t of common) assert.ok(gauges[0]!.tags.includes(t), `${name} lacks ${t}`);
     }
-    // Calls batch: several lines share a datagram, and none is over one MTU.
+    // Calls batch: several lines share a datagram, and none is over the agent's 8 KiB buffer.
     assert.ok(agent.datagrams.some((d) => d.split('\n').filter(Boolean).length > 1));
-    assert.ok(agent.datagrams.every((d) => Buffer.byteLength(d) <= 1432));
+    assert.ok(agent.datagrams.every((d) => Buffer.byteLength(d) <= 8192));
     // No secret from env in any packet, and nothing logged above debug.
     assert.ok(agent.datagrams.every((d) => !d.includes('sekrit')));
     assert.deepEqual(entries.filter((e) => e.level !== 'debug'), []);
+  });
+
+  it('fills datagrams up to the 8 KiB agent buffer on loopback, one MTU for a remote agent', async () => {
+    assert.equal(datagramBytes({ protocol: 'udp', host: '127.0.0.1', port: 8125 }), 8192);
+    assert.equal(datagramBytes({ protocol: 'udp', host: 'localhost', port: 8125 }), 8192);
+    assert.equal(datagramBytes({ protocol: 'udp', host: '::1', port: 8125 }), 8192);
+    assert.equal(datagramBytes({ protocol: 'uds', path: '/var/run/datadog/dsd.socket' }), 8192);
+    assert.equal(datagramBytes({ protocol: 'udp', host: '10.0.0.7', port: 8125 }), 1432);
+    assert.equal(datagramBytes({ protocol: 'udp', host: 'datadog-agent.monitoring', port: 8125 }), 1432);
+
+    const agent = await startAgent();
+    toClose.push(agent);
+    const metrics = createMetrics({ enabled: true, env: { DD_DOGSTATSD_URL: `udp://127.0.0.1:${agent.port}` }, logger: capture().logger, serviceCheckIntervalMs: 60_000 });
+    for (let i = 0; i < 200; i++) metrics.call('/drawthings.ImageGenerationService/Echo', 'OK', i / 10);
+    await metrics.close();
+    await agent.until((lines) => lines.filter((l) => l.name === 'dts.grpc.requests').length === 200);
+    // 400 lines of ~150 bytes: a few full datagrams rather than dozens of MTU-sized ones.
+    assert.ok(agent.datagrams.some((d) => Buffer.byteLength(d) > 1432), 'some datagram is over one MTU');
+    assert.ok(agent.datagrams.every((d) => Buffer.byteLength(d) <= 8192));
   });
 
   it('stops the service check on close(), flushing what was buffered', async () => {
