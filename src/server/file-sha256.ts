@@ -19,7 +19,12 @@ export async function fileSha256(file: string, stats: fs.Stats): Promise<string>
   const hit = cache.get(file);
   if (hit?.key === key) return hit.sha256;
   const sha256 = await localSha256(file);
-  if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-  cache.set(file, { key, sha256 });
+  rememberSha256(file, stats, sha256);
   return sha256;
+}
+
+/** Records a digest already known (UploadFile hashed every byte it stored), so asking for it costs no read. */
+export function rememberSha256(file: string, stats: fs.Stats, sha256: string): void {
+  if (cache.size >= MAX_ENTRIES && !cache.has(file)) cache.delete(cache.keys().next().value!);
+  cache.set(file, { key: identity(stats), sha256 });
 }

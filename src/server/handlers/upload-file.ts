@@ -6,6 +6,7 @@ import { setImmediate } from 'node:timers/promises';
 import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
 import type { CallContext } from '../call-context.js';
 import { cancelled, dataLoss, failedPrecondition, invalidArgument, resourceExhausted } from '../errors.js';
+import { rememberSha256 } from '../file-sha256.js';
 import { resolveInside, splitRelativeName, STAGING_DIR } from '../models-dir.js';
 import { StagedFileWriter } from '../staged-file-writer.js';
 
@@ -85,6 +86,8 @@ export function uploadFile({ modelsDir, maxUploadBytes, onUpload }: UploadOption
       const target = await resolveInside(modelsDir, filename);
       await fs.mkdir(path.dirname(target), { recursive: true });
       await moveIntoPlace(tempPath, target, filename);
+      // The rename changed the file's ctime: take its identity now, for FilesExist's digest cache.
+      rememberSha256(target, await fs.stat(target), digest);
       onUpload?.(received, true);
       return { message: `stored ${filename}: ${received} bytes, sha256 ${digest}` };
     } catch (error) {
