@@ -7,11 +7,16 @@ import { loadTrustedCa } from './check-ca.js';
 import { connect, type Connection } from './client.js';
 import { dialAddress } from './server-address.js';
 
+/** The CA file a client command trusts: --ca, else the install's own. */
+export function caPathFor(settings: ConnectionSettings, flagCa: string | undefined): string {
+  return flagCa ?? path.join(settings.paths.tlsDir, CA_CERT_FILE);
+}
+
 /** A connection to the configured (or flagged) server, for client commands; no CA → a usage error saying how to get one. */
 export function connectToServer(settings: ConnectionSettings, caPath: string | undefined): Connection {
   let caPem: string | undefined;
   if (settings.tls) {
-    const ca = loadTrustedCa(caPath ?? path.join(settings.paths.tlsDir, CA_CERT_FILE), caPath !== undefined);
+    const ca = loadTrustedCa(caPathFor(settings, caPath), caPath !== undefined);
     if ('problem' in ca) throw new UsageError(ca.problem, 'start the server once (dts-util serve or dts-util install), or pass its ca.pem with --ca');
     caPem = ca.pem;
   }

@@ -1,7 +1,4 @@
-import path from 'node:path';
-
 import type { ConnectionSettings } from '../config/settings.js';
-import { CA_CERT_FILE } from '../tls/certificates.js';
 import { loadTrustedCa } from './check-ca.js';
 import { checkEcho } from './check-echo.js';
 import { checkGenerate } from './check-generate.js';
@@ -12,6 +9,7 @@ import type { Check } from './check-result.js';
 import { checkTls } from './check-tls.js';
 import { connect } from './client.js';
 import { dialAddress } from './server-address.js';
+import { caPathFor } from './server-connection.js';
 
 export type { Check } from './check-result.js';
 export { SMOKE_MODEL } from './check-generate.js';
@@ -59,7 +57,7 @@ export async function runSmokeTest({ settings, caPath, timeoutMs, generate, serv
 
   let caPem: string | undefined;
   if (settings.tls) {
-    const ca = loadTrustedCa(caPath ?? path.join(settings.paths.tlsDir, CA_CERT_FILE), caPath !== undefined);
+    const ca = loadTrustedCa(caPathFor(settings, caPath), caPath !== undefined);
     if ('problem' in ca) {
       checks.push({ name: 'tls', ok: false, detail: ca.problem });
       return report();

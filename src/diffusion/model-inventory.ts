@@ -15,7 +15,8 @@ function readJson(file: string): Record<string, unknown> {
   }
 }
 
-function sizeOnDisk(dir: string): number {
+/** Bytes of the files under a folder; links inside it are not followed. */
+export function sizeOnDisk(dir: string): number {
   let total = 0;
   for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
     if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name)).size;

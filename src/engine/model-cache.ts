@@ -1,3 +1,4 @@
+import { deviceError } from '../diffusion/device.js';
 import { budgetRefusal, formatBytes, MEMORY_BUDGET_SETTING } from '../diffusion/memory-estimate.js';
 
 /** Anything the cache can hold: a loaded model whose memory release() gives back. */
@@ -29,7 +30,7 @@ export function isOutOfMemory(error: unknown): boolean {
 }
 
 function outOfMemory(spec: ModelSpec, error: unknown, budgetBytes: number): string {
-  const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  const reason = deviceError(error);
   return `loading model ${spec.name} (${formatBytes(spec.bytes)}) ran out of memory with no other model loaded (${reason}): the memory budget of ${formatBytes(budgetBytes)} is more than the device has free; lower ${MEMORY_BUDGET_SETTING}`;
 }
 

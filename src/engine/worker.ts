@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 
+import { deviceError } from '../diffusion/device.js';
 import { LoadedModel } from '../diffusion/loaded-model.js';
 import { formatBytes, MEMORY_BUDGET_SETTING } from '../diffusion/memory-estimate.js';
 import { runPipeline } from '../diffusion/pipeline.js';
@@ -39,7 +40,7 @@ function classify(error: unknown): { kind: FailureKind; message: string } {
   if (error instanceof UnknownSamplerError) return { kind: 'invalid', message: error.message };
   if (error instanceof ModelCacheFullError) return { kind: 'too_large', message: error.message };
   if (isOutOfMemory(error)) {
-    const reason = (error as Error).message.split('\n')[0];
+    const reason = deviceError(error);
     return { kind: 'too_large', message: `the generation ran out of memory (${reason}): lower width/height or batch_size, or lower ${MEMORY_BUDGET_SETTING} so that fewer models stay loaded beside it` };
   }
   return { kind: 'internal', message: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error) };

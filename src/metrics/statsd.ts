@@ -1,5 +1,6 @@
 import { StatsD, type ClientOptions } from 'hot-shots';
 
+import { isLoopbackHost } from '../config/settings.js';
 import type { Logger } from '../log/logger.js';
 import type { AgentAddress } from './address.js';
 import { queueInLinearTime } from './linear-queue.js';
@@ -12,7 +13,6 @@ const FLUSH_MS = 500;
 const MTU_DATAGRAM_BYTES = 1432;
 /** The agent's default read buffer (dogstatsd_buffer_size): the most any datagram may carry. */
 const AGENT_BUFFER_BYTES = 8192;
-const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|::1)$/;
 
 /**
  * How full a datagram may get. Over a Unix socket or to a loopback address nothing fragments, so
@@ -21,7 +21,7 @@ const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|::1)$/;
  * gets one MTU, so no datagram is fragmented or dropped on the way.
  */
 export function datagramBytes(address: AgentAddress): number {
-  if (address.protocol === 'uds' || LOOPBACK_HOST.test(address.host)) return AGENT_BUFFER_BYTES;
+  if (address.protocol === 'uds' || isLoopbackHost(address.host)) return AGENT_BUFFER_BYTES;
   return MTU_DATAGRAM_BYTES;
 }
 const OK = 0;

@@ -30,7 +30,8 @@ function verifier(file: HubFile): { hash: crypto.Hash; expected: string; kind: s
   return undefined;
 }
 
-async function sizeOf(file: string): Promise<number> {
+/** A file's size, 0 when it is not there (a part file not started yet). */
+export async function sizeOf(file: string): Promise<number> {
   try {
     return (await fs.stat(file)).size;
   } catch {

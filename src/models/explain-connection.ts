@@ -1,15 +1,6 @@
-import path from 'node:path';
-
 import { status, type ServiceError } from '@grpc/grpc-js';
 
 import { explainFailure } from '../client/check-grpc-error.js';
-import type { ConnectionSettings } from '../config/settings.js';
-import { CA_CERT_FILE } from '../tls/certificates.js';
-
-/** The CA file a client command trusts: --ca, else the install's own (as connectToServer picks it). */
-export function caPathFor(settings: ConnectionSettings, flagCa: string | undefined): string {
-  return flagCa ?? path.join(settings.paths.tlsDir, CA_CERT_FILE);
-}
 
 /** How OpenSSL (through grpc-js) says the server's certificate chains to no CA this client trusts. */
 const UNKNOWN_CA = /unable to verify|self[- ]signed certificate|unable to get (local )?issuer certificate|certificate signature failure/i;

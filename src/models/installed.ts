@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import { UsageError } from '../config/errors.js';
 import { listModels } from '../diffusion/model-catalog.js';
+import { sizeOnDisk as folderBytes } from '../diffusion/model-inventory.js';
 import { checkModelName } from './local-files.js';
 
 export interface InstalledModel {
@@ -11,15 +12,10 @@ export interface InstalledModel {
   builtin: boolean;
 }
 
-/** Bytes of every file under a folder (not following links out of it). */
+/** Bytes that removing `dir` frees: a link is only itself; a folder, every file under it (links inside not followed). */
 export function sizeOnDisk(dir: string): number {
-  let total = 0;
   const stats = fs.lstatSync(dir);
-  if (!stats.isDirectory()) return stats.size;
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) total += fs.lstatSync(path.join(entry.parentPath, entry.name)).size;
-  }
-  return total;
+  return stats.isDirectory() ? folderBytes(dir) : stats.size;
 }
 
 /**

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 
 import { UsageError } from '../config/errors.js';
-import { DiskFullError, downloadFile } from './download-file.js';
+import { DiskFullError, downloadFile, sizeOf } from './download-file.js';
 import { checkRepo, listRepoFiles, resolveUrl, type Hub, type HubFile } from './hub-client.js';
 import { checkModelName, listModelFiles, sortForTransfer } from './local-files.js';
 import { pipelineFiles } from './pipeline-files.js';
@@ -63,13 +63,6 @@ async function exists(file: string): Promise<boolean> {
   return fs.stat(file).then(
     () => true,
     () => false,
-  );
-}
-
-async function partSize(file: string): Promise<number> {
-  return fs.stat(file).then(
-    (s) => s.size,
-    () => 0,
   );
 }
 
@@ -165,7 +158,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
 /** Refuses up front when the files still to come cannot fit, rather than failing gigabytes in. */
 async function checkFreeSpace(staging: string, todo: HubFile[], total: number): Promise<void> {
   let have = 0;
-  for (const f of todo) have += await partSize(path.join(staging, `${f.path}.part`));
+  for (const f of todo) have += await sizeOf(path.join(staging, `${f.path}.part`));
   const needed = total - have;
   const stats = await fs.statfs(staging);
   const free = stats.bavail * stats.bsize;

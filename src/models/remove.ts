@@ -30,10 +30,9 @@ export function modelToRemove(modelsDir: string, name: string): RemoveResult {
 /**
  * Removes an installed model, and an interrupted pull of the same name. The folder is first renamed
  * to a hidden name, so no listing or request ever sees a half-deleted model; a symbolic link is
- * removed as a link, never what it points to.
+ * removed as a link, never what it points to. `target` is modelToRemove's answer when the caller has it already.
  */
-export async function removeModel(modelsDir: string, name: string): Promise<RemoveResult> {
-  const target = modelToRemove(modelsDir, name);
+export async function removeModel(modelsDir: string, name: string, target = modelToRemove(modelsDir, name)): Promise<RemoveResult> {
   const link = (await fs.lstat(target.dir)).isSymbolicLink();
   if (link) {
     await fs.unlink(target.dir);

@@ -44,8 +44,7 @@ export class StagedFileWriter {
 
   /** Every byte written and on disk (fsync), or the first error. */
   async finish(): Promise<void> {
-    await Promise.all(this.writes.splice(0));
-    await this.writeback;
+    await this.settle();
     this.throwIfFailed();
     await this.file.sync();
   }

@@ -5,13 +5,10 @@ import { explainFailure } from '../../client/check-grpc-error.js';
 import { unaryCall } from '../../client/client.js';
 import { connectToServer } from '../../client/server-connection.js';
 import { resolveConnectionSettings } from '../../config/settings.js';
+import { formatBytes } from '../../diffusion/memory-estimate.js';
 import type { ListModelsRequest, ListModelsResponse, ModelInfo } from '../../generated/image_generation.js';
 
 const TIMEOUT_MS = 30_000;
-
-function size(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-}
 
 export default class ModelsList extends BaseCommand {
   static override summary = 'List the models a server has: family (sd1, sd2, sdxl, sd-turbo, sdxl-turbo, lcm-…), size, whether usable and why not, the default.';
@@ -33,7 +30,7 @@ export default class ModelsList extends BaseCommand {
       connection.close();
     }
     if (!this.jsonEnabled()) {
-      const rows = models.map((m) => [m.name + (m.isDefault ? ' *' : ''), m.family, m.predictionType, size(m.sizeBytes), m.complete ? (m.loadable || m.problem === '' ? 'yes' : `no: ${m.problem}`) : `no: missing ${m.missing.join(', ')}`, m.builtin ? 'built in' : 'installed']);
+      const rows = models.map((m) => [m.name + (m.isDefault ? ' *' : ''), m.family, m.predictionType, formatBytes(m.sizeBytes), m.complete ? (m.loadable || m.problem === '' ? 'yes' : `no: ${m.problem}`) : `no: missing ${m.missing.join(', ')}`, m.builtin ? 'built in' : 'installed']);
       const header = ['NAME', 'FAMILY', 'PREDICTION', 'SIZE', 'COMPLETE', 'SOURCE'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       for (const row of [header, ...rows]) this.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());

@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand } from '../../base-command.js';
-import { connectToServer } from '../../client/server-connection.js';
-import { caPathFor, explainConnectionFailure } from '../../models/explain-connection.js';
+import { caPathFor, connectToServer } from '../../client/server-connection.js';
+import { explainConnectionFailure } from '../../models/explain-connection.js';
 import { UsageError } from '../../config/errors.js';
 import { resolveConnectionSettings, resolveServerSettings } from '../../config/settings.js';
 import { DEFAULT_HUB_ENDPOINT, normaliseEndpoint } from '../../models/hub-client.js';

@@ -24,7 +24,7 @@ export default class ModelsRm extends BaseCommand {
       if (!process.stdin.isTTY) throw new UsageError(`not removing ${args.name} without confirmation: there is no terminal to ask on`, `pass --yes to remove it: dts-util models rm ${args.name} --yes`);
       if (!(await askYesNo(`Remove the model ${args.name} (${(target.bytes / 2 ** 20).toFixed(1)} MiB) from ${modelsDir}?`))) this.error('nothing removed', { exit: 1 });
     }
-    const removed = await removeModel(modelsDir, args.name);
+    const removed = await removeModel(modelsDir, args.name, target);
     if (!this.jsonEnabled()) this.log(`removed ${removed.name} (${(removed.bytes / 2 ** 20).toFixed(1)} MiB) from ${modelsDir}`);
     return removed;
   }

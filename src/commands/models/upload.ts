@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand } from '../../base-command.js';
-import { connectToServer } from '../../client/server-connection.js';
-import { caPathFor, explainConnectionFailure } from '../../models/explain-connection.js';
+import { caPathFor, connectToServer } from '../../client/server-connection.js';
+import { explainConnectionFailure } from '../../models/explain-connection.js';
 import { resolveConnectionSettings } from '../../config/settings.js';
 import { ProgressLine } from '../../models/progress.js';
 import { uploadModel, type ModelUploadResult } from '../../models/upload-folder.js';
