@@ -11,18 +11,17 @@
  * BENCH_GEN_STEPS (default 10), BENCH_GEN_SIZE (default 256), BENCH_GEN_RUNS (default 3).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { connect, unaryCall, type Connection } from '../src/client/client.js';
+import { unaryCall, type Connection } from '../src/client/client.js';
 import type { ImageGenerationRequest, ImageGenerationResponse } from '../src/generated/image_generation.js';
-import { serveWithClient } from '../test/helpers/cli.js';
+import { median } from '../src/median.js';
+import { connectLoopback, serveWithClient } from '../test/helpers/cli.js';
 import { request } from '../test/helpers/requests.js';
 import { tempHome } from '../test/helpers/temp-home.js';
 import { buildPipeline, SD15, type PipelineConfig } from '../tools/model-builder/pipeline.js';
-import { median } from './upload-throughput.js';
 
 const steps = Number(process.env.BENCH_GEN_STEPS ?? 10);
 const size = Number(process.env.BENCH_GEN_SIZE ?? 256);
@@ -68,7 +67,7 @@ async function startEchoFloor(tlsDir: string): Promise<{ connection: Connection;
     readline.createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`the Echo floor server exited (${code}) before listening`)));
   });
-  const connection = connect({ address: `127.0.0.1:${port}`, tls: true, caPem: fs.readFileSync(path.join(tlsDir, 'ca.pem'), 'utf8') });
+  const connection = connectLoopback(port, tlsDir);
   return {
     connection,
     stop() {

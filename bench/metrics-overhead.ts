@@ -6,9 +6,9 @@
 import dgram from 'node:dgram';
 
 import { unaryCall } from '../src/client/client.js';
+import { median } from '../src/median.js';
 import { serveWithClient } from '../test/helpers/cli.js';
 import { tempHome } from '../test/helpers/temp-home.js';
-import { median } from './upload-throughput.js';
 
 const calls = Number(process.env.BENCH_ECHO_CALLS ?? 4000);
 const concurrency = Number(process.env.BENCH_ECHO_CONCURRENCY ?? 16);

@@ -14,12 +14,12 @@ import path from 'node:path';
 import { unaryCall } from '../src/client/client.js';
 import { formatBytes, modelResidentBytes } from '../src/diffusion/memory-estimate.js';
 import type { ImageGenerationRequest, ImageGenerationResponse } from '../src/generated/image_generation.js';
+import { median } from '../src/median.js';
 import { request } from '../test/helpers/requests.js';
 import { startTestServer } from '../test/helpers/test-server.js';
 import { tempHome } from '../test/helpers/temp-home.js';
 import { buildPipeline, TINY_SD15 } from '../tools/model-builder/pipeline.js';
 import { BENCH_MODEL } from './generate.js';
-import { median } from './upload-throughput.js';
 
 const which = process.env.BENCH_SWITCH_MODEL ?? 'half';
 const runs = Number(process.env.BENCH_SWITCH_RUNS ?? 4);

@@ -11,13 +11,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { uploadLocalFile } from '../src/client/upload.js';
+import { median } from '../src/median.js';
 import { ProgressLine } from '../src/models/progress.js';
 import { uploadModel } from '../src/models/upload-folder.js';
 import { tuneGarbageCollection } from '../src/runtime/gc-tuning.js';
 import { buildPipeline, TINY_SD15 } from '../tools/model-builder/pipeline.js';
 import { serveWithClient } from '../test/helpers/cli.js';
 import { tempHome } from '../test/helpers/temp-home.js';
-import { median } from './upload-throughput.js';
 
 const MIB = 2 ** 20;
 const sizeMiB = Number(process.env.BENCH_MODEL_UPLOAD_MIB ?? 1024);

@@ -4,8 +4,8 @@
  */
 import { execFileSync } from 'node:child_process';
 
+import { median } from '../src/median.js';
 import { BIN } from '../test/helpers/cli.js';
-import { median } from './upload-throughput.js';
 
 const runs = Number(process.env.BENCH_STARTUP_RUNS ?? 20);
 

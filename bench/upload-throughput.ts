@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { uploadLocalFile, UPLOAD_CHUNK_BYTES } from '../src/client/upload.js';
+import { median } from '../src/median.js';
 import { tuneGarbageCollection } from '../src/runtime/gc-tuning.js';
 import { serveWithClient } from '../test/helpers/cli.js';
 import { tempHome } from '../test/helpers/temp-home.js';
@@ -71,12 +72,6 @@ export async function benchUpload(): Promise<{ ratio: number }> {
 function processCpuSeconds(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await benchUpload();

@@ -1,4 +1,5 @@
 import type { EchoResponse } from '../generated/image_generation.js';
+import { median } from '../median.js';
 import { unaryCall, type Connection } from './client.js';
 import { roundMs, runCheck, type Check } from './check-result.js';
 
@@ -25,10 +26,4 @@ export function checkEcho(connection: Connection, timeoutMs: number, calls = ECH
     // durationMs is the typical round trip, the figure comparable between runs and servers.
     return { detail, durationMs: latencyMs.p50, latencyMs, ...(device ? { device } : {}) };
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

@@ -78,10 +78,15 @@ export interface ServeWithClient {
   stop(): Promise<void>;
 }
 
+/** A TLS client for a server on 127.0.0.1:`port` whose certificate the CA in `tlsDir`/ca.pem signed. */
+export function connectLoopback(port: number | string, tlsDir: string): Connection {
+  return connect({ address: `127.0.0.1:${port}`, tls: true, caPem: fs.readFileSync(path.join(tlsDir, 'ca.pem'), 'utf8') });
+}
+
 /** `dts-util serve` in its own process, under DTS_UTIL_HOME `home`, with a client connected to it. */
 export async function serveWithClient(args: string[], home: string, env: NodeJS.ProcessEnv, launcher: string[] = []): Promise<ServeWithClient> {
   const serve = await spawnServe(args, env, launcher);
-  const connection = connect({ address: `127.0.0.1:${serve.port}`, tls: true, caPem: fs.readFileSync(path.join(home, 'tls', 'ca.pem'), 'utf8') });
+  const connection = connectLoopback(serve.port, path.join(home, 'tls'));
   return {
     serve,
     connection,
