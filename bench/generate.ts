@@ -26,6 +26,7 @@ import { buildPipeline, SD15, type PipelineConfig } from '../tools/model-builder
 const steps = Number(process.env.BENCH_GEN_STEPS ?? 10);
 const size = Number(process.env.BENCH_GEN_SIZE ?? 256);
 const runs = Number(process.env.BENCH_GEN_RUNS ?? 3);
+const WARM_UP_CALLS = 20_000;
 
 /** SD 1.5's architecture (blocks, layers, attention, 768-d text) with half the channels. */
 export const BENCH_MODEL: PipelineConfig = {
@@ -96,8 +97,10 @@ export async function benchGenerate(): Promise<{ overhead: number; echoP99: numb
   ];
   try {
     await generate({ ...job, steps: 1 }); // loads the model; later requests find it loaded
-    // Warm both sides' Echo path (JIT, TLS buffers) so the first run's figures are not start-up.
-    for (const target of targets) for (let i = 0; i < 500; i++) await unaryCall(target.connection.service, target.connection.service.echo, {}, 10_000);
+    // Warm both sides' Echo path so the figures are a running server's, not start-up's: JIT, TLS
+    // buffers, and V8's young generation, which keeps start-up's objects alive for its first
+    // half-dozen scavenges (about 20 000 calls' garbage; src/runtime/gc-tuning.ts).
+    for (const target of targets) for (let i = 0; i < WARM_UP_CALLS; i++) await unaryCall(target.connection.service, target.connection.service.echo, {}, 10_000);
     const idle = await echoLatencies(connection, new Promise((r) => setTimeout(r, 3000)));
     console.log(`generate: Echo while idle p50 ${p(idle, 50)} ms, p99 ${p(idle, 99)} ms over ${idle.length} calls (baseline)`);
     const ratios: number[] = [];

@@ -11,7 +11,8 @@ const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
 // The check above is ours; oclif's own engine check loads semver for it (about a tenth of --help).
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1';
-// Fewer full garbage collections while megabyte Buffers stream through (uploads, downloads).
+// V8 flags (src/runtime/gc-tuning.ts): fewer full collections while megabyte Buffers stream
+// through (uploads, downloads), and a call's garbage dies young (no pretenuring feedback loop).
 const { tuneGarbageCollection } = await import('../dist/src/runtime/gc-tuning.js');
 tuneGarbageCollection();
 const { execute } = await import('@oclif/core');

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 
-import { hasExternalMemoryFlag } from '../../src/runtime/gc-tuning.js';
+import { garbageCollectionFlags, hasExternalMemoryFlag } from '../../src/runtime/gc-tuning.js';
 
 const run = promisify(execFile);
 
@@ -36,6 +36,11 @@ describe('garbage collection tuning for streamed Buffers', () => {
     assert.equal(hasExternalMemoryFlag('13.6.233.17-node.30'), true);
     assert.equal(hasExternalMemoryFlag('12.4.254.21-node.33'), false);
     assert.equal(hasExternalMemoryFlag('14.2.1'), false);
+  });
+
+  it('turns allocation-site pretenuring off on every V8 (test/integration/young-generation.test.ts shows why)', () => {
+    assert.deepEqual(garbageCollectionFlags('13.6.233.17-node.30'), ['--no-allocation-site-pretenuring', '--external-memory-accounted-in-global-limit']);
+    assert.deepEqual(garbageCollectionFlags('14.2.1'), ['--no-allocation-site-pretenuring']);
   });
 
   it('turns megabyte Buffer churn from a full collection every 64 MB into almost none', async () => {
