@@ -10,13 +10,17 @@ import { encodePng, toRgb8 } from './png.js';
 import type { GenerationParams } from './request.js';
 import { resolveSampler } from './samplers/registry.js';
 import { discreteSchedule } from './schedules.js';
+import type { UNetCall } from './unet-call.js';
 
 export const LATENT_CHANNELS = 4;
 
 export interface PipelineHooks {
   progress(progress: Omit<Progress, 'queuePosition'>): void;
-  /** Throws when the job must stop (client gone, deadline, shutdown); called between steps. */
-  checkCancelled(): void;
+  /**
+   * Throws (or rejects) when the job must stop (client gone, deadline, shutdown); awaited before
+   * every UNet call and before decoding, so a job stops between steps.
+   */
+  checkCancelled(): void | Promise<void>;
   version: string;
 }
 
@@ -57,7 +61,11 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
   const [, tokens, dim] = contextShape;
   report('text_encoded', `${uncond ? 2 : 1} prompt(s) encoded, ${tokens} tokens × ${dim}`);
 
-  const unet = model.unetCall(clock);
+  const callUnet = model.unetCall(clock);
+  const unet: UNetCall = async (...args) => {
+    await hooks.checkCancelled();
+    return callUnet(...args);
+  };
   const images: Uint8Array[] = [];
   const allSeeds: number[] = [];
   for (let batch = 0; batch < params.batchCount; batch++) {
@@ -74,7 +82,6 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
           noise,
           onStep: (step) => {
             report('sampling', `${pass} step ${step + 1}/${steps}, batch ${batch + 1}/${params.batchCount}`, { step: step + 1, steps, batch: batch + 1 });
-            hooks.checkCancelled();
           },
         }),
       );
@@ -101,7 +108,7 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
       }
     }
 
-    hooks.checkCancelled();
+    await hooks.checkCancelled();
     const decoded = await time('decode_ms', () => model.decode(latents, shape, clock));
     report('decoded', `batch ${batch + 1}/${params.batchCount}: ${decoded.length} image(s) decoded`, { batch: batch + 1 });
     await time('png_ms', async () => {

@@ -1,12 +1,14 @@
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 import { budgetRefusal, estimatePeakBytes, modelResidentBytes } from '../diffusion/memory-estimate.js';
 import type { GenerationParams } from '../diffusion/request.js';
 import type { Logger } from '../log/logger.js';
+import { DATADOG_KEY_ENV, SECRET_ENV } from '../config/settings.js';
 import { GenerationError } from './errors.js';
 import { resolveMemoryBudget, type MemoryBudget } from './memory-budget.js';
 import type { Resident } from './model-cache.js';
-import { CANCEL_NONE, CANCEL_REQUESTED, type CacheChange, type FromWorker, type GenerationResult, type Progress, type ToWorker } from './messages.js';
+import type { CacheChange, FromWorker, GenerationResult, Progress, ToWorker, WorkerConfig } from './messages.js';
 
 export interface EngineOptions {
   logger: Logger;
@@ -40,8 +42,9 @@ interface Job extends JobRequest {
 }
 
 /**
- * Runs generations one at a time in a worker thread (ONNX Runtime's run() blocks the thread that
- * calls it, so the event loop stays free for Echo, health and uploads). Jobs wait in a bounded
+ * Runs generations one at a time in a worker process (worker.ts: ONNX Runtime's run() blocks the
+ * thread that calls it, and its threads slow the server's own even on a free core, so they live
+ * apart; the event loop stays free for Echo, health and uploads). Jobs wait in a bounded
  * queue; a cancelled job leaves the queue at once, or stops the running one at its next step.
  * The worker keeps loaded models between jobs within the memory budget; a job that could never
  * fit in it is refused here, before it waits or loads anything.
@@ -49,8 +52,7 @@ interface Job extends JobRequest {
 export class Engine {
   private readonly queue: Job[] = [];
   private running: Job | undefined;
-  private worker: Worker | undefined;
-  private readonly cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+  private worker: ChildProcess | undefined;
   private nextId = 1;
   private closed = false;
   private resident: Resident[] = [];
@@ -72,6 +74,11 @@ export class Engine {
   /** Models the worker holds now, least recently used first. */
   get loadedModels(): Resident[] {
     return this.resident;
+  }
+
+  /** The worker process's pid, while one runs (started by the first job). */
+  get workerPid(): number | undefined {
+    return this.worker?.pid;
   }
 
   get memoryBudgetBytes(): number {
@@ -102,9 +109,13 @@ export class Engine {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new GenerationError('cancelled', 'the server is shutting down'));
-    if (this.running) Atomics.store(this.cancelFlag, 0, CANCEL_REQUESTED);
-    await this.worker?.terminate();
+    const worker = this.worker;
     this.worker = undefined;
+    if (worker && worker.exitCode === null && worker.signalCode === null) {
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.kill();
+      await exited;
+    }
   }
 
   private cancel(job: Job): void {
@@ -115,7 +126,7 @@ export class Engine {
       this.reportQueue();
     } else if (this.running === job) {
       // The worker sees this between steps and answers 'failed' with kind 'cancelled'.
-      Atomics.store(this.cancelFlag, 0, CANCEL_REQUESTED);
+      this.send({ type: 'cancel', jobId: job.id });
     }
   }
 
@@ -133,25 +144,40 @@ export class Engine {
     this.running = job;
     this.reportQueue();
     this.options.onQueue?.(this.queue.length, performance.now() - job.queuedAt);
-    Atomics.store(this.cancelFlag, 0, CANCEL_NONE);
-    const message: ToWorker = { type: 'run', jobId: job.id, params: job.params, modelDir: job.modelDir, modelName: job.modelName, modelBytes: job.modelBytes, workingBytes: job.workingBytes };
-    this.ensureWorker().postMessage(message);
+    this.send({ type: 'run', jobId: job.id, params: job.params, modelDir: job.modelDir, modelName: job.modelName, modelBytes: job.modelBytes, workingBytes: job.workingBytes });
   }
 
-  private ensureWorker(): Worker {
+  private send(message: ToWorker): void {
+    this.ensureWorker().send(message);
+  }
+
+  private ensureWorker(): ChildProcess {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { cancelFlag: this.cancelFlag, device: this.options.device, gpu: this.options.gpu, memoryBudgetBytes: this.memoryBudgetBytes } });
+    const config: WorkerConfig = { device: this.options.device, gpu: this.options.gpu, memoryBudgetBytes: this.memoryBudgetBytes };
+    const worker = fork(fileURLToPath(new URL('./worker.js', import.meta.url)), [JSON.stringify(config)], {
+      // Structured clone over the channel: typed arrays (the PNGs) arrive as they were sent.
+      serialization: 'advanced',
+      // Not the server's node flags (a --trace-gc there is about the server), and nothing on its stdout (the JSON log).
+      execArgv: [],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: withoutSecrets(process.env),
+    });
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (error) => {
-      this.options.logger.error('generation worker crashed', { error });
-      this.finish(undefined, new GenerationError('internal', 'the generation worker crashed; see the server log'));
+      this.options.logger.error('generation worker failed', { error });
+      if (this.worker === worker) this.worker = undefined;
+      if (worker.exitCode === null && worker.signalCode === null) worker.kill();
+      this.finish(undefined, new GenerationError('internal', 'the generation worker failed; see the server log'));
     });
-    worker.on('exit', (code) => {
+    worker.on('exit', (code, signal) => {
       if (this.worker === worker) this.worker = undefined;
       this.resident = []; // a new worker starts with nothing loaded
-      if (this.running) this.finish(undefined, new GenerationError('internal', `the generation worker exited (code ${code}); see the server log`));
+      if (signal || code) this.options.logger.error('generation worker exited', { code, signal });
+      if (this.running) this.finish(undefined, new GenerationError('internal', `the generation worker exited (${signal ?? `code ${code}`}); see the server log`));
     });
+    // Neither the process nor its channel keeps the server alive: the server decides when to stop.
     worker.unref();
+    worker.channel?.unref();
     this.worker = worker;
     return worker;
   }
@@ -184,4 +210,13 @@ export class Engine {
     }
     this.pump();
   }
+}
+
+/** Variables that may hold a secret: the worker needs none of them (it reads models, nothing else). */
+const SECRET_VARIABLES = [SECRET_ENV, DATADOG_KEY_ENV, 'DATADOG_API_KEY', 'HF_TOKEN'];
+
+function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const kept = { ...env };
+  for (const name of SECRET_VARIABLES) delete kept[name];
+  return kept;
 }

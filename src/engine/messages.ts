@@ -25,8 +25,19 @@ export interface GenerationResult {
 /** Why a job failed, in terms the gRPC layer maps to status codes. */
 export type FailureKind = 'not_found' | 'invalid' | 'unsupported' | 'cancelled' | 'too_large' | 'internal';
 
-/** modelBytes and workingBytes: the model's resident cost and the job's peak working memory (the cache budgets both). */
-export type ToWorker = { type: 'run'; jobId: number; params: GenerationParams; modelDir: string; modelName: string; modelBytes: number; workingBytes: number };
+/**
+ * modelBytes and workingBytes: the model's resident cost and the job's peak working memory (the
+ * cache budgets both). 'cancel' stops the job at its next step.
+ */
+export type RunJob = { type: 'run'; jobId: number; params: GenerationParams; modelDir: string; modelName: string; modelBytes: number; workingBytes: number };
+export type ToWorker = RunJob | { type: 'cancel'; jobId: number };
+
+/** What the worker process is started with (its one argument, as JSON). */
+export interface WorkerConfig {
+  device: string;
+  gpu: number;
+  memoryBudgetBytes: number;
+}
 
 /** A change to the worker's model cache, with what is loaded after it (least recently used first). */
 export type CacheChange = { change: 'loaded'; model: string; bytes: number; loadMs: number; device: string } | { change: 'evicted'; model: string; bytes: number; for: string };
@@ -36,7 +47,3 @@ export type FromWorker =
   | { type: 'cache'; jobId: number; event: CacheChange; resident: { name: string; bytes: number }[] }
   | { type: 'done'; jobId: number; result: GenerationResult }
   | { type: 'failed'; jobId: number; kind: FailureKind; message: string; field?: string };
-
-/** Shared between the engine and its worker: the worker checks it between steps (ORT's run() blocks its thread, so a message would wait). */
-export const CANCEL_NONE = 0;
-export const CANCEL_REQUESTED = 1;

@@ -1,5 +1,5 @@
+import fs from 'node:fs';
 import os from 'node:os';
-import { parentPort, workerData } from 'node:worker_threads';
 
 import { deviceError } from '../diffusion/device.js';
 import { LoadedModel } from '../diffusion/loaded-model.js';
@@ -8,31 +8,46 @@ import { runPipeline } from '../diffusion/pipeline.js';
 import { UnknownSamplerError } from '../diffusion/samplers/registry.js';
 import { PACKAGE_VERSION } from '../package-root.js';
 import { isOutOfMemory, ModelCache, ModelCacheFullError, type Resident } from './model-cache.js';
-import { CANCEL_REQUESTED, type FailureKind, type FromWorker, type ToWorker } from './messages.js';
+import type { FailureKind, FromWorker, RunJob, ToWorker, WorkerConfig } from './messages.js';
 
 /**
- * The generation worker: runs one job at a time with ONNX Runtime (whose run() blocks this
- * thread, not the server's). Loaded models stay for the next job in a cache bounded by the
- * memory budget, least recently used out; the model a job runs on is pinned until it ends.
+ * The generation worker: a child process of the server that runs one job at a time with ONNX
+ * Runtime (whose run() blocks the thread that calls it). Loaded models stay for the next job in a
+ * cache bounded by the memory budget, least recently used out; the model a job runs on is pinned
+ * until it ends.
+ *
+ * A process rather than a worker thread: with ONNX Runtime's threads in the server's own process,
+ * Echo's p99 during a generation was 10–18 ms; a dts-util server in another process, under the
+ * same load, answered in 6–7 ms (bench/README.md). A crash in a native kernel also ends only this
+ * process: the server reports the job as failed and starts a new worker for the next one.
  */
-const { cancelFlag, device, gpu, memoryBudgetBytes } = workerData as { cancelFlag: Int32Array; device: string; gpu: number; memoryBudgetBytes: number };
+const { device, gpu, memoryBudgetBytes } = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 
-// Lower this thread's scheduling priority before ONNX Runtime creates its thread pool, whose
-// threads inherit it (on Linux, setpriority(0) applies to the calling thread only). Generation
-// still takes every idle core, but the server's event loop wins the CPU the moment a call
-// arrives: Echo, health checks and uploads stay fast during a generation.
+// Lower this process's scheduling priority, every thread of it, before ONNX Runtime creates its
+// thread pool (whose threads inherit it: on Linux a priority belongs to a thread). Generation
+// still takes every idle core, but the server wins the CPU the moment a call arrives.
 const WORKER_NICENESS = 10;
-try {
-  os.setPriority(WORKER_NICENESS);
-} catch {
-  // Not permitted in some sandboxes; generation still works, only with equal priority.
+function lowerPriority(): void {
+  let threads: string[] = [];
+  try {
+    threads = fs.readdirSync('/proc/self/task');
+  } catch {
+    // No /proc (macOS): the calling thread, which creates ONNX Runtime's pool, is what matters.
+  }
+  try {
+    for (const tid of threads) os.setPriority(Number(tid), WORKER_NICENESS);
+    os.setPriority(WORKER_NICENESS);
+  } catch {
+    // Not permitted in some sandboxes; generation still works, only with equal priority.
+  }
 }
+lowerPriority();
 const models = new ModelCache<LoadedModel>(memoryBudgetBytes);
 
 class Cancelled extends Error {}
 
-function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
-  parentPort!.postMessage(message, transfer);
+function post(message: FromWorker): void {
+  process.send!(message);
 }
 
 function classify(error: unknown): { kind: FailureKind; message: string } {
@@ -47,7 +62,7 @@ function classify(error: unknown): { kind: FailureKind; message: string } {
 }
 
 /** The job's model from the cache, or loaded (after evictions), each change told to the engine and the job's events. */
-async function acquireModel(message: ToWorker, events: string[]): Promise<{ model: LoadedModel; loaded: boolean }> {
+async function acquireModel(message: RunJob, events: string[]): Promise<{ model: LoadedModel; loaded: boolean }> {
   const { jobId, modelDir, modelName, params } = message;
   const spec = { key: modelDir, name: modelName, bytes: message.modelBytes };
   const cached = models.has(modelDir);
@@ -64,17 +79,30 @@ async function acquireModel(message: ToWorker, events: string[]): Promise<{ mode
   return { model, loaded };
 }
 
-parentPort!.on('message', async (message: ToWorker) => {
+/** Jobs the server asked to stop; the running job looks here between steps. */
+const cancelled = new Set<number>();
+
+// The server went away (crashed, killed): nobody is left to answer.
+process.on('disconnect', () => process.exit(0));
+
+process.on('message', (message: ToWorker) => {
+  if (message.type === 'cancel') cancelled.add(message.jobId);
+  else void run(message);
+});
+
+async function run(message: RunJob): Promise<void> {
   const { jobId, params } = message;
   let pinned = false;
   try {
-    const checkCancelled = () => {
-      if (Atomics.load(cancelFlag, 0) === CANCEL_REQUESTED) throw new Cancelled();
+    // A cancel message is read by this process's event loop: give it a turn, then look.
+    const checkCancelled = async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (cancelled.has(jobId)) throw new Cancelled();
     };
     const cacheEvents: string[] = [];
     const { model, loaded } = await acquireModel(message, cacheEvents);
     pinned = true;
-    checkCancelled();
+    await checkCancelled();
     const result = await runPipeline(model, params, {
       version: PACKAGE_VERSION,
       checkCancelled,
@@ -82,12 +110,11 @@ parentPort!.on('message', async (message: ToWorker) => {
     });
     result.events.unshift(...cacheEvents);
     if (loaded) result.modelLoadMs = model.loadMs;
-    // Own buffers for the transfer: a small Buffer may sit in Node's shared pool, which must not move.
-    const images = result.images.map((image) => new Uint8Array(image));
-    post({ type: 'done', jobId, result: { ...result, images } }, images.map((image) => image.buffer as ArrayBuffer));
+    post({ type: 'done', jobId, result });
   } catch (error) {
     post({ type: 'failed', jobId, ...classify(error) });
   } finally {
+    cancelled.delete(jobId);
     if (pinned) models.unpin(message.modelDir);
   }
-});
+}

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 
 import { status, type ServiceError } from '@grpc/grpc-js';
@@ -166,6 +168,30 @@ describe('GenerateImage on tiny built pipelines (real ONNX Runtime, real TLS)', 
     const error = await grpcError(generate(c, request({ steps: 150, width: 512, height: 512 }), 500));
     assert.equal(error.code, status.DEADLINE_EXCEEDED);
     assert.equal((await generate(c, request({ steps: 1 }), 60_000)).images.length, 1);
+  });
+
+  it('runs generations in a lower-priority worker process; one that dies fails only its own call', async () => {
+    const call = c.service.generateImageStream(request({ steps: 150, width: 512, height: 512 }));
+    const error = new Promise<ServiceError>((resolve) => call.on('error', resolve));
+    await new Promise<void>((resolve) => call.on('data', (m: ImageGenerationProgress) => m.stage === 'sampling' && m.step === 1 && resolve()));
+    const pid = t.server.engine.workerPid!;
+    assert.notEqual(pid, process.pid);
+    assert.equal(os.getPriority(pid), 10, 'the worker process runs at niceness 10');
+    process.kill(pid, 'SIGKILL'); // as a crash in a native kernel would end it
+    const failed = await error;
+    assert.equal(failed.code, status.INTERNAL);
+    assert.equal((await echo(c)).message, 'HELLO');
+    // The next job starts a new worker, which loads the model again; it gets no secrets.
+    process.env.DD_API_KEY = 'dd-key-for-the-worker-test';
+    try {
+      assert.equal((await generate(c, request({ steps: 1 }), 60_000)).images.length, 1);
+      const next = t.server.engine.workerPid!;
+      assert.notEqual(next, pid);
+      const environment = fs.readFileSync(`/proc/${next}/environ`, 'utf8');
+      assert.ok(environment.includes('PATH=') && !environment.includes('dd-key-for-the-worker-test'));
+    } finally {
+      delete process.env.DD_API_KEY;
+    }
   });
 });
 
