@@ -113,6 +113,7 @@ export class Engine {
     this.worker = undefined;
     if (worker && worker.exitCode === null && worker.signalCode === null) {
       const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.ref(); // until it is gone: a caller awaiting close() may have nothing else keeping it alive
       worker.kill();
       await exited;
     }
@@ -126,7 +127,7 @@ export class Engine {
       this.reportQueue();
     } else if (this.running === job) {
       // The worker sees this between steps and answers 'failed' with kind 'cancelled'.
-      this.send({ type: 'cancel', jobId: job.id });
+      this.worker?.send({ type: 'cancel', jobId: job.id } satisfies ToWorker);
     }
   }
 
@@ -144,11 +145,8 @@ export class Engine {
     this.running = job;
     this.reportQueue();
     this.options.onQueue?.(this.queue.length, performance.now() - job.queuedAt);
-    this.send({ type: 'run', jobId: job.id, params: job.params, modelDir: job.modelDir, modelName: job.modelName, modelBytes: job.modelBytes, workingBytes: job.workingBytes });
-  }
-
-  private send(message: ToWorker): void {
-    this.ensureWorker().send(message);
+    const run: ToWorker = { type: 'run', jobId: job.id, params: job.params, modelDir: job.modelDir, modelName: job.modelName, modelBytes: job.modelBytes, workingBytes: job.workingBytes };
+    this.ensureWorker().send(run);
   }
 
   private ensureWorker(): ChildProcess {
@@ -172,6 +170,7 @@ export class Engine {
     worker.on('exit', (code, signal) => {
       if (this.worker === worker) this.worker = undefined;
       this.resident = []; // a new worker starts with nothing loaded
+      if (this.closed) return this.finish(undefined, new GenerationError('cancelled', 'the server is shutting down'));
       if (signal || code) this.options.logger.error('generation worker exited', { code, signal });
       if (this.running) this.finish(undefined, new GenerationError('internal', `the generation worker exited (${signal ?? `code ${code}`}); see the server log`));
     });

@@ -195,6 +195,16 @@ describe('GenerateImage on tiny built pipelines (real ONNX Runtime, real TLS)', 
   });
 });
 
+describe('stopping the server', () => {
+  it('ends the worker process before stop() resolves', async () => {
+    const t = await startTestServer();
+    assert.equal((await generate(t.client(), request({ model: 'smoke', steps: 1 }))).images.length, 1);
+    const pid = t.server.engine.workerPid!;
+    await t.stop();
+    assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
+  });
+});
+
 describe('model choice', () => {
   let t: TestServer;
   before(async () => {
