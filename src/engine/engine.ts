@@ -111,7 +111,7 @@ export class Engine {
     for (const job of this.queue.splice(0)) job.reject(new GenerationError('cancelled', 'the server is shutting down'));
     const worker = this.worker;
     this.worker = undefined;
-    if (worker && worker.exitCode === null && worker.signalCode === null) {
+    if (worker && isAlive(worker)) {
       const exited = new Promise((resolve) => worker.once('exit', resolve));
       worker.ref(); // until it is gone: a caller awaiting close() may have nothing else keeping it alive
       worker.kill();
@@ -164,7 +164,7 @@ export class Engine {
     worker.on('error', (error) => {
       this.options.logger.error('generation worker failed', { error });
       if (this.worker === worker) this.worker = undefined;
-      if (worker.exitCode === null && worker.signalCode === null) worker.kill();
+      if (isAlive(worker)) worker.kill();
       this.finish(undefined, new GenerationError('internal', 'the generation worker failed; see the server log'));
     });
     worker.on('exit', (code, signal) => {
@@ -209,6 +209,10 @@ export class Engine {
     }
     this.pump();
   }
+}
+
+function isAlive(worker: ChildProcess): boolean {
+  return worker.exitCode === null && worker.signalCode === null;
 }
 
 /** Variables that may hold a secret: the worker needs none of them (it reads models, nothing else). */

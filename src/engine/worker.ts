@@ -28,17 +28,19 @@ const { device, gpu, memoryBudgetBytes } = JSON.parse(process.argv[2] ?? '{}') a
 // still takes every idle core, but the server wins the CPU the moment a call arrives.
 const WORKER_NICENESS = 10;
 function lowerPriority(): void {
-  let threads: string[] = [];
   try {
-    threads = fs.readdirSync('/proc/self/task');
-  } catch {
-    // No /proc (macOS): the calling thread, which creates ONNX Runtime's pool, is what matters.
-  }
-  try {
-    for (const tid of threads) os.setPriority(Number(tid), WORKER_NICENESS);
     os.setPriority(WORKER_NICENESS);
   } catch {
-    // Not permitted in some sandboxes; generation still works, only with equal priority.
+    return; // not permitted in some sandboxes; generation still works, only with equal priority
+  }
+  // Node's own threads (GC helpers, libuv) started before this line; /proc lists them on Linux.
+  const threads = fs.existsSync('/proc/self/task') ? fs.readdirSync('/proc/self/task') : [];
+  for (const tid of threads) {
+    try {
+      os.setPriority(Number(tid), WORKER_NICENESS);
+    } catch {
+      // The thread ended meanwhile.
+    }
   }
 }
 lowerPriority();
@@ -79,14 +81,14 @@ async function acquireModel(message: RunJob, events: string[]): Promise<{ model:
   return { model, loaded };
 }
 
-/** Jobs the server asked to stop; the running job looks here between steps. */
-const cancelled = new Set<number>();
+/** The job the server last asked to stop; the running job looks here between steps. */
+let cancelledJob: number | undefined;
 
 // The server went away (crashed, killed): nobody is left to answer.
 process.on('disconnect', () => process.exit(0));
 
 process.on('message', (message: ToWorker) => {
-  if (message.type === 'cancel') cancelled.add(message.jobId);
+  if (message.type === 'cancel') cancelledJob = message.jobId;
   else void run(message);
 });
 
@@ -97,7 +99,7 @@ async function run(message: RunJob): Promise<void> {
     // A cancel message is read by this process's event loop: give it a turn, then look.
     const checkCancelled = async () => {
       await new Promise((resolve) => setImmediate(resolve));
-      if (cancelled.has(jobId)) throw new Cancelled();
+      if (cancelledJob === jobId) throw new Cancelled();
     };
     const cacheEvents: string[] = [];
     const { model, loaded } = await acquireModel(message, cacheEvents);
@@ -114,7 +116,6 @@ async function run(message: RunJob): Promise<void> {
   } catch (error) {
     post({ type: 'failed', jobId, ...classify(error) });
   } finally {
-    cancelled.delete(jobId);
     if (pinned) models.unpin(message.modelDir);
   }
 }
