@@ -90,7 +90,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     filesExist: adapter.unary('FilesExist', filesExist(settings.modelsDir)),
     generateImage: adapter.unary('GenerateImage', generateImage(generation)),
     generateImageStream: adapter.serverStream('GenerateImageStream', generateImageStream(generation)),
-    uploadFile: adapter.clientStream('UploadFile', uploadFile({ ...settings, onUpload: (bytes, ok) => metrics.upload(bytes, ok) })),
+    uploadFile: adapter.clientStream('UploadFile', uploadFile({ ...settings, logger, onUpload: (bytes, ok) => metrics.upload(bytes, ok) })),
     listModels: adapter.unary('ListModels', async () => ({ models: modelInventory(settings.modelsDir, settings.defaultModel) })),
     serverStatus: adapter.unary('ServerStatus', serverStatus(settings, devices.chosen, engine, extras.logStats ?? (() => undefined))),
   };

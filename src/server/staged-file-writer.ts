@@ -10,7 +10,8 @@ const MAX_WRITES_IN_FLIGHT = 2;
 const WRITEBACK_EVERY_BYTES = 64 * 2 ** 20;
 
 /**
- * Appends chunks to an open file with the disk working alongside the network.
+ * Appends chunks to an open file with the disk working alongside the network, through the page
+ * cache: for filesystems that refuse direct I/O (DirectFileWriter is used where it works).
  *
  * Writes carry explicit offsets, so several can be in flight without reordering. Every
  * `writebackEvery` bytes (64 MiB) a `datasync` starts in the background: the kernel would otherwise hold a
@@ -27,7 +28,7 @@ export class StagedFileWriter {
   private failure: unknown;
 
   constructor(
-    private readonly file: FileHandle,
+    readonly file: FileHandle,
     private readonly writebackEvery = WRITEBACK_EVERY_BYTES,
   ) {}
 

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 
 import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
+import type { Logger } from '../../log/logger.js';
 import type { CallContext } from '../call-context.js';
+import { DirectFileWriter, directWritesIn } from '../direct-file-writer.js';
 import { cancelled, dataLoss, failedPrecondition, invalidArgument, resourceExhausted } from '../errors.js';
 import { rememberSha256 } from '../file-sha256.js';
 import { resolveInside, splitRelativeName, STAGING_DIR } from '../models-dir.js';
@@ -15,6 +17,8 @@ export interface UploadOptions {
   maxUploadBytes: number;
   /** Told every upload's outcome and the bytes received (metrics). */
   onUpload?: (bytes: number, ok: boolean) => void;
+  /** Told once whether uploads can bypass the page cache. */
+  logger?: Logger;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -26,7 +30,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  * client that goes away leaves nothing behind. Concurrent uploads to one name each have their own
  * staging file; the last complete one wins, whole.
  */
-export function uploadFile({ modelsDir, maxUploadBytes, onUpload }: UploadOptions) {
+export function uploadFile({ modelsDir, maxUploadBytes, onUpload, logger }: UploadOptions) {
   return async (requests: AsyncIterable<UploadFileRequest>, context: CallContext): Promise<UploadFileResponse> => {
     const iterator = requests[Symbol.asyncIterator]();
     const first = await nextMessage(iterator, context);
@@ -48,8 +52,8 @@ export function uploadFile({ modelsDir, maxUploadBytes, onUpload }: UploadOption
     }
     const tempPath = path.join(staging, `${crypto.randomUUID()}.part`);
     let received = 0;
-    const file = await fs.open(tempPath, 'wx', 0o644);
-    const writer = new StagedFileWriter(file);
+    const writer = await openStagedFile(staging, tempPath, logger);
+    const { file } = writer;
     let closed = false;
     try {
       const hash = crypto.createHash('sha256');
@@ -103,6 +107,16 @@ export function uploadFile({ modelsDir, maxUploadBytes, onUpload }: UploadOption
       throw error;
     }
   };
+}
+
+/** Direct I/O where the models directory's filesystem takes it, else through the page cache. */
+async function openStagedFile(staging: string, tempPath: string, logger: Logger | undefined): Promise<DirectFileWriter | StagedFileWriter> {
+  const direct = await directWritesIn(staging, (verdict) => {
+    if (verdict.ok) logger?.info('uploads are written with direct I/O', { dir: staging });
+    else logger?.info('uploads go through the page cache: direct I/O is not available here', { dir: staging, reason: verdict.reason });
+  });
+  if (direct.ok) return DirectFileWriter.create(tempPath, 0o644);
+  return new StagedFileWriter(await fs.open(tempPath, 'wx', 0o644));
 }
 
 /** The next message, or CANCELLED when the client went away (grpc-js destroys the stream then). */
