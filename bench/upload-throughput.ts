@@ -5,6 +5,11 @@
  * project's upload library with its real chunk size. Raw speed is `dd` writing the same number
  * of bytes to the same folder with an fsync at the end, as the server fsyncs each upload.
  * Target: upload ≥ 0.5 × raw. BENCH_UPLOAD_MIB sets the size (default 1024), BENCH_ROUNDS the rounds.
+ *
+ * Each round also prints, for reading the figure: `dd` with O_DIRECT (the path the server writes
+ * by, where the filesystem takes it) and the transport ceiling, the same bytes sent as one bare
+ * HTTP/2 request over TLS to a sink process with SHA-256 on both ends (http2-ceiling.ts): what an
+ * upload costs on this machine before gRPC, protobuf and the disk.
  */
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -16,6 +21,7 @@ import { median } from '../src/median.js';
 import { tuneGarbageCollection } from '../src/runtime/gc-tuning.js';
 import { serveWithClient } from '../test/helpers/cli.js';
 import { tempHome } from '../test/helpers/temp-home.js';
+import { http2TransferSeconds } from './http2-ceiling.js';
 
 const MIB = 2 ** 20;
 const sizeMiB = Number(process.env.BENCH_UPLOAD_MIB ?? 1024);
@@ -35,14 +41,15 @@ export async function benchUpload(): Promise<{ ratio: number }> {
   const { serve, connection, stop } = await serveWithClient([], home.home, home.env);
   const ratios: number[] = [];
   try {
+    // The server logs on its first upload whether it writes with direct I/O; a tiny upload asks.
+    const probeFile = path.join(home.home, 'probe.bin');
+    fs.writeFileSync(probeFile, 'probe');
+    await uploadLocalFile(connection.service, probeFile, 'bench/probe.bin');
+    console.log(`upload: the server writes ${serve.lines.some((line) => line.msg === 'uploads are written with direct I/O') ? 'with direct I/O (O_DIRECT)' : 'through the page cache'}`);
     for (let round = 1; round <= rounds; round++) {
       const rawFile = path.join(home.home, 'models', 'raw.bin');
-      // Each measurement starts with no dirty pages from the one before, so neither pays the other's writeback.
-      execFileSync('sync');
-      const rawStart = performance.now();
-      execFileSync('dd', ['if=/dev/zero', `of=${rawFile}`, `bs=${MIB}`, `count=${sizeMiB}`, 'conv=fsync'], { stdio: 'ignore' });
-      const rawSeconds = (performance.now() - rawStart) / 1000;
-      fs.rmSync(rawFile);
+      const rawSeconds = ddSeconds(rawFile, []);
+      const directSeconds = ddSeconds(rawFile, ['oflag=direct']);
 
       execFileSync('sync');
       const uploadStart = performance.now();
@@ -54,10 +61,15 @@ export async function benchUpload(): Promise<{ ratio: number }> {
       const busy = `client CPU ${(((user + system) / 1e6 / uploadSeconds) * 100).toFixed(0)}%, server CPU ${(((processCpuSeconds(serve.child.pid!) - serverCpu) / uploadSeconds) * 100).toFixed(0)}%`;
       fs.rmSync(path.join(home.home, 'models', 'bench', 'upload.bin'));
 
-      const raw = bytes / MIB / rawSeconds;
-      const upload = bytes / MIB / uploadSeconds;
+      const ceilingSeconds = await http2TransferSeconds(source, path.join(home.home, 'tls'), true);
+
+      const speed = (seconds: number) => bytes / MIB / seconds;
+      const [raw, direct, upload, ceiling] = [speed(rawSeconds), speed(directSeconds), speed(uploadSeconds), speed(ceilingSeconds)];
       ratios.push(upload / raw);
       console.log(`upload round ${round}: ${sizeMiB} MiB, chunk ${UPLOAD_CHUNK_BYTES / 1024} KiB, TLS loopback ${upload.toFixed(0)} MiB/s vs raw disk (dd + fsync) ${raw.toFixed(0)} MiB/s → ratio ${(upload / raw).toFixed(2)} (${busy})`);
+      console.log(
+        `  for reading it: dd O_DIRECT + fsync ${direct.toFixed(0)} MiB/s (upload ÷ it ${(upload / direct).toFixed(2)}); bare HTTP/2 over TLS with SHA-256 both ends ${ceiling.toFixed(0)} MiB/s (upload ÷ it ${(upload / ceiling).toFixed(2)})`,
+      );
     }
   } finally {
     await stop();
@@ -66,6 +78,17 @@ export async function benchUpload(): Promise<{ ratio: number }> {
   const ratio = median(ratios);
   console.log(`upload throughput / raw disk: median ${ratio.toFixed(2)} over ${rounds} rounds (target ≥ 0.50) ${ratio >= 0.5 ? 'MET' : 'NOT MET'}`);
   return { ratio };
+}
+
+/** Seconds for `dd` to write the bench's size to `file` and fsync it, from a clean page cache; the file is removed. */
+function ddSeconds(file: string, flags: string[]): number {
+  // Each measurement starts with no dirty pages from the one before, so neither pays the other's writeback.
+  execFileSync('sync');
+  const start = performance.now();
+  execFileSync('dd', ['if=/dev/zero', `of=${file}`, `bs=${MIB}`, `count=${sizeMiB}`, 'conv=fsync', ...flags], { stdio: 'ignore' });
+  const seconds = (performance.now() - start) / 1000;
+  fs.rmSync(file);
+  return seconds;
 }
 
 /** User + system CPU seconds of a process, from /proc (Linux). */
