@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { unaryCall } from '../src/client/client.js';
-import { formatBytes, modelResidentBytes } from '../src/diffusion/memory-estimate.js';
+import { modelResidentBytes } from '../src/diffusion/memory-estimate.js';
+import { formatBytes } from '../src/format-bytes.js';
 import type { ImageGenerationRequest, ImageGenerationResponse } from '../src/generated/image_generation.js';
 import { median } from '../src/median.js';
 import { request } from '../test/helpers/requests.js';

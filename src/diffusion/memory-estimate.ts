@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { formatBytes } from '../format-bytes.js';
 import type { GenerationParams } from './request.js';
 
 /** The parts of unet/config.json (diffusers) that decide peak memory; SD 1.5's values by default. */
@@ -67,11 +68,6 @@ export function modelResidentBytes(modelDir: string): number {
     }
   }
   return total;
-}
-
-/** Bytes as a person reads them: GiB from 1 GiB up, MiB below. */
-export function formatBytes(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 export const MEMORY_BUDGET_SETTING = '--memory-budget (DTS_UTIL_MEMORY_BUDGET, memoryBudget in config.json)';

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 
 import { parseMemoryBudget } from '../config/settings.js';
-import { formatBytes } from '../diffusion/memory-estimate.js';
+import { formatBytes } from '../format-bytes.js';
 
 export interface MemoryBudget {
   bytes: number;

@@ -3,7 +3,8 @@ import os from 'node:os';
 
 import { deviceError } from '../diffusion/device.js';
 import { LoadedModel } from '../diffusion/loaded-model.js';
-import { formatBytes, MEMORY_BUDGET_SETTING } from '../diffusion/memory-estimate.js';
+import { MEMORY_BUDGET_SETTING } from '../diffusion/memory-estimate.js';
+import { formatBytes } from '../format-bytes.js';
 import { runPipeline } from '../diffusion/pipeline.js';
 import { UnknownSamplerError } from '../diffusion/samplers/registry.js';
 import { PACKAGE_VERSION } from '../package-root.js';

@@ -1,3 +1,5 @@
+import { formatBytes } from '../format-bytes.js';
+
 /** Where a transfer stands; `models upload` and `models pull` both report it. */
 export interface TransferProgress {
   /** What is happening to `file`: hashing a local copy to compare it, or moving its bytes. */
@@ -17,9 +19,8 @@ const MIB = 2 ** 20;
 /** A terminal redraw per chunk would cost more than the chunk; ten a second reads as live. */
 const REDRAW_MS = 100;
 
-function mib(bytes: number): string {
-  return bytes >= 10 * 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / MIB).toFixed(1)} MiB`;
-}
+/** Sizes stay in MiB up to 10 GiB, so a file's figure moves on every redraw. */
+const mib = (bytes: number) => formatBytes(bytes, 10 * 2 ** 30);
 
 /** Off a terminal (CI, a log file): a plain line at most this often during a long file. */
 const LOG_MS = 30_000;

@@ -5,7 +5,7 @@ import { explainFailure } from '../../client/check-grpc-error.js';
 import { unaryCall } from '../../client/client.js';
 import { connectToServer } from '../../client/server-connection.js';
 import { resolveConnectionSettings } from '../../config/settings.js';
-import { formatBytes } from '../../diffusion/memory-estimate.js';
+import { formatBytes } from '../../format-bytes.js';
 import type { ListModelsRequest, ListModelsResponse, ModelInfo } from '../../generated/image_generation.js';
 
 const TIMEOUT_MS = 30_000;

@@ -3,6 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../base-command.js';
 import { UsageError } from '../../config/errors.js';
 import { resolveServerSettings } from '../../config/settings.js';
+import { formatBytes } from '../../format-bytes.js';
 import { modelToRemove, removeModel, type RemoveResult } from '../../models/remove.js';
 import { askYesNo } from '../../prompt.js';
 
@@ -22,10 +23,10 @@ export default class ModelsRm extends BaseCommand {
     const target = modelToRemove(modelsDir, args.name);
     if (!flags.yes) {
       if (!process.stdin.isTTY) throw new UsageError(`not removing ${args.name} without confirmation: there is no terminal to ask on`, `pass --yes to remove it: dts-util models rm ${args.name} --yes`);
-      if (!(await askYesNo(`Remove the model ${args.name} (${(target.bytes / 2 ** 20).toFixed(1)} MiB) from ${modelsDir}?`))) this.error('nothing removed', { exit: 1 });
+      if (!(await askYesNo(`Remove the model ${args.name} (${formatBytes(target.bytes)}) from ${modelsDir}?`))) this.error('nothing removed', { exit: 1 });
     }
     const removed = await removeModel(modelsDir, args.name, target);
-    if (!this.jsonEnabled()) this.log(`removed ${removed.name} (${(removed.bytes / 2 ** 20).toFixed(1)} MiB) from ${modelsDir}`);
+    if (!this.jsonEnabled()) this.log(`removed ${removed.name} (${formatBytes(removed.bytes)}) from ${modelsDir}`);
     return removed;
   }
 }

@@ -4,12 +4,10 @@ import { BaseCommand } from '../../base-command.js';
 import { caPathFor, connectToServer } from '../../client/server-connection.js';
 import { explainConnectionFailure } from '../../models/explain-connection.js';
 import { resolveConnectionSettings } from '../../config/settings.js';
+import { formatBytes } from '../../format-bytes.js';
 import { ProgressLine } from '../../models/progress.js';
 import { uploadModel, type ModelUploadResult } from '../../models/upload-folder.js';
 
-function mib(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-}
 
 export default class ModelsUpload extends BaseCommand {
   static override summary = "Upload a model folder (or one file) to a server's models directory.";
@@ -42,7 +40,7 @@ export default class ModelsUpload extends BaseCommand {
       progress?.finish();
       if (!this.jsonEnabled()) {
         const rate = result.seconds > 0 ? result.bytesSent / 2 ** 20 / result.seconds : 0;
-        this.log(`${result.name}: sent ${result.filesSent} files (${mib(result.bytesSent)}), skipped ${result.filesSkipped} already on the server (${mib(result.bytesSkipped)}) in ${result.seconds.toFixed(1)} s, ${rate.toFixed(1)} MiB/s`);
+        this.log(`${result.name}: sent ${result.filesSent} files (${formatBytes(result.bytesSent)}), skipped ${result.filesSkipped} already on the server (${formatBytes(result.bytesSkipped)}) in ${result.seconds.toFixed(1)} s, ${rate.toFixed(1)} MiB/s`);
       }
       return result;
     } catch (error) {

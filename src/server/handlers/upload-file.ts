@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 
 import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
+import { formatBytes } from '../../format-bytes.js';
 import type { Logger } from '../../log/logger.js';
 import type { CallContext } from '../call-context.js';
 import { DirectFileWriter, directWritesIn } from '../direct-file-writer.js';
@@ -150,9 +151,8 @@ function checkSha(value: string): string {
 
 /** ENOSPC (or a declared size over the free space): which directory, and how much the file needs. */
 function diskFull(filename: string, bytes: number, free: number | undefined) {
-  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-  const room = free === undefined ? '' : ` and ${mib(free)} is free`;
-  return resourceExhausted(`the server's models directory is on a full disk: ${filename} needs ${mib(bytes)}${room}; free space on the server (or move it to a bigger disk with --model-path) and upload again`);
+  const room = free === undefined ? '' : ` and ${formatBytes(free)} is free`;
+  return resourceExhausted(`the server's models directory is on a full disk: ${filename} needs ${formatBytes(bytes)}${room}; free space on the server (or move it to a bigger disk with --model-path) and upload again`);
 }
 
 /** EFBIG: the server process may not write files this large (its RLIMIT_FSIZE), whatever the disk has. */
