@@ -16,6 +16,7 @@ interface ServerFlagValues {
   device?: string;
   gpu?: number;
   'device-fallback'?: boolean;
+  'direct-io'?: boolean;
   metrics?: boolean;
   'datadog-api-key'?: string;
   'memory-budget'?: string;
@@ -51,6 +52,10 @@ export abstract class BaseCommand extends Command {
       description: 'when the device is not usable, run on the next usable one (cuda, webgpu, cpu) and log why; --no-device-fallback makes it a start-up error instead (default: on) [env: DTS_UTIL_DEVICE_FALLBACK]',
       allowNo: true,
     }),
+    'direct-io': Flags.boolean({
+      description: 'write uploads with direct I/O (O_DIRECT) where the filesystem takes it; --no-direct-io writes them through the page cache (default: on) [env: DTS_UTIL_DIRECT_IO]',
+      allowNo: true,
+    }),
     metrics: Flags.boolean({ description: 'DogStatsD metrics to the Datadog agent; --no-metrics turns them off (default: on) [env: DTS_UTIL_METRICS]', allowNo: true }),
     'datadog-api-key': Flags.string({ description: 'Datadog API key: logs go to Datadog directly; prefer the DD_API_KEY variable (argv is visible in ps)' }),
     'memory-budget': Flags.string({ description: 'memory for loaded models plus a running generation: a share (of the GPU\'s memory on CUDA, else of RAM) or a size, e.g. 80% or 12GiB; default 80% [env: DTS_UTIL_MEMORY_BUDGET]' }),
@@ -71,6 +76,7 @@ export abstract class BaseCommand extends Command {
       device: flags.device,
       gpu: flags.gpu,
       deviceFallback: flags['device-fallback'],
+      directIo: flags['direct-io'],
       metrics: flags.metrics,
       datadogApiKey: flags['datadog-api-key'],
       memoryBudget: flags['memory-budget'],

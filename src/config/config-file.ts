@@ -15,6 +15,7 @@ export interface ConfigFile {
   device?: string;
   gpu?: number;
   deviceFallback?: boolean;
+  directIo?: boolean;
   metrics?: boolean;
   /** "80%" of RAM or a size ("12GiB"); a number is bytes. */
   memoryBudget?: string | number;

@@ -28,6 +28,7 @@ export interface ServerFlags extends ConnectionFlags {
   device?: string;
   gpu?: number;
   deviceFallback?: boolean;
+  directIo?: boolean;
   metrics?: boolean;
   datadogApiKey?: string;
   memoryBudget?: string;
@@ -65,6 +66,8 @@ export interface ServerSettings extends ConnectionSettings {
   gpu: number;
   /** A configured device that is not usable: run on the next usable one (true) or refuse to start. */
   deviceFallback: boolean;
+  /** Uploads written with O_DIRECT where the models directory's filesystem takes it (else through the page cache). */
+  directIo: boolean;
   /** DogStatsD metrics to the local Datadog agent (DD_AGENT_HOST / DD_DOGSTATSD_*). */
   metrics: boolean;
   /** Ships logs to Datadog's HTTP intake when set (no agent needed). Never logged. */
@@ -107,10 +110,11 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const gpu = flags.gpu ?? (env.DTS_UTIL_GPU ? parseCount(env.DTS_UTIL_GPU, 'DTS_UTIL_GPU') : undefined) ?? config.gpu ?? 0;
   const deviceFallback =
     flags.deviceFallback ?? (env.DTS_UTIL_DEVICE_FALLBACK ? parseBoolean(env.DTS_UTIL_DEVICE_FALLBACK, 'DTS_UTIL_DEVICE_FALLBACK') : undefined) ?? config.deviceFallback ?? true;
+  const directIo = flags.directIo ?? (env.DTS_UTIL_DIRECT_IO ? parseBoolean(env.DTS_UTIL_DIRECT_IO, 'DTS_UTIL_DIRECT_IO') : undefined) ?? config.directIo ?? true;
   const metrics = flags.metrics ?? (env.DTS_UTIL_METRICS ? parseBoolean(env.DTS_UTIL_METRICS, 'DTS_UTIL_METRICS') : undefined) ?? config.metrics ?? true;
   const datadogApiKey = nonEmpty(flags.datadogApiKey) ?? nonEmpty(env[DATADOG_KEY_ENV]) ?? nonEmpty(readSecretsFile(connection.paths.configDir)[DATADOG_KEY_ENV]);
   const memoryBudget = memoryBudgetSetting(flags, env, config.memoryBudget);
-  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, metrics, datadogApiKey, memoryBudget };
+  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, directIo, metrics, datadogApiKey, memoryBudget };
 }
 
 /** The budget as written, checked here so that a bad value is a usage error at start. */

@@ -195,6 +195,8 @@ function configFor(settings: ServerSettings): ConfigFile {
     device: settings.device,
     gpu: settings.gpu,
     deviceFallback: settings.deviceFallback,
+    // Written only when turned off, so an install from before the setting existed is unchanged.
+    ...(settings.directIo ? {} : { directIo: false }),
     metrics: settings.metrics,
     memoryBudget: settings.memoryBudget,
   };

@@ -44,7 +44,9 @@ describe('install --service-manager none → serve → test --generate → unins
       assert.ok(!text.includes(secret) && !text.includes(datadogKey), `${file} holds a secret`);
     }
     for (const output of [install.stdout, install.stderr]) assert.ok(!output.includes(secret) && !output.includes(datadogKey));
-    assert.equal(JSON.parse(fs.readFileSync(path.join(home.home, 'config.json'), 'utf8')).port, port);
+    const installed = JSON.parse(fs.readFileSync(path.join(home.home, 'config.json'), 'utf8'));
+    assert.equal(installed.port, port);
+    assert.equal(installed.directIo, undefined, 'a default left out, so installs from before the setting read the same');
 
     // Running it again with the same flags changes nothing.
     const again = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--json'], env);
@@ -54,9 +56,10 @@ describe('install --service-manager none → serve → test --generate → unins
     assert.equal(other.code, 2);
     assert.match(JSON.parse(other.stdout).error.suggestion, /--yes/);
     // With --yes the change is written where the service reads it, strict device choice included.
-    const strict = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--no-device-fallback', '--yes', '--json'], env);
+    const strict = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--no-device-fallback', '--no-direct-io', '--yes', '--json'], env);
     assert.equal(strict.code, 0, strict.stdout + strict.stderr);
-    assert.equal(JSON.parse(fs.readFileSync(path.join(home.home, 'config.json'), 'utf8')).deviceFallback, false);
+    const written = JSON.parse(fs.readFileSync(path.join(home.home, 'config.json'), 'utf8'));
+    assert.deepEqual([written.deviceFallback, written.directIo], [false, false]);
 
     // The server the install describes: started with the secret only in secrets.env.
     const serve = await spawnServe(['--port', String(port)], home.env);

@@ -69,15 +69,20 @@ describe('settings precedence: flag > environment > config.json > default', () =
     assert.throws(() => resolveServerSettings({}, { ...home.env, DTS_UTIL_GPU: 'first' }), /DTS_UTIL_GPU/);
   });
 
-  it('takes device fallback from flag, environment or config.json, on by default', () => {
-    assert.equal(resolveServerSettings({}, home.env).deviceFallback, true);
-    fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ deviceFallback: false }));
-    assert.equal(resolveServerSettings({}, home.env).deviceFallback, false);
-    assert.equal(resolveServerSettings({}, { ...home.env, DTS_UTIL_DEVICE_FALLBACK: 'true' }).deviceFallback, true);
-    assert.equal(resolveServerSettings({ deviceFallback: false }, { ...home.env, DTS_UTIL_DEVICE_FALLBACK: 'true' }).deviceFallback, false);
-    assert.throws(() => resolveServerSettings({}, { ...home.env, DTS_UTIL_DEVICE_FALLBACK: 'maybe' }), /DTS_UTIL_DEVICE_FALLBACK/);
-    fs.rmSync(path.join(home.home, 'config.json'));
-  });
+  for (const [setting, variable] of [
+    ['deviceFallback', 'DTS_UTIL_DEVICE_FALLBACK'],
+    ['directIo', 'DTS_UTIL_DIRECT_IO'],
+  ] as const) {
+    it(`takes ${setting} from flag, environment or config.json, on by default`, () => {
+      assert.equal(resolveServerSettings({}, home.env)[setting], true);
+      fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ [setting]: false }));
+      assert.equal(resolveServerSettings({}, home.env)[setting], false);
+      assert.equal(resolveServerSettings({}, { ...home.env, [variable]: 'true' })[setting], true);
+      assert.equal(resolveServerSettings({ [setting]: false }, { ...home.env, [variable]: 'true' })[setting], false);
+      assert.throws(() => resolveServerSettings({}, { ...home.env, [variable]: 'maybe' }), new RegExp(variable));
+      fs.rmSync(path.join(home.home, 'config.json'));
+    });
+  }
 
   it('takes the secret from the flag, the environment, a file, or secrets.env, and says which', () => {
     fs.writeFileSync(path.join(home.home, 'secrets.env'), 'DTS_UTIL_SHARED_SECRET=from-store\n', { mode: 0o600 });

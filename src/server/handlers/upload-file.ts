@@ -18,7 +18,9 @@ export interface UploadOptions {
   maxUploadBytes: number;
   /** Told every upload's outcome and the bytes received (metrics). */
   onUpload?: (bytes: number, ok: boolean) => void;
-  /** Told once whether uploads can bypass the page cache. */
+  /** Write with O_DIRECT where the filesystem takes it (--direct-io, on by default). */
+  directIo: boolean;
+  /** Told once whether uploads bypass the page cache. */
   logger?: Logger;
 }
 
@@ -31,7 +33,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  * client that goes away leaves nothing behind. Concurrent uploads to one name each have their own
  * staging file; the last complete one wins, whole.
  */
-export function uploadFile({ modelsDir, maxUploadBytes, onUpload, logger }: UploadOptions) {
+export function uploadFile({ modelsDir, maxUploadBytes, directIo, onUpload, logger }: UploadOptions) {
   return async (requests: AsyncIterable<UploadFileRequest>, context: CallContext): Promise<UploadFileResponse> => {
     const iterator = requests[Symbol.asyncIterator]();
     const first = await nextMessage(iterator, context);
@@ -53,7 +55,7 @@ export function uploadFile({ modelsDir, maxUploadBytes, onUpload, logger }: Uplo
     }
     const tempPath = path.join(staging, `${crypto.randomUUID()}.part`);
     let received = 0;
-    const writer = await openStagedFile(staging, tempPath, logger);
+    const writer = directIo ? await openStagedFile(staging, tempPath, logger) : await bufferedStagedFile(tempPath);
     const { file } = writer;
     let closed = false;
     try {
@@ -116,7 +118,10 @@ async function openStagedFile(staging: string, tempPath: string, logger: Logger 
     if (verdict.ok) logger?.info('uploads are written with direct I/O', { dir: staging });
     else logger?.info('uploads go through the page cache: direct I/O is not available here', { dir: staging, reason: verdict.reason });
   });
-  if (direct.ok) return DirectFileWriter.create(tempPath, 0o644);
+  return direct.ok ? DirectFileWriter.create(tempPath, 0o644) : bufferedStagedFile(tempPath);
+}
+
+async function bufferedStagedFile(tempPath: string): Promise<StagedFileWriter> {
   return new StagedFileWriter(await fs.open(tempPath, 'wx', 0o644));
 }
 
