@@ -41,15 +41,17 @@ export class DirectFileWriter {
   private constructor(
     readonly file: FileHandle,
     private readonly filePath: string,
+    memory: ArrayBuffer,
   ) {
-    const memory = alignedMemory(SLOT_BYTES * SLOTS);
     this.slots = Array.from({ length: SLOTS }, (_, i) => new Uint8Array(memory, i * SLOT_BYTES, SLOT_BYTES));
   }
 
   /** Creates `filePath` (it must not exist) for direct writes. */
   static async create(filePath: string, mode: number): Promise<DirectFileWriter> {
     if (DIRECT_CREATE_FLAGS === undefined) throw new Error('direct I/O is not available on this platform');
-    return new DirectFileWriter(await fs.open(filePath, DIRECT_CREATE_FLAGS, mode), filePath);
+    // Memory first: if it cannot be had (an address-space limit), no file has been created yet.
+    const memory = alignedMemory(SLOT_BYTES * SLOTS);
+    return new DirectFileWriter(await fs.open(filePath, DIRECT_CREATE_FLAGS, mode), filePath, memory);
   }
 
   async write(data: Uint8Array): Promise<void> {
@@ -154,6 +156,7 @@ async function probe(dir: string): Promise<DirectWriteVerdict> {
 /**
  * Page-aligned memory. Buffer's large allocations come from malloc, 16 bytes past a page
  * boundary; V8 maps a WebAssembly memory on a page boundary of its own. The probe checks it.
+ * V8 reserves address space beyond it (guard regions, not memory), returned when it is collected.
  */
 function alignedMemory(bytes: number): ArrayBuffer {
   const { WebAssembly } = globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer } } };
