@@ -8,6 +8,7 @@ import { unaryCall, type Connection } from '../client/client.js';
 import { uploadLocalFile } from '../client/upload.js';
 import { UsageError } from '../config/errors.js';
 import type { FilesExistRequest, FilesExistResponse } from '../generated/image_generation.js';
+import { splitRelativeName } from '../server/models-dir.js';
 import { checkModelName, listModelFiles, type LocalFile } from './local-files.js';
 import { localSha256 } from './local-sha256.js';
 import type { ProgressListener } from './progress.js';
@@ -97,8 +98,11 @@ function plan(source: string, as: string | undefined): { name: string; files: Pl
   }
   if (stats.isFile()) {
     const remote = as ?? path.basename(source);
-    if (remote.startsWith('/') || remote.split('/').some((s) => s === '' || s === '.' || s === '..')) {
-      throw new UsageError(`--as ${remote} is not a name inside the models directory`, 'use a relative name such as my-model/unet/model.onnx');
+    try {
+      // The server's own rule, so a name it would refuse is refused here, before anything connects.
+      splitRelativeName(remote);
+    } catch (error) {
+      throw new UsageError(`--as ${remote} is not a name inside the models directory (${(error as Error).message})`, 'use a relative name such as my-model/unet/model.onnx');
     }
     return { name: remote, files: [{ local: source, relative: path.basename(source), size: stats.size, remote }] };
   }

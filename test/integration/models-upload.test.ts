@@ -132,6 +132,15 @@ describe('models upload (library) to a real TLS server', () => {
   it('refuses a missing source and a bad model name before connecting anything', async () => {
     await assert.rejects(uploadModel(t.client(), path.join(work, 'nope')), /does not exist/);
     await assert.rejects(uploadModel(t.client(), source, { as: '../up' }), /not a usable model name/);
+    const file = path.join(source, 'model_index.json');
+    for (const [as, why] of [
+      ['../x.onnx', /contains '\.\.'/],
+      ['/abs/x.onnx', /is absolute/],
+      ['sd\\unet.onnx', /separate folders with '\/'/],
+      ['.dts-util-incoming/x.onnx', /reserved for uploads in progress/],
+    ] as const) {
+      await assert.rejects(uploadModel(t.client(), file, { as }), (error: Error) => error.message.startsWith(`--as ${as} is not a name inside the models directory`) && why.test(error.message));
+    }
   });
 });
 
