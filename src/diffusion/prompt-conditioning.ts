@@ -41,20 +41,18 @@ export async function encodeConditioning(model: LoadedModel, request: Conditioni
   const encoded = await model.encodeText(encodeNegative ? [request.negativePrompt, request.prompt] : [request.prompt], clock);
   const [, tokens, dim] = encoded.shape;
   const one = tokens * dim;
-  const row = (data: Float32Array, i: number, width: number) => data.subarray(i * width, (i + 1) * width);
   const positiveIndex = encodeNegative ? 1 : 0;
+  /**
+   * One encoder output (rows of `width` values, one per encoded prompt) split into the batch's
+   * conditional and unconditional halves; the same rule for the context and the pooled embeds.
+   */
+  const split = (data: Float32Array, width: number): { cond: Float32Array; uncond?: Float32Array } => ({
+    cond: repeatRows(data.subarray(positiveIndex * width, (positiveIndex + 1) * width), n),
+    uncond: guidance !== 'cfg' ? undefined : zeroNegative ? new Float32Array(n * width) : repeatRows(data.subarray(0, width), n),
+  });
 
-  const cond = repeatRows(row(encoded.context, positiveIndex, one), n);
-  const uncond = guidance !== 'cfg' ? undefined : zeroNegative ? new Float32Array(n * one) : repeatRows(row(encoded.context, 0, one), n);
-
-  let pooled: { cond: Float32Array; uncond?: Float32Array } | undefined;
-  if (spec.textEmbedsDim !== undefined) {
-    const width = encoded.pooled!.length / encoded.shape[0];
-    pooled = {
-      cond: repeatRows(row(encoded.pooled!, positiveIndex, width), n),
-      uncond: guidance !== 'cfg' ? undefined : zeroNegative ? new Float32Array(n * width) : repeatRows(row(encoded.pooled!, 0, width), n),
-    };
-  }
+  const { cond, uncond } = split(encoded.context, one);
+  const pooled = spec.textEmbedsDim === undefined ? undefined : split(encoded.pooled!, encoded.pooled!.length / encoded.shape[0]);
   const timestepCond = spec.timestepCondDim === undefined ? undefined : repeatRows(guidanceScaleEmbedding(request.cfgScale, spec.timestepCondDim), n);
 
   return {
