@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
-import { explainFailure } from '../client/check-grpc-error.js';
+import { explainConnectionFailure } from '../client/explain-connection.js';
 import { generateToFiles, type GeneratedFiles } from '../client/generate.js';
-import { connectToServer } from '../client/server-connection.js';
+import { caPathFor, connectToServer } from '../client/server-connection.js';
 import { resolveConnectionSettings } from '../config/settings.js';
 import type { ImageGenerationProgress } from '../generated/image_generation.js';
 
@@ -36,7 +36,8 @@ export default class Generate extends BaseCommand {
 
   async run(): Promise<GeneratedFiles> {
     const { args, flags } = await this.parse(Generate);
-    const connection = connectToServer(resolveConnectionSettings(this.connectionFlags(flags)), flags.ca);
+    const settings = resolveConnectionSettings(this.connectionFlags(flags));
+    const connection = connectToServer(settings, flags.ca);
     const cancel = new AbortController();
     const onSigint = () => cancel.abort();
     process.once('SIGINT', onSigint);
@@ -68,7 +69,7 @@ export default class Generate extends BaseCommand {
       return result;
     } catch (error) {
       if (cancel.signal.aborted) this.error('cancelled: the job was stopped on the server', { exit: 130 });
-      this.error(explainFailure(error), { exit: 1 });
+      this.error(explainConnectionFailure(error, caPathFor(settings, flags.ca)), { exit: 1 });
     } finally {
       process.off('SIGINT', onSigint);
       connection.close();

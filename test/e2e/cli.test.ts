@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { Metadata } from '@grpc/grpc-js';
 
 import { connect } from '../../src/client/client.js';
-import { runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { oneLine, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
 import { tempHome } from '../helpers/temp-home.js';
 import { waitUntil } from '../helpers/wait.js';
 import { sha256 } from '../helpers/calls.js';
@@ -87,7 +87,7 @@ describe('usage errors exit 2 with a clear message', () => {
   it('refuses a non-loopback address with neither TLS nor a secret', async () => {
     const { code, stderr } = await runCli(['serve', '--host', '0.0.0.0', '--no-tls', '--port', '0'], home.env);
     assert.equal(code, 2);
-    assert.match(unwrap(stderr), /refusing to listen on 0\.0\.0\.0 without TLS and without a shared secret/);
+    assert.match(oneLine(stderr), /refusing to listen on 0\.0\.0\.0 without TLS and without a shared secret/);
   });
 
   it('says when the port is taken', async () => {
@@ -97,8 +97,8 @@ describe('usage errors exit 2 with a clear message', () => {
       const port = (blocker.address() as net.AddressInfo).port;
       const { code, stderr } = await runCli(['serve', '--port', String(port)], home.env);
       assert.equal(code, 2);
-      assert.match(unwrap(stderr), /already in use/);
-      assert.match(unwrap(stderr), /--port/);
+      assert.match(oneLine(stderr), /already in use/);
+      assert.match(oneLine(stderr), /--port/);
     } finally {
       blocker.close();
     }
@@ -173,8 +173,3 @@ describe('graceful shutdown on SIGTERM', () => {
     }
   });
 });
-
-/** oclif wraps error text to the terminal width behind ' ›   ' margins. */
-const unwrap = (text: string) => text.replace(/\s*\n\s*›\s*/g, ' ');
-
-

@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { PNG } from 'pngjs';
 
 import { readPngText } from '../../src/diffusion/png.js';
-import { BIN, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { BIN, oneLine, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { otherInstallCa, unknownCaAdvice } from '../helpers/other-ca.js';
 import { tempHome } from '../helpers/temp-home.js';
 import { installTinyModels } from '../helpers/tiny-models.js';
 
@@ -49,7 +50,14 @@ describe('dts-util generate (built binary, real TLS server, tiny model)', () => 
   it('explains a bad request (exit 1) with the server message', async () => {
     const { code, stderr } = await runCli(args('--sampler', 'Warp Drive'), home.env);
     assert.equal(code, 1);
-    assert.match(stderr.replace(/\s*\n\s*›\s*/g, ' '), /INVALID_ARGUMENT.*Euler a/);
+    assert.match(oneLine(stderr), /INVALID_ARGUMENT.*Euler a/);
+  });
+
+  it("says which --ca to use when the server's certificate chains to another CA (exit 1)", async () => {
+    const otherCa = otherInstallCa(home.home);
+    const { code, stderr } = await runCli([...base(), '--ca', otherCa], home.env);
+    assert.equal(code, 1);
+    assert.ok(oneLine(stderr).includes(unknownCaAdvice(otherCa)), stderr);
   });
 
   it('Ctrl-C cancels the job on the server (exit 130), and the server is free for the next one', async () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { oneLine, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { otherInstallCa, unknownCaAdvice } from '../helpers/other-ca.js';
 import { tempHome } from '../helpers/temp-home.js';
 import { installTinyModels } from '../helpers/tiny-models.js';
 
@@ -34,9 +35,13 @@ describe('dts-util models list (built binary, real TLS server)', () => {
     assert.deepEqual(models.map((m: { name: string; isDefault: boolean }) => [m.name, m.isDefault]), [['tiny-sd15', true], ['smoke', false]]);
   });
 
-  it('says how to start the server when none answers (exit 1)', async () => {
+  it('says how to start the server when none answers, and which --ca to use for a stranger CA (exit 1)', async () => {
     const { code, stderr } = await runCli(['models', 'list', '--port', '1'], home.env);
     assert.equal(code, 1);
-    assert.match(stderr.replace(/\s*\n\s*›\s*/g, ' '), /dts-util serve/);
+    assert.match(oneLine(stderr), /dts-util serve/);
+    const otherCa = otherInstallCa(home.home);
+    const stranger = await runCli(['models', 'list', '--ca', otherCa, '--port', String(serve.port)], home.env);
+    assert.equal(stranger.code, 1);
+    assert.ok(oneLine(stranger.stderr).includes(unknownCaAdvice(otherCa)), stranger.stderr);
   });
 });

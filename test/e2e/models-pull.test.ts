@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { buildPipeline, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
 import { startFakeHub, type FakeHub } from '../helpers/fake-hub.js';
-import { runCli, spawnServe } from '../helpers/cli.js';
+import { oneLine, runCli, spawnServe } from '../helpers/cli.js';
 import { tempHome } from '../helpers/temp-home.js';
 import { listFiles } from '../helpers/test-server.js';
 
@@ -44,7 +44,7 @@ describe('dts-util models pull (built binary, a hub on a local HTTP server)', ()
     const { code, stdout, stderr } = await runCli(['models', 'pull', REPO, '--as', 'denied'], { ...home.env, HF_TOKEN: wrong, HF_ENDPOINT: hub.endpoint });
     assert.equal(code, 1);
     assert.match(stderr, /HTTP 401/);
-    assert.match(stderr.replace(/\s*\n\s*›\s*/g, ' '), /HF_TOKEN is set but cannot read it/);
+    assert.match(oneLine(stderr), /HF_TOKEN is set but cannot read it/);
     assert.ok(!stdout.includes(wrong) && !stderr.includes(wrong));
     assert.ok(!fs.existsSync(path.join(home.home, 'models', 'denied')));
   });

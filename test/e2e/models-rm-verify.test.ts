@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { BIN, runCli } from '../helpers/cli.js';
+import { BIN, oneLine, runCli } from '../helpers/cli.js';
 import { tempHome } from '../helpers/temp-home.js';
 import { installTinyModels } from '../helpers/tiny-models.js';
 
@@ -17,9 +17,6 @@ function onTerminal(args: string[], input: string, env: NodeJS.ProcessEnv): Prom
   child.stdin.write(input);
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
 }
-
-/** oclif wraps long messages onto "›"-prefixed lines; join them back for matching. */
-const oneLine = (text: string) => text.replace(/\s*\n\s*›\s*/g, ' ');
 
 describe('dts-util models rm and models verify (built binary, local models directory)', () => {
   const home = tempHome();

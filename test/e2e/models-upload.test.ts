@@ -7,9 +7,9 @@ import { after, before, describe, it } from 'node:test';
 
 import { listModelFiles } from '../../src/models/local-files.js';
 import { STAGING_DIR } from '../../src/server/models-dir.js';
-import { CA_CERT_FILE, certificateNames, ensureCertificates } from '../../src/tls/certificates.js';
 import { buildPipeline, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
-import { BIN, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { BIN, oneLine, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { otherInstallCa, unknownCaAdvice } from '../helpers/other-ca.js';
 import { tempHome } from '../helpers/temp-home.js';
 import { listFiles } from '../helpers/test-server.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -17,7 +17,6 @@ import { waitUntil } from '../helpers/wait.js';
 const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 /** A staging file may be renamed away between the listing and the stat. */
 const sizeOr0 = (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
-const oneLine = (text: string) => text.replace(/\s*\n\s*›\s*/g, ' ');
 
 describe('dts-util models upload (built binary, real TLS server in its own process)', () => {
   const home = tempHome();
@@ -75,11 +74,9 @@ describe('dts-util models upload (built binary, real TLS server in its own proce
     assert.equal(plain.code, 1);
     assert.match(oneLine(plain.stderr), /--tls\/--no-tls matches the server/);
     // Another install's CA: the certificate chains to nothing trusted, and the message says which --ca to use.
-    const otherTls = path.join(home.home, 'other-tls');
-    ensureCertificates(otherTls, certificateNames(undefined));
-    const otherCa = path.join(otherTls, CA_CERT_FILE);
+    const otherCa = otherInstallCa(home.home);
     const stranger = await runCli(['models', 'upload', source, '--ca', otherCa, '--port', String(serve.port)], home.env);
     assert.equal(stranger.code, 1);
-    assert.ok(oneLine(stranger.stderr).includes(`the server's TLS certificate is not signed by the CA in ${otherCa}; pass the server's own ca.pem with --ca`), stranger.stderr);
+    assert.ok(oneLine(stranger.stderr).includes(unknownCaAdvice(otherCa)), stranger.stderr);
   });
 });

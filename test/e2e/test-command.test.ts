@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
+import { oneLine, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
 import { tempHome } from '../helpers/temp-home.js';
 
 interface ReportCheck {
@@ -32,9 +32,6 @@ const check = (report: Report, name: string): ReportCheck => {
 
 /** What `serve` printed in its start-up line, for comparing with what `test` saw. */
 const listeningLine = (serve: ServeProcess) => serve.lines.find((l) => l.msg === 'dts-util server listening')!;
-
-/** oclif wraps error text to the terminal width behind ' ›   ' margins. */
-const unwrap = (text: string) => text.replace(/\s*\n\s*›\s*/g, ' ');
 
 describe('dts-util test against a TLS server (built binary)', () => {
   const home = tempHome();
@@ -139,7 +136,7 @@ describe('dts-util test against a TLS server (built binary)', () => {
   it('--ca naming a missing file is a usage error: exit 2, under --json too', async () => {
     const human = await runCli(['test', '--port', String(serve.port), '--ca', '/does/not/exist'], home.env);
     assert.equal(human.code, 2, human.stderr);
-    assert.match(unwrap(human.stderr), /cannot read the CA certificate \/does\/not\/exist given with --ca/);
+    assert.match(oneLine(human.stderr), /cannot read the CA certificate \/does\/not\/exist given with --ca/);
     const json = await runCli(['test', '--json', '--port', String(serve.port), '--ca', '/does/not/exist'], home.env);
     assert.equal(json.code, 2, json.stdout);
     assert.equal(JSON.parse(json.stdout).error.exitCode, 2);

@@ -97,3 +97,8 @@ export async function serveWithClient(args: string[], home: string, env: NodeJS.
     },
   };
 }
+
+/** oclif wraps a long error message onto "›" continuation lines: the message as one line again. */
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*›\s*/g, ' ');
+}

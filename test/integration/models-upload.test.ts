@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { status } from '@grpc/grpc-js';
 
-import { explainConnectionFailure } from '../../src/models/explain-connection.js';
+import { explainConnectionFailure } from '../../src/client/explain-connection.js';
 import { listModelFiles } from '../../src/models/local-files.js';
 import type { TransferProgress } from '../../src/models/progress.js';
 import { TransferError, uploadModel } from '../../src/models/upload-folder.js';

@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
 
 import { BaseCommand } from '../../base-command.js';
-import { explainFailure } from '../../client/check-grpc-error.js';
+import { explainConnectionFailure } from '../../client/explain-connection.js';
 import { unaryCall } from '../../client/client.js';
-import { connectToServer } from '../../client/server-connection.js';
+import { caPathFor, connectToServer } from '../../client/server-connection.js';
 import { resolveConnectionSettings } from '../../config/settings.js';
 import { formatBytes } from '../../format-bytes.js';
 import type { ListModelsRequest, ListModelsResponse, ModelInfo } from '../../generated/image_generation.js';
@@ -20,12 +20,13 @@ export default class ModelsList extends BaseCommand {
 
   async run(): Promise<{ models: ModelInfo[] }> {
     const { flags } = await this.parse(ModelsList);
-    const connection = connectToServer(resolveConnectionSettings(this.connectionFlags(flags)), flags.ca);
+    const settings = resolveConnectionSettings(this.connectionFlags(flags));
+    const connection = connectToServer(settings, flags.ca);
     let models: ModelInfo[];
     try {
       ({ models } = await unaryCall<ListModelsRequest, ListModelsResponse>(connection.service, connection.service.listModels, {}, TIMEOUT_MS));
     } catch (error) {
-      this.error(explainFailure(error, TIMEOUT_MS), { exit: 1 });
+      this.error(explainConnectionFailure(error, caPathFor(settings, flags.ca), TIMEOUT_MS), { exit: 1 });
     } finally {
       connection.close();
     }

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand } from '../../base-command.js';
 import { caPathFor, connectToServer } from '../../client/server-connection.js';
-import { explainConnectionFailure } from '../../models/explain-connection.js';
+import { explainConnectionFailure } from '../../client/explain-connection.js';
 import { resolveConnectionSettings } from '../../config/settings.js';
 import { formatBytes } from '../../format-bytes.js';
 import { ProgressLine } from '../../models/progress.js';
