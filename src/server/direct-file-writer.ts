@@ -3,6 +3,8 @@ import { constants } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
+import { writeFully } from './write-fully.js';
+
 /**
  * Direct I/O needs offsets, lengths and memory aligned to the device's logical block; 4 KiB
  * covers both 512-byte and 4K-native disks.
@@ -83,7 +85,7 @@ export class DirectFileWriter {
     // fsync covers the file, whichever descriptor asks: the tail's flushes the direct writes' metadata too.
     const buffered = await fs.open(this.filePath, 'r+');
     try {
-      await buffered.write(tail, 0, tail.length, this.position);
+      await writeFully(buffered, tail, tail.length, this.position);
       await buffered.sync();
     } finally {
       await buffered.close();
@@ -97,7 +99,7 @@ export class DirectFileWriter {
 
   private async writeSlot(): Promise<void> {
     const slot = this.slots[this.current]!;
-    this.writes.push(this.file.write(slot, 0, this.filled, this.position).catch((error: unknown) => this.fail(error)));
+    this.writes.push(writeFully(this.file, slot, this.filled, this.position).catch((error: unknown) => this.fail(error)));
     this.position += this.filled;
     this.filled = 0;
     this.current = (this.current + 1) % SLOTS;

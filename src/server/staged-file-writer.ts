@@ -1,5 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 
+import { writeFully } from './write-fully.js';
+
 /**
  * Writes in flight at once: one to copy into the page cache while the next is queued. More would
  * only hold more of libuv's four threadpool threads, which the rest of the server (FilesExist,
@@ -37,7 +39,7 @@ export class StagedFileWriter {
     this.throwIfFailed();
     const offset = this.position;
     this.position += data.length;
-    this.writes.push(this.file.write(data, 0, data.length, offset).catch((error: unknown) => this.fail(error)));
+    this.writes.push(writeFully(this.file, data, data.length, offset).catch((error: unknown) => this.fail(error)));
     if (this.writes.length >= MAX_WRITES_IN_FLIGHT) await this.writes.shift();
     if (!this.writeback && this.position - this.writebackFrom >= this.writebackEvery) this.startWriteback();
     this.throwIfFailed();
