@@ -7,9 +7,10 @@
  * Target: upload ≥ 0.5 × raw. BENCH_UPLOAD_MIB sets the size (default 1024), BENCH_ROUNDS the rounds.
  *
  * Each round also prints, for reading the figure: `dd` with O_DIRECT (the path the server writes
- * by, where the filesystem takes it) and the transport ceiling, the same bytes sent as one bare
+ * by, where the filesystem takes it); the transport ceiling, the same bytes sent as one bare
  * HTTP/2 request over TLS to a sink process with SHA-256 on both ends (http2-ceiling.ts): what an
- * upload costs on this machine before gRPC, protobuf and the disk.
+ * upload costs on this machine before gRPC, protobuf and the disk; and the same upload to a second
+ * server started with --no-direct-io, the page-cache write path.
  */
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -19,7 +20,7 @@ import path from 'node:path';
 import { uploadLocalFile, UPLOAD_CHUNK_BYTES } from '../src/client/upload.js';
 import { median } from '../src/median.js';
 import { tuneGarbageCollection } from '../src/runtime/gc-tuning.js';
-import { serveWithClient } from '../test/helpers/cli.js';
+import { serveWithClient, type ServeWithClient } from '../test/helpers/cli.js';
 import { tempHome } from '../test/helpers/temp-home.js';
 import { http2TransferSeconds } from './http2-ceiling.js';
 
@@ -38,46 +39,62 @@ export async function benchUpload(): Promise<{ ratio: number }> {
   for (let i = 0; i < sizeMiB; i++) fs.writeSync(fd, block);
   fs.closeSync(fd);
 
-  const { serve, connection, stop } = await serveWithClient([], home.home, home.env);
+  // The server as users run it, and one with --no-direct-io: the write path's own A/B, in the same run.
+  const direct = await serveWithClient([], home.home, home.env);
+  const bufferedHome = tempHome('dts-bench-upload-buffered-');
+  const buffered = await serveWithClient(['--no-direct-io'], bufferedHome.home, bufferedHome.env);
   const ratios: number[] = [];
+  const writePathRatios: number[] = [];
   try {
     // The server logs on its first upload whether it writes with direct I/O; a tiny upload asks.
     const probeFile = path.join(home.home, 'probe.bin');
     fs.writeFileSync(probeFile, 'probe');
-    await uploadLocalFile(connection.service, probeFile, 'bench/probe.bin');
-    console.log(`upload: the server writes ${serve.lines.some((line) => line.msg === 'uploads are written with direct I/O') ? 'with direct I/O (O_DIRECT)' : 'through the page cache'}`);
+    await uploadLocalFile(direct.connection.service, probeFile, 'bench/probe.bin');
+    console.log(`upload: the server writes ${direct.serve.lines.some((line) => line.msg === 'uploads are written with direct I/O') ? 'with direct I/O (O_DIRECT)' : 'through the page cache'}`);
     for (let round = 1; round <= rounds; round++) {
       const rawFile = path.join(home.home, 'models', 'raw.bin');
       const rawSeconds = ddSeconds(rawFile, []);
-      const directSeconds = ddSeconds(rawFile, ['oflag=direct']);
-
-      execFileSync('sync');
-      const uploadStart = performance.now();
-      const clientCpu = process.cpuUsage();
-      const serverCpu = processCpuSeconds(serve.child.pid!);
-      await uploadLocalFile(connection.service, source, 'bench/upload.bin');
-      const uploadSeconds = (performance.now() - uploadStart) / 1000;
-      const { user, system } = process.cpuUsage(clientCpu);
-      const busy = `client CPU ${(((user + system) / 1e6 / uploadSeconds) * 100).toFixed(0)}%, server CPU ${(((processCpuSeconds(serve.child.pid!) - serverCpu) / uploadSeconds) * 100).toFixed(0)}%`;
-      fs.rmSync(path.join(home.home, 'models', 'bench', 'upload.bin'));
-
+      const directDdSeconds = ddSeconds(rawFile, ['oflag=direct']);
+      const upload = await timedUpload(direct, source);
+      const pageCache = await timedUpload(buffered, source);
       const ceilingSeconds = await http2TransferSeconds(source, path.join(home.home, 'tls'), true);
 
       const speed = (seconds: number) => bytes / MIB / seconds;
-      const [raw, direct, upload, ceiling] = [speed(rawSeconds), speed(directSeconds), speed(uploadSeconds), speed(ceilingSeconds)];
-      ratios.push(upload / raw);
-      console.log(`upload round ${round}: ${sizeMiB} MiB, chunk ${UPLOAD_CHUNK_BYTES / 1024} KiB, TLS loopback ${upload.toFixed(0)} MiB/s vs raw disk (dd + fsync) ${raw.toFixed(0)} MiB/s → ratio ${(upload / raw).toFixed(2)} (${busy})`);
+      const [raw, directDd, uploadSpeed, pageCacheSpeed, ceiling] = [rawSeconds, directDdSeconds, upload.seconds, pageCache.seconds, ceilingSeconds].map(speed) as [number, number, number, number, number];
+      ratios.push(uploadSpeed / raw);
+      writePathRatios.push(uploadSpeed / pageCacheSpeed);
+      console.log(`upload round ${round}: ${sizeMiB} MiB, chunk ${UPLOAD_CHUNK_BYTES / 1024} KiB, TLS loopback ${uploadSpeed.toFixed(0)} MiB/s vs raw disk (dd + fsync) ${raw.toFixed(0)} MiB/s → ratio ${(uploadSpeed / raw).toFixed(2)} (${upload.busy})`);
       console.log(
-        `  for reading it: dd O_DIRECT + fsync ${direct.toFixed(0)} MiB/s (upload ÷ it ${(upload / direct).toFixed(2)}); bare HTTP/2 over TLS with SHA-256 both ends ${ceiling.toFixed(0)} MiB/s (upload ÷ it ${(upload / ceiling).toFixed(2)})`,
+        `  for reading it: dd O_DIRECT + fsync ${directDd.toFixed(0)} MiB/s (upload ÷ it ${(uploadSpeed / directDd).toFixed(2)}); bare HTTP/2 over TLS with SHA-256 both ends ${ceiling.toFixed(0)} MiB/s (upload ÷ it ${(uploadSpeed / ceiling).toFixed(2)}); ` +
+          `--no-direct-io server ${pageCacheSpeed.toFixed(0)} MiB/s (${pageCache.busy})`,
       );
     }
   } finally {
-    await stop();
+    await direct.stop();
+    await buffered.stop();
     home.cleanup();
+    bufferedHome.cleanup();
   }
   const ratio = median(ratios);
+  console.log(`upload with direct I/O ÷ through the page cache (--no-direct-io): median ${median(writePathRatios).toFixed(2)} over ${rounds} rounds`);
   console.log(`upload throughput / raw disk: median ${ratio.toFixed(2)} over ${rounds} rounds (target ≥ 0.50) ${ratio >= 0.5 ? 'MET' : 'NOT MET'}`);
   return { ratio };
+}
+
+/** One upload of `source` from a clean page cache, timed, with both processes' CPU use; the stored file is removed. */
+async function timedUpload({ serve, connection }: ServeWithClient, source: string): Promise<{ seconds: number; busy: string }> {
+  execFileSync('sync');
+  const start = performance.now();
+  const clientCpu = process.cpuUsage();
+  const serverCpu = processCpuSeconds(serve.child.pid!);
+  await uploadLocalFile(connection.service, source, 'bench/upload.bin');
+  const seconds = (performance.now() - start) / 1000;
+  const { user, system } = process.cpuUsage(clientCpu);
+  const busy = `client CPU ${(((user + system) / 1e6 / seconds) * 100).toFixed(0)}%, server CPU ${(((processCpuSeconds(serve.child.pid!) - serverCpu) / seconds) * 100).toFixed(0)}%`;
+  // Where the server put it: its own models directory, which its start-up line names.
+  const listening = serve.lines.find((line) => line.msg === 'dts-util server listening')!;
+  fs.rmSync(path.join(String(listening.modelsDir), 'bench', 'upload.bin'));
+  return { seconds, busy };
 }
 
 /** Seconds for `dd` to write the bench's size to `file` and fsync it, from a clean page cache; the file is removed. */
