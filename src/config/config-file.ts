@@ -3,13 +3,8 @@ import path from 'node:path';
 
 import { UsageError } from './errors.js';
 
-/** config.json: the non-secret settings an install chose. Every key is optional. */
-export interface ConfigFile {
-  port?: number;
-  host?: string;
-  modelPath?: string;
-  tls?: boolean;
-  maxUploadBytes?: number;
+/** Server choices kept under the same name and type as a `serve` flag and a config.json key. */
+export interface ServerChoices {
   defaultModel?: string;
   maxQueue?: number;
   device?: string;
@@ -17,6 +12,15 @@ export interface ConfigFile {
   deviceFallback?: boolean;
   directIo?: boolean;
   metrics?: boolean;
+}
+
+/** config.json: the non-secret settings an install chose. Every key is optional. */
+export interface ConfigFile extends ServerChoices {
+  port?: number;
+  host?: string;
+  modelPath?: string;
+  tls?: boolean;
+  maxUploadBytes?: number;
   /** "80%" of RAM or a size ("12GiB"); a number is bytes. */
   memoryBudget?: string | number;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { readConfigFile, readSecretsFile } from './config-file.js';
+import { readConfigFile, readSecretsFile, type ServerChoices } from './config-file.js';
 import { UsageError } from './errors.js';
 import { parseBoolean, parseByteSize, parsePort } from './parse.js';
 import { resolvePaths, type Paths } from './paths.js';
@@ -20,16 +20,9 @@ export interface ConnectionFlags {
   sharedSecretFile?: string;
 }
 
-export interface ServerFlags extends ConnectionFlags {
+export interface ServerFlags extends ConnectionFlags, ServerChoices {
   modelPath?: string;
   maxUploadSize?: string;
-  defaultModel?: string;
-  maxQueue?: number;
-  device?: string;
-  gpu?: number;
-  deviceFallback?: boolean;
-  directIo?: boolean;
-  metrics?: boolean;
   datadogApiKey?: string;
   memoryBudget?: string;
 }
