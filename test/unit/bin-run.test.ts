@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 
+import { PACKAGE_ROOT } from '../../src/package-root.js';
 import { BIN } from '../helpers/cli.js';
 
 /** Runs bin/run.js and reports how it ended, whatever the exit code. */
@@ -28,6 +29,16 @@ describe('bin/run.js (the dts-util entry point)', () => {
     const { code, stdout, stderr } = await runBin([], ['--version']);
     assert.equal(code, 0);
     assert.match(stdout, /dts-util\/\d+\.\d+\.\d+/);
+    assert.equal(stderr, '');
+  });
+
+  it('prints nothing but its answer through npx, as the README runs it (no npm warning about .npmrc)', async () => {
+    // A user's shell: none of the npm_config_* variables that `npm test` exported to this process.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_')));
+    const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+      execFile('npx', ['dts-util', '--version'], { cwd: PACKAGE_ROOT, env, timeout: 60_000 }, (error, out, err) => (error ? reject(error) : resolve({ stdout: out, stderr: err })));
+    });
+    assert.match(stdout, /^dts-util\/\d+\.\d+\.\d+ .* node-v24\./);
     assert.equal(stderr, '');
   });
 });
