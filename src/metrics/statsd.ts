@@ -3,6 +3,7 @@ import { StatsD, type ClientOptions } from 'hot-shots';
 import { isLoopbackHost } from '../config/settings.js';
 import type { Logger } from '../log/logger.js';
 import type { AgentAddress } from './address.js';
+import { CallBatch, packValues } from './call-batch.js';
 import { queueInLinearTime } from './linear-queue.js';
 import { tag } from './tags.js';
 import type { GenerationMetrics, Metrics } from './types.js';
@@ -25,6 +26,10 @@ export function datagramBytes(address: AgentAddress): number {
   return MTU_DATAGRAM_BYTES;
 }
 const OK = 0;
+const REQUESTS = 'dts.grpc.requests';
+const REQUEST_DURATION = 'dts.grpc.request.duration';
+/** Values per line even when the tags leave almost no room: the line then goes alone, over the size. */
+const MIN_VALUE_BYTES = 32;
 
 export interface StatsdMetricsOptions {
   address: AgentAddress;
@@ -74,6 +79,24 @@ export function createStatsdMetrics({ address, globalTags, logger, serviceCheckI
       }
     };
 
+  // Per-call metrics go out once per flush: one count and packed durations per (method, code).
+  const calls = new CallBatch();
+  const maxDatagram = datagramBytes(address);
+  const flushCalls = guard(() => {
+    for (const { method, code, count, durationsMs } of calls.drain()) {
+      const tags = [tag('method', method), tag('code', code)];
+      client.increment(REQUESTS, count, tags);
+      // Room for the values once the name, type and every tag (the global ones too) are on the line.
+      const fixedBytes = Buffer.byteLength(`${REQUEST_DURATION}:|d|#${[...globalTags, ...tags].join(',')}`);
+      for (const packed of packValues(durationsMs, Math.max(maxDatagram - fixedBytes, MIN_VALUE_BYTES))) {
+        // hot-shots writes the value as given (`name:value|d`); a packed string is DogStatsD 1.1's multi-value line.
+        client.distribution(REQUEST_DURATION, packed as unknown as number, tags);
+      }
+    }
+  });
+  const callTimer = setInterval(flushCalls, FLUSH_MS);
+  callTimer.unref();
+
   const tick = guard(() => {
     client.check('dts.can_connect', OK);
     const memory = process.memoryUsage();
@@ -85,11 +108,7 @@ export function createStatsdMetrics({ address, globalTags, logger, serviceCheckI
   timer.unref();
 
   return {
-    call: guard((method: string, code: string, durationMs: number) => {
-      const tags = [tag('method', method), tag('code', code)];
-      client.increment('dts.grpc.requests', 1, tags);
-      if (finite(durationMs)) client.distribution('dts.grpc.request.duration', durationMs, tags);
-    }),
+    call: guard((method: string, code: string, durationMs: number) => calls.record(method, code, durationMs)),
     upload: guard((bytes: number, ok: boolean) => {
       const tags = [tag('result', ok ? 'ok' : 'failed')];
       if (finite(bytes)) client.increment('dts.upload.bytes', bytes, tags);
@@ -116,8 +135,10 @@ export function createStatsdMetrics({ address, globalTags, logger, serviceCheckI
     }),
     close: () => {
       if (closing) return closing;
+      flushCalls();
       closed = true;
       clearInterval(timer);
+      clearInterval(callTimer);
       closing = new Promise<void>((resolve) => {
         try {
           client.close((error) => {

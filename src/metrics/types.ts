@@ -25,7 +25,7 @@ export interface GenerationMetrics {
 }
 
 export interface Metrics {
-  /** dts.grpc.requests (count) and dts.grpc.request.duration (distribution, ms), tags method:, code:. */
+  /** dts.grpc.requests (count) and dts.grpc.request.duration (distribution, ms), tags method:, code:; sent per flush, not per call. */
   call(method: string, code: string, durationMs: number): void;
   /** dts.upload.bytes and dts.upload.count (counts, tag result:ok|failed), dts.upload.failures (count) when !ok. */
   upload(bytes: number, ok: boolean): void;

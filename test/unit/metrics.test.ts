@@ -13,7 +13,9 @@ import { PACKAGE_VERSION } from '../../src/package-root.js';
 interface Line {
   raw: string;
   name: string;
+  /** The first value; `values` has them all (DogStatsD 1.1 packs several as `name:1:2:3|d`). */
   value: number;
+  values: number[];
   type: string;
   tags: string[];
 }
@@ -21,10 +23,9 @@ interface Line {
 function parseLine(raw: string): Line {
   const fields = raw.split('|');
   const tags = (fields.find((f) => f.startsWith('#')) ?? '#').slice(1).split(',').filter(Boolean);
-  if (fields[0] === '_sc') return { raw, name: fields[1]!, value: Number(fields[2]), type: 'sc', tags };
-  const head = fields[0]!;
-  const colon = head.lastIndexOf(':');
-  return { raw, name: head.slice(0, colon), value: Number(head.slice(colon + 1)), type: fields[1]!, tags };
+  if (fields[0] === '_sc') return { raw, name: fields[1]!, value: Number(fields[2]), values: [Number(fields[2])], type: 'sc', tags };
+  const [name, ...values] = fields[0]!.split(':');
+  return { raw, name: name!, value: Number(values[0]), values: values.map(Number), type: fields[1]!, tags };
 }
 
 /** A real UDP socket standing in for the Datadog agent. */
@@ -102,7 +103,8 @@ describe('DogStatsD over UDP (DD_DOGSTATSD_URL)', () => {
     metrics.queue(3, 250);
     metrics.modelLoaded('sd 1.5 (fp16)', 1234);
 
-    await agent.until((ls) => ls.some((l) => l.name === 'dts.model.load_time') && ls.filter((l) => l.name === 'dts.can_connect').length >= 2);
+    // Calls go out on the flush timer (every 500 ms), the rest as they happen.
+    await agent.until((ls) => ls.some((l) => l.name === 'dts.model.load_time') && ls.some((l) => l.name === 'dts.grpc.request.duration') && ls.filter((l) => l.name === 'dts.can_connect').length >= 2);
 
     const common = ['service:dts_util', 'env:staging', 'version:9.9.9', tag('host', os.hostname()), 'device:cuda:0'];
     const one = (name: string, type: string, value: number, ...tags: string[]) => {
@@ -164,12 +166,37 @@ describe('DogStatsD over UDP (DD_DOGSTATSD_URL)', () => {
     const agent = await startAgent();
     toClose.push(agent);
     const metrics = createMetrics({ enabled: true, env: { DD_DOGSTATSD_URL: `udp://127.0.0.1:${agent.port}` }, logger: capture().logger, serviceCheckIntervalMs: 60_000 });
-    for (let i = 0; i < 200; i++) metrics.call('/drawthings.ImageGenerationService/Echo', 'OK', i / 10);
+    const sent = Array.from({ length: 3000 }, (_, i) => i / 8);
+    for (const ms of sent) metrics.call('/drawthings.ImageGenerationService/Echo', 'OK', ms);
     await metrics.close();
-    await agent.until((lines) => lines.filter((l) => l.name === 'dts.grpc.requests').length === 200);
-    // 400 lines of ~150 bytes: a few full datagrams rather than dozens of MTU-sized ones.
+    const received = () => agent.find('dts.grpc.request.duration').flatMap((l) => l.values);
+    await agent.until(() => received().length === sent.length);
+    // One count for all the calls, and every duration, packed into lines that each fill most of a datagram.
+    assert.deepEqual(agent.find('dts.grpc.requests').map((l) => l.value), [3000]);
+    assert.deepEqual(received(), sent);
+    assert.ok(agent.find('dts.grpc.request.duration').length > 1, 'the durations did not fit one datagram');
     assert.ok(agent.datagrams.some((d) => Buffer.byteLength(d) > 1432), 'some datagram is over one MTU');
     assert.ok(agent.datagrams.every((d) => Buffer.byteLength(d) <= 8192));
+  });
+
+  it('sends the calls of each flush interval as one count and packed durations per method and code', async () => {
+    const agent = await startAgent();
+    toClose.push(agent);
+    const metrics = createMetrics({ enabled: true, env: { DD_DOGSTATSD_URL: `udp://127.0.0.1:${agent.port}` }, logger: capture().logger, serviceCheckIntervalMs: 60_000 });
+    toClose.push(metrics);
+    const echo = 'method:/drawthings.ImageGenerationService/Echo';
+    metrics.call('/drawthings.ImageGenerationService/Echo', 'OK', 1.25);
+    metrics.call('/drawthings.ImageGenerationService/Echo', 'OK', 0.0004);
+    metrics.call('/drawthings.ImageGenerationService/Echo', 'UNAUTHENTICATED', 0.5);
+    // Sent without close(): the flush timer alone delivers them.
+    await agent.until(() => agent.find('dts.grpc.request.duration').length === 2 && agent.find('dts.grpc.requests').length === 2);
+    const requests = (code: string) => agent.find('dts.grpc.requests', echo, `code:${code}`);
+    assert.deepEqual(requests('OK').map((l) => [l.value, l.type]), [[2, 'c']]);
+    assert.deepEqual(requests('UNAUTHENTICATED').map((l) => [l.value, l.type]), [[1, 'c']]);
+    const [ok] = agent.find('dts.grpc.request.duration', echo, 'code:OK');
+    assert.equal(ok!.type, 'd');
+    assert.deepEqual(ok!.values, [1.25, 0], 'microsecond precision');
+    assert.ok(ok!.raw.startsWith('dts.grpc.request.duration:1.25:0|d|#'), ok!.raw);
   });
 
   it('stops the service check on close(), flushing what was buffered', async () => {
