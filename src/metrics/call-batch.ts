@@ -1,3 +1,5 @@
+import { finite } from './reportable.js';
+
 /** One (method, code) pair's calls since the last drain. */
 export interface CallTally {
   method: string;
@@ -21,7 +23,7 @@ export class CallBatch {
     let tally = this.tallies.get(key);
     if (!tally) this.tallies.set(key, (tally = { method, code, count: 0, durationsMs: [] }));
     tally.count++;
-    if (Number.isFinite(durationMs) && durationMs >= 0) tally.durationsMs.push(durationMs);
+    if (finite(durationMs)) tally.durationsMs.push(durationMs);
   }
 
   /** What was recorded since the last drain; the batch starts empty again. */

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import type { AgentAddress } from './address.js';
 import { CallBatch, packValues } from './call-batch.js';
 import { queueInLinearTime } from './linear-queue.js';
+import { finite } from './reportable.js';
 import { tag } from './tags.js';
 import type { GenerationMetrics, Metrics } from './types.js';
 
@@ -153,8 +154,4 @@ export function createStatsdMetrics({ address, globalTags, logger, serviceCheckI
       return closing;
     },
   };
-}
-
-function finite(value: number): boolean {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
