@@ -1,4 +1,4 @@
-import { Command, Flags } from '@oclif/core';
+import { Command, Errors, Flags } from '@oclif/core';
 
 import { UsageError } from './config/errors.js';
 import type { ConnectionFlags, ServerFlags } from './config/settings.js';
@@ -22,6 +22,15 @@ interface ServerFlagValues {
   'memory-budget'?: string;
 }
 
+/** A decimal number flag: "abc" or "" is refused while parsing (exit 2, as oclif's integer flags), not sent as NaN. */
+export const decimalFlag = Flags.custom<number>({
+  async parse(input) {
+    const value = Number(input);
+    if (input.trim() === '' || !Number.isFinite(value)) throw new Errors.CLIError(`expected a number, got ${JSON.stringify(input)}`, { exit: 2 });
+    return value;
+  },
+});
+
 /**
  * What every command shares: --json, the connection flags, and one catch() that turns a
  * UsageError into exit status 2 with a suggested fix (a JSON error object under --json).
@@ -30,7 +39,7 @@ export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true;
 
   static connectionFlags = {
-    host: Flags.string({ description: 'address to listen on / connect to (default: loopback only) [env: DTS_UTIL_HOST]' }),
+    host: Flags.string({ description: "the server's address (default: the configured server on this machine) [env: DTS_UTIL_HOST]" }),
     port: Flags.integer({ description: 'TCP port (default: 7859) [env: DTS_UTIL_PORT]', min: 0, max: 65535 }),
     tls: Flags.boolean({ description: 'use TLS; --no-tls for plaintext (default: on) [env: DTS_UTIL_TLS]', allowNo: true }),
     'shared-secret': Flags.string({
@@ -42,6 +51,7 @@ export abstract class BaseCommand extends Command {
   /** What `serve` accepts and `install` writes into the service's configuration. */
   static serverFlags = {
     ...BaseCommand.connectionFlags,
+    host: Flags.string({ description: 'address to listen on, e.g. 0.0.0.0 for every interface (default: loopback only, 127.0.0.1 and ::1) [env: DTS_UTIL_HOST]' }),
     'model-path': Flags.string({ description: 'models directory [env: DTS_UTIL_MODEL_PATH]' }),
     'max-upload-size': Flags.string({ description: 'largest file UploadFile accepts, e.g. 32GiB [env: DTS_UTIL_MAX_UPLOAD_SIZE]' }),
     'default-model': Flags.string({ description: 'model for requests that name none (default: the only one installed) [env: DTS_UTIL_DEFAULT_MODEL]' }),

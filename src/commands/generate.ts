@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 
-import { BaseCommand } from '../base-command.js';
+import { BaseCommand, decimalFlag } from '../base-command.js';
 import { explainConnectionFailure } from '../client/explain-connection.js';
 import { generateToFiles, type GeneratedFiles } from '../client/generate.js';
 import { caPathFor, connectToServer } from '../client/server-connection.js';
@@ -20,18 +20,18 @@ export default class Generate extends BaseCommand {
     ...BaseCommand.connectionFlags,
     ca: Flags.file({ description: "CA certificate that signed the server's certificate (default: the install's own)" }),
     negative: Flags.string({ description: 'negative prompt', default: '' }),
-    width: Flags.integer({ description: 'width in pixels (multiple of 8)', default: 0 }),
-    height: Flags.integer({ description: 'height in pixels (multiple of 8)', default: 0 }),
-    steps: Flags.integer({ description: 'sampling steps', default: 0 }),
-    cfg: Flags.string({ description: 'guidance scale (CFG)', default: '0' }),
+    width: Flags.integer({ description: "width in pixels, a multiple of 8 (default: the model family's)", min: 1 }),
+    height: Flags.integer({ description: "height in pixels, a multiple of 8 (default: the model family's)", min: 1 }),
+    steps: Flags.integer({ description: "sampling steps (default: the model family's)", min: 1 }),
+    cfg: decimalFlag({ description: "guidance scale (CFG), 0 to 30 (default: the model family's)" }),
     seed: Flags.integer({ description: 'seed; -1 for random', default: -1 }),
     sampler: Flags.string({ description: 'sampler, e.g. "Euler a", "DPM++ 2M Karras"', default: '' }),
-    'batch-size': Flags.integer({ description: 'images per batch', default: 1 }),
-    'batch-count': Flags.integer({ description: 'batches', default: 1 }),
+    'batch-size': Flags.integer({ description: 'images per batch', default: 1, min: 1 }),
+    'batch-count': Flags.integer({ description: 'batches', default: 1, min: 1 }),
     hires: Flags.boolean({ description: 'hires fix: a second pass at twice the size' }),
-    denoise: Flags.string({ description: 'hires fix strength, 0 to 1 (default 0.7)', default: '0' }),
+    denoise: decimalFlag({ description: 'hires fix strength, 0 to 1 (default: 0.7)' }),
     model: Flags.string({ description: "model name (default: the server's default model)", default: '' }),
-    out: Flags.directory({ description: 'folder for the PNG files (nothing is overwritten)', default: '.' }),
+    out: Flags.directory({ char: 'o', description: 'folder for the PNG files (nothing is overwritten)', default: '.' }),
   };
 
   async run(): Promise<GeneratedFiles> {
@@ -47,15 +47,16 @@ export default class Generate extends BaseCommand {
         {
           prompt: args.prompt,
           negativePrompt: flags.negative,
-          width: flags.width,
-          height: flags.height,
-          steps: flags.steps,
-          cfgScale: Number(flags.cfg),
+          // 0 on the wire: the server fills in the model family's default.
+          width: flags.width ?? 0,
+          height: flags.height ?? 0,
+          steps: flags.steps ?? 0,
+          cfgScale: flags.cfg ?? 0,
           seed: flags.seed,
           sampler: flags.sampler,
           restoreFaces: false,
           enableHr: flags.hires,
-          denoisingStrength: Number(flags.denoise),
+          denoisingStrength: flags.denoise ?? 0,
           batchSize: flags['batch-size'],
           batchCount: flags['batch-count'],
           model: flags.model,

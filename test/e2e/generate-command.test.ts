@@ -53,6 +53,43 @@ describe('dts-util generate (built binary, real TLS server, tiny model)', () => 
     assert.match(oneLine(stderr), /INVALID_ARGUMENT.*Euler a/);
   });
 
+  it('refuses a flag that is not a number before calling the server (exit 2)', async () => {
+    const calls = () => serve.lines.filter((l) => l.msg === 'call' && /GenerateImage/.test(String(l.method))).length;
+    const before = calls();
+    for (const [bad, why] of [
+      [['--cfg', 'abc'], /expected a number, got "abc"/],
+      [['--denoise', ''], /expected a number, got ""/],
+      [['--steps', '0'], /greater than or equal to 1/],
+    ] as const) {
+      const { code, stderr } = await runCli([...base(), '--width', '64', '--height', '64', ...bad], home.env);
+      assert.equal(code, 2, `${bad.join(' ')}: ${stderr}`);
+      assert.match(oneLine(stderr), why);
+    }
+    // The server answers every call with a log line; a refused flag never reached it.
+    const { code } = await runCli(args('--seed', '3'), home.env);
+    assert.equal(code, 0);
+    await serve.waitForLine(() => calls() === before + 1);
+    assert.equal(calls(), before + 1);
+  });
+
+  it('-o is --out, and decimals reach the server as numbers', async () => {
+    const other = path.join(home.home, 'other');
+    const { code, stdout, stderr } = await runCli(['generate', 'a photo of a cat', '--port', String(serve.port), '-o', other, '--width', '64', '--height', '64', '--steps', '2', '--seed', '11', '--cfg', '4.5', '--json'], home.env);
+    assert.equal(code, 0, stderr);
+    const { files } = JSON.parse(stdout);
+    assert.equal(path.dirname(files[0]), other);
+    assert.match(readPngText(fs.readFileSync(files[0])).parameters!, /CFG scale: 4\.5/);
+  });
+
+  it('--help shows no default of 0 for the fields the model family fills in', async () => {
+    const { code, stdout } = await runCli(['generate', '--help'], home.env);
+    assert.equal(code, 0);
+    for (const flag of ['width', 'height', 'steps', 'cfg', 'denoise']) {
+      const line = stdout.match(new RegExp(`--${flag}=<value>[^-]*`))![0];
+      assert.doesNotMatch(line, /\[default: 0\]/, line);
+    }
+  });
+
   it("says which --ca to use when the server's certificate chains to another CA (exit 1)", async () => {
     const otherCa = otherInstallCa(home.home);
     const { code, stderr } = await runCli([...base(), '--ca', otherCa], home.env);
