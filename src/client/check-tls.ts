@@ -124,12 +124,23 @@ function describeCertificate(certificate: X509Certificate, verified: boolean): C
   const validTo = new Date(certificate.validTo);
   return {
     subject: oneLine(certificate.subject),
-    subjectAltNames: certificate.subjectAltName ? certificate.subjectAltName.split(', ') : [],
+    subjectAltNames: certificate.subjectAltName ? certificate.subjectAltName.split(', ').map(compactIpv6) : [],
     issuer: oneLine(certificate.issuer),
     validTo: validTo.toISOString(),
     daysLeft: Math.floor((validTo.getTime() - Date.now()) / DAY_MS),
     verified,
   };
+}
+
+/** X509Certificate spells an IPv6 name out in full ("IP Address:0:0:0:0:0:0:0:1"): the short form people type. */
+export function compactIpv6(subjectAltName: string): string {
+  const ip = /^IP Address:(.*:.*)$/.exec(subjectAltName)?.[1];
+  if (ip === undefined) return subjectAltName;
+  try {
+    return `IP Address:${new URL(`http://[${ip}]/`).hostname.slice(1, -1)}`;
+  } catch {
+    return subjectAltName;
+  }
 }
 
 /** X509Certificate puts one attribute per line; a report wants "CN=…, O=…". */

@@ -57,6 +57,7 @@ describe('dts-util test against a TLS server (built binary)', () => {
     assert.equal(tls.caPath, path.join(home.home, 'tls', 'ca.pem'));
     assert.equal(tls.certificate?.verified, true);
     assert.ok(tls.certificate?.subjectAltNames.includes('DNS:localhost'), JSON.stringify(tls.certificate));
+    assert.ok(tls.certificate?.subjectAltNames.includes('IP Address:::1'), JSON.stringify(tls.certificate));
     assert.match(tls.certificate!.issuer, /dts-util CA/);
     assert.ok(tls.certificate!.daysLeft > 30);
     assert.match(tls.detail, new RegExp(`SHA-256 ${tls.caFingerprint}`));
@@ -72,7 +73,7 @@ describe('dts-util test against a TLS server (built binary)', () => {
     assert.equal(code, 0, stdout);
     const lines = stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^healthy: 127\.0\.0\.1:\d+ \(TLS\)$/);
-    assert.match(lines[1]!, /^ {2}✓ tls: certificate for localhost, .* \(issued by CN=dts-util CA .*\), expires \d{4}-\d\d-\d\d \(in \d+ days\); CA .*SHA-256 [0-9A-F:]+ \([\d.]+ ms\)$/);
+    assert.match(lines[1]!, /^ {2}✓ tls: certificate for localhost, 127\.0\.0\.1, ::1(, .*)? \(issued by CN=dts-util CA .*\), expires \d{4}-\d\d-\d\d \(in \d+ days\); CA .*SHA-256 [0-9A-F:]+ \([\d.]+ ms\)$/);
     assert.match(lines[2]!, /^ {2}✓ echo: Echo answered HELLO 5 times/);
     assert.match(lines[3]!, /^ {2}✓ health: SERVING/);
     assert.match(lines[4]!, /^ {2}✓ models: no model installed yet \(only the built-in smoke\)/);
