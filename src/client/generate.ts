@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import type { ImageGenerationProgress, ImageGenerationRequest, ImageGenerationResponse } from '../generated/image_generation.js';
+import { makeDirectorySync } from '../make-directory.js';
 import type { Connection } from './client.js';
 
 export interface GeneratedFiles {
@@ -30,7 +31,7 @@ export async function generateToFiles(connection: Connection, request: ImageGene
   });
   const info = JSON.parse(result.info) as Record<string, unknown>;
   const seeds = (info.all_seeds as number[] | undefined) ?? [];
-  fs.mkdirSync(options.outDir, { recursive: true });
+  makeDirectorySync(options.outDir);
   const files = result.images.map((image, i) => writeNew(options.outDir, `dts-${seeds[i] ?? i}`, image));
   return { files, seeds, info };
 }

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
+import { makeDirectory } from '../make-directory.js';
 import { hubGet, hubRefusal, type Hub, type HubFile } from './hub-client.js';
 import { hashFile } from './local-sha256.js';
 
@@ -58,7 +59,7 @@ export interface DownloadOptions {
  */
 export async function downloadFile(options: DownloadOptions): Promise<void> {
   const { hub, url, partPath, finalPath, file } = options;
-  await fs.mkdir(path.dirname(partPath), { recursive: true });
+  await makeDirectory(path.dirname(partPath));
   let have = await sizeOf(partPath);
   if (file.size !== undefined && have > file.size) {
     await fs.rm(partPath, { force: true });

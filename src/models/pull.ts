@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 
 import { UsageError } from '../config/errors.js';
+import { makeDirectory } from '../make-directory.js';
 import { DiskFullError, downloadFile, sizeOf } from './download-file.js';
 import { checkRepo, listRepoFiles, resolveUrl, type Hub, type HubFile } from './hub-client.js';
 import { checkModelName, listModelFiles, sortForTransfer } from './local-files.js';
@@ -93,7 +94,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   const files = sortForTransfer(selected.map((f) => ({ ...f, relative: f.path })));
   const staging = stagingDir(modelsDir, name);
   const resuming = await exists(staging);
-  await fs.mkdir(staging, { recursive: true });
+  await makeDirectory(staging);
   const verified = await readVerified(staging);
 
   // What is already finished (and still what the hub lists), what is partly there, what is to come.

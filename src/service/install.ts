@@ -5,6 +5,7 @@ import { runSmokeTest } from '../client/smoke-test.js';
 import { readSecretsFile, type ConfigFile } from '../config/config-file.js';
 import { UsageError } from '../config/errors.js';
 import { DATADOG_KEY_ENV, isLoopbackHost, resolveServerSettings, SECRET_ENV, type ServerFlags, type ServerSettings } from '../config/settings.js';
+import { makeDirectorySync } from '../make-directory.js';
 import { CA_CERT_FILE, certificateNames, ensureCertificates, fingerprint } from '../tls/certificates.js';
 import { execaRunner } from './command-runner.js';
 import { configChanged, generateSecret, writeConfig, writeSecrets } from './install-files.js';
@@ -128,7 +129,7 @@ export async function planInstall(request: InstallRequest): Promise<{ steps: Ins
     {
       title: 'Write the configuration and secrets',
       run: async () => {
-        fs.mkdirSync(settings.modelsDir, { recursive: true });
+        makeDirectorySync(settings.modelsDir);
         writeConfig(paths.configDir, config);
         const secrets = writeSecrets(paths.configDir, { sharedSecret: settings.secretSource === 'secrets file' ? undefined : settings.sharedSecret, datadogApiKey: request.datadogApiKey });
         return `${path.join(paths.configDir, 'config.json')}; secrets in ${secrets.file} (0600)`;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { makeDirectorySync } from '../make-directory.js';
 import { CommandError, type CommandResult, type CommandRunner } from './command-runner.js';
 import type { ManagerOptions, ServiceManager } from './manager.js';
 import { launchdLabel, launchdLogFiles, removeServiceFile, serviceFilePath, writeServiceFile, type ServicePlan } from './plan.js';
@@ -40,7 +41,7 @@ export class LaunchdManager implements ServiceManager {
     const previous = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
     if (previous !== undefined && previous !== fileText && (await this.loaded(plan))) await this.bootout(plan);
     // launchd opens StandardOutPath itself and does not make its folder; without it the job fails to start.
-    fs.mkdirSync(plan.logDir, { recursive: true, mode: 0o700 });
+    makeDirectorySync(plan.logDir, 0o700);
     writeServiceFile(file, fileText);
   }
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { UsageError } from '../config/errors.js';
+import { makeDirectorySync } from '../make-directory.js';
 
 export type ManagerKind = 'systemd' | 'launchd' | 'none';
 
@@ -91,7 +92,7 @@ export function launchdLogFiles(plan: ServicePlan): { stdout: string; stderr: st
  * manager never reads half a file.
  */
 export function writeServiceFile(file: string, text: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+  makeDirectorySync(path.dirname(file), 0o755);
   const staging = `${file}.${process.pid}.tmp`;
   try {
     fs.writeFileSync(staging, text, { mode: 0o644 });

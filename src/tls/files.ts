@@ -2,9 +2,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { makeDirectorySync } from '../make-directory.js';
+
 /** Creates (or tightens) a folder only its owner can enter. */
 export function ensurePrivateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirectorySync(dir, 0o700);
   fs.chmodSync(dir, 0o700);
 }
 

@@ -104,6 +104,19 @@ describe('usage errors exit 2 with a clear message', () => {
     }
   });
 
+  it("refuses a models directory that cannot be one: a file, or a path under /proc (where Node's own mkdir -p spins forever)", async () => {
+    const file = path.join(home.home, 'a-file');
+    fs.writeFileSync(file, '');
+    for (const [modelPath, code] of [
+      [file, 'ENOTDIR'],
+      ['/proc/dts-util-models', 'ENOENT'],
+    ]) {
+      const result = await runCli(['serve', '--port', '0', '--model-path', modelPath!], home.env);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(oneLine(result.stderr), new RegExp(`models directory ${modelPath} cannot be created or written \\(${code}\\)`));
+    }
+  });
+
   it('rejects an invalid port, in JSON too', async () => {
     assert.equal((await runCli(['serve', '--port', '70000'], home.env)).code, 2);
     const bad = await runCli(['test', '--json'], { ...home.env, DTS_UTIL_PORT: 'seven' });

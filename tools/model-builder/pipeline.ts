@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
+import { makeDirectory } from '../../src/make-directory.js';
 import { validateConfig, type PipelineConfig, type TokenizerConfig } from './config.js';
 import type { BuiltComponent } from './component.js';
 import { modelIndexJson, schedulerConfigJson } from './pipeline-files.js';
@@ -38,14 +39,14 @@ export interface BuildOptions {
 }
 
 async function writeJson(file: string, value: unknown): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  await makeDirectory(path.dirname(file));
   await fs.writeFile(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 /** Encodes one component and lets its graph (and weights) go before the next one is built. */
 async function writeModel(dir: string, component: BuiltComponent, config: PipelineConfig): Promise<ComponentReport> {
   const folder = path.join(dir, component.folder);
-  await fs.mkdir(folder, { recursive: true });
+  await makeDirectory(folder);
   const externalFile = path.join(folder, EXTERNAL_DATA_FILE);
   // A stale model.onnx_data from an earlier build would otherwise sit beside a model that doesn't use it.
   await fs.rm(externalFile, { force: true });
@@ -60,7 +61,7 @@ async function writeModel(dir: string, component: BuiltComponent, config: Pipeli
 
 async function writeTokenizer(dir: string, folder: string, tokenizer: TokenizerConfig, maxLength: number, name: string): Promise<{ vocabSize: number }> {
   const built = tokenizerFiles(tokenizer, maxLength, name);
-  await fs.mkdir(path.join(dir, folder), { recursive: true });
+  await makeDirectory(path.join(dir, folder));
   for (const [file, content] of Object.entries(built.files)) await fs.writeFile(path.join(dir, folder, file), content);
   return built;
 }
@@ -68,7 +69,7 @@ async function writeTokenizer(dir: string, folder: string, tokenizer: TokenizerC
 export async function buildPipeline(dir: string, config: PipelineConfig, options: BuildOptions = {}): Promise<void> {
   validateConfig(config);
   const seed = options.seed ?? 0;
-  await fs.mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
 
   await writeJson(path.join(dir, 'model_index.json'), modelIndexJson(config));
   await writeJson(path.join(dir, 'scheduler', 'scheduler_config.json'), schedulerConfigJson(config));

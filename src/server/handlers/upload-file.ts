@@ -6,6 +6,7 @@ import { setImmediate } from 'node:timers/promises';
 import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
 import { formatBytes } from '../../format-bytes.js';
 import type { Logger } from '../../log/logger.js';
+import { makeDirectory } from '../../make-directory.js';
 import type { CallContext } from '../call-context.js';
 import { DirectFileWriter, directWritesIn } from '../direct-file-writer.js';
 import { cancelled, dataLoss, failedPrecondition, invalidArgument, resourceExhausted } from '../errors.js';
@@ -47,7 +48,7 @@ export function uploadFile({ modelsDir, maxUploadBytes, directIo, onUpload, logg
     await resolveInside(modelsDir, filename);
 
     const staging = path.join(modelsDir, STAGING_DIR);
-    await fs.mkdir(staging, { recursive: true, mode: 0o700 });
+    await makeDirectory(staging, 0o700);
     // A declared size that cannot fit is refused before a byte is written, not gigabytes in.
     if (declaredSize > 0) {
       const disk = await fs.statfs(staging);
@@ -91,7 +92,7 @@ export function uploadFile({ modelsDir, maxUploadBytes, directIo, onUpload, logg
 
       // The tree may have changed while bytes arrived: check again where the file will land.
       const target = await resolveInside(modelsDir, filename);
-      await fs.mkdir(path.dirname(target), { recursive: true });
+      await makeDirectory(path.dirname(target));
       await moveIntoPlace(tempPath, target, filename);
       // The rename changed the file's ctime: take its identity now, for FilesExist's digest cache.
       rememberSha256(target, await fs.stat(target), digest);
