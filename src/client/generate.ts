@@ -15,9 +15,11 @@ export interface GeneratedFiles {
 /**
  * Runs GenerateImageStream, reports progress, and writes each PNG into outDir under a name no
  * earlier file has (`dts-<seed>.png`, then `dts-<seed>-1.png`, …): nothing is overwritten.
- * Aborting the signal cancels the job on the server.
+ * Aborting the signal cancels the job on the server. The folder is made first: a picture is not
+ * computed only to find it has nowhere to go.
  */
 export async function generateToFiles(connection: Connection, request: ImageGenerationRequest, options: { outDir: string; signal?: AbortSignal; onProgress?: (progress: ImageGenerationProgress) => void }): Promise<GeneratedFiles> {
+  makeDirectorySync(options.outDir);
   const result = await new Promise<ImageGenerationResponse>((resolve, reject) => {
     const call = connection.service.generateImageStream(request);
     let final: ImageGenerationResponse | undefined;
@@ -31,7 +33,6 @@ export async function generateToFiles(connection: Connection, request: ImageGene
   });
   const info = JSON.parse(result.info) as Record<string, unknown>;
   const seeds = (info.all_seeds as number[] | undefined) ?? [];
-  makeDirectorySync(options.outDir);
   const files = result.images.map((image, i) => writeNew(options.outDir, `dts-${seeds[i] ?? i}`, image));
   return { files, seeds, info };
 }

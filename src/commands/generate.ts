@@ -1,11 +1,15 @@
+import fs from 'node:fs';
+
 import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand, decimalFlag } from '../base-command.js';
 import { explainConnectionFailure } from '../client/explain-connection.js';
 import { generateToFiles, type GeneratedFiles } from '../client/generate.js';
 import { caPathFor, connectToServer } from '../client/server-connection.js';
+import { UsageError } from '../config/errors.js';
 import { resolveConnectionSettings } from '../config/settings.js';
 import type { ImageGenerationProgress } from '../generated/image_generation.js';
+import { makeDirectorySync } from '../make-directory.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate images on the server and save them as PNG files.';
@@ -37,6 +41,7 @@ export default class Generate extends BaseCommand {
   async run(): Promise<GeneratedFiles> {
     const { args, flags } = await this.parse(Generate);
     const settings = resolveConnectionSettings(this.connectionFlags(flags));
+    checkOutDir(flags.out);
     const connection = connectToServer(settings, flags.ca);
     const cancel = new AbortController();
     const onSigint = () => cancel.abort();
@@ -92,5 +97,15 @@ export default class Generate extends BaseCommand {
       line = `batch ${progress.batch}/${progress.batches}  step ${progress.step}/${progress.steps}  ${rate > 0 ? `${rate.toFixed(2)} it/s` : ''}  ${eta}`;
     }
     process.stderr.write(`\r${line.padEnd(70)}`);
+  }
+}
+
+/** --out must be (or become) a folder we can write, before the server spends time on pictures. */
+function checkOutDir(dir: string): void {
+  try {
+    makeDirectorySync(dir);
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (error) {
+    throw new UsageError(`cannot save pictures in ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'pass a folder you can write to with -o/--out');
   }
 }

@@ -53,7 +53,7 @@ describe('dts-util generate (built binary, real TLS server, tiny model)', () => 
     assert.match(oneLine(stderr), /INVALID_ARGUMENT.*Euler a/);
   });
 
-  it('refuses a flag that is not a number before calling the server (exit 2)', async () => {
+  it('refuses a flag that is not a number, or an --out that is not a folder, before calling the server (exit 2)', async () => {
     const calls = () => serve.lines.filter((l) => l.msg === 'call' && /GenerateImage/.test(String(l.method))).length;
     const before = calls();
     for (const [bad, why] of [
@@ -65,6 +65,12 @@ describe('dts-util generate (built binary, real TLS server, tiny model)', () => 
       assert.equal(code, 2, `${bad.join(' ')}: ${stderr}`);
       assert.match(oneLine(stderr), why);
     }
+    // An --out that cannot be a folder is refused before the server computes anything.
+    const file = path.join(home.home, 'not-a-folder');
+    fs.writeFileSync(file, '');
+    const notFolder = await runCli(['generate', 'a photo of a cat', '--port', String(serve.port), '-o', file, '--steps', '2'], home.env);
+    assert.equal(notFolder.code, 2, notFolder.stderr);
+    assert.match(oneLine(notFolder.stderr), /cannot save pictures in .*not-a-folder \(ENOTDIR\).*-o\/--out/);
     // The server answers every call with a log line; a refused flag never reached it.
     const { code } = await runCli(args('--seed', '3'), home.env);
     assert.equal(code, 0);
