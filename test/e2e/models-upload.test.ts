@@ -66,6 +66,14 @@ describe('dts-util models upload (built binary, real TLS server in its own proce
     assert.equal(result.filesSkipped, listModelFiles(source).length);
   });
 
+  it('a single file, read by a person: one summary line in the right number', async () => {
+    const single = path.join(home.home, 'notes.txt');
+    fs.writeFileSync(single, 'one file');
+    const { code, stdout, stderr } = await runCli(['models', 'upload', single, '--port', String(serve.port)], home.env);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^notes\.txt: sent 1 file \(0\.0 MiB\), skipped 0 already on the server/m);
+  });
+
   it('says how to start a server when none answers, that --tls must match, and which --ca to use (exit 1)', async () => {
     const none = await runCli(['models', 'upload', source, '--port', '1'], home.env);
     assert.equal(none.code, 1);

@@ -6,6 +6,7 @@ import { explainConnectionFailure } from '../../client/explain-connection.js';
 import { UsageError } from '../../config/errors.js';
 import { resolveConnectionSettings, resolveServerSettings } from '../../config/settings.js';
 import { formatBytes } from '../../format-bytes.js';
+import { formatCount } from '../../format-count.js';
 import { DEFAULT_HUB_ENDPOINT, normaliseEndpoint } from '../../models/hub-client.js';
 import { ProgressLine } from '../../models/progress.js';
 import { pullModel, type PullResult } from '../../models/pull.js';
@@ -63,8 +64,8 @@ With --remote the model is downloaded into a hidden staging folder of the local 
       progress?.finish();
       if (!this.jsonEnabled()) {
         const fetched = result.files.filter((f) => f.downloaded).length;
-        this.log(`${result.name}: ${fetched} files downloaded (${formatBytes(result.bytesDownloaded)}), ${result.files.length - fetched} already here, in ${result.seconds.toFixed(1)} s`);
-        this.log(result.upload ? `uploaded to the server as ${result.upload.name} (${result.upload.filesSent} files sent, ${result.upload.filesSkipped} already there)` : `installed in ${result.dir}`);
+        this.log(`${result.name}: ${formatCount(fetched, 'file')} downloaded (${formatBytes(result.bytesDownloaded)}), ${result.files.length - fetched} already here, in ${result.seconds.toFixed(1)} s`);
+        this.log(result.upload ? `uploaded to the server as ${result.upload.name} (${formatCount(result.upload.filesSent, 'file')} sent, ${result.upload.filesSkipped} already there)` : `installed in ${result.dir}`);
       }
       return result;
     } catch (error) {

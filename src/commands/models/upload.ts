@@ -5,6 +5,7 @@ import { caPathFor, connectToServer } from '../../client/server-connection.js';
 import { explainConnectionFailure } from '../../client/explain-connection.js';
 import { resolveConnectionSettings } from '../../config/settings.js';
 import { formatBytes } from '../../format-bytes.js';
+import { formatCount } from '../../format-count.js';
 import { ProgressLine } from '../../models/progress.js';
 import { uploadModel, type ModelUploadResult } from '../../models/upload-folder.js';
 
@@ -40,7 +41,7 @@ export default class ModelsUpload extends BaseCommand {
       progress?.finish();
       if (!this.jsonEnabled()) {
         const rate = result.seconds > 0 ? result.bytesSent / 2 ** 20 / result.seconds : 0;
-        this.log(`${result.name}: sent ${result.filesSent} files (${formatBytes(result.bytesSent)}), skipped ${result.filesSkipped} already on the server (${formatBytes(result.bytesSkipped)}) in ${result.seconds.toFixed(1)} s, ${rate.toFixed(1)} MiB/s`);
+        this.log(`${result.name}: sent ${formatCount(result.filesSent, 'file')} (${formatBytes(result.bytesSent)}), skipped ${result.filesSkipped} already on the server (${formatBytes(result.bytesSkipped)}) in ${result.seconds.toFixed(1)} s, ${rate.toFixed(1)} MiB/s`);
       }
       return result;
     } catch (error) {
