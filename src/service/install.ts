@@ -74,7 +74,7 @@ export async function planInstall(request: InstallRequest): Promise<{ steps: Ins
   const generated = request.generateSecret ? generateSecret() : undefined;
   const settings = resolveServerSettings({ ...request.flags, ...(generated ? { sharedSecret: generated } : {}) }, env);
   checkExposure(settings);
-  checkWritable(settings.modelsDir);
+  checkWritable(settings.modelsDir, !request.dryRun);
   const config = configFor(settings);
   const plan: ServicePlan = { ...located.plan, modelsDir: settings.modelsDir };
   const { environment } = plan;
@@ -171,13 +171,18 @@ function checkExposure(settings: ServerSettings): void {
   }
 }
 
-/** The models folder must be creatable and writable (checked without creating it: --dry-run). */
-function checkWritable(dir: string): void {
+/**
+ * The models folder must be creatable and writable, checked before any step runs. Permissions
+ * alone do not tell (procfs says root may write, then refuses every mkdir), so outside --dry-run
+ * a folder is made and removed again in the nearest one that exists.
+ */
+function checkWritable(dir: string, tryCreating: boolean): void {
   let probe = path.resolve(dir);
   while (!fs.existsSync(probe)) probe = path.dirname(probe);
   try {
     if (!fs.statSync(probe).isDirectory()) throw Object.assign(new Error(), { code: 'ENOTDIR' });
     fs.accessSync(probe, fs.constants.W_OK);
+    if (tryCreating) fs.rmdirSync(fs.mkdtempSync(path.join(probe, '.dts-util-probe-')));
   } catch (error) {
     throw new UsageError(`the models directory ${dir} cannot be created or written (${(error as NodeJS.ErrnoException).code ?? 'EACCES'} at ${probe})`, 'choose another with --model-path');
   }

@@ -128,6 +128,11 @@ describe('install refuses what it cannot do, with exit 2 and a way forward', () 
     const { code, stdout } = await runCli(['install', '--service-manager', 'none', '--model-path', path.join(blocker, 'models'), '--json'], home.env);
     assert.equal(code, 2);
     assert.match(JSON.parse(stdout).error.message, /models directory .* cannot be created or written/);
+    // Under /proc permissions say yes and every mkdir says no: refused before any step, nothing written.
+    const proc = await runCli(['install', '--service-manager', 'none', '--model-path', '/proc/dts-util-models', '--json'], home.env);
+    assert.equal(proc.code, 2, proc.stdout);
+    assert.match(JSON.parse(proc.stdout).error.message, /models directory \/proc\/dts-util-models cannot be created or written \(ENOENT at \/proc\)/);
+    assert.equal(fs.existsSync(path.join(home.home, 'config.json')), false);
     fs.rmSync(blocker);
   });
 
