@@ -33,6 +33,12 @@ export async function makeDirectory(dir: string, mode?: number): Promise<void> {
   assertDirectory(dir, await fsp.stat(dir));
 }
 
+/** A folder this process can write in: made if missing, then checked (the first error is thrown). */
+export function makeWritableDirectorySync(dir: string): void {
+  makeDirectorySync(dir);
+  fs.accessSync(dir, fs.constants.W_OK);
+}
+
 /**
  * The folders to create, outermost first: `dir` and its ancestors up to the first that exists
  * (a few stat calls, synchronous in both forms).

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-
 import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand, decimalFlag } from '../base-command.js';
@@ -9,7 +7,7 @@ import { caPathFor, connectToServer } from '../client/server-connection.js';
 import { UsageError } from '../config/errors.js';
 import { resolveConnectionSettings } from '../config/settings.js';
 import type { ImageGenerationProgress } from '../generated/image_generation.js';
-import { makeDirectorySync } from '../make-directory.js';
+import { makeWritableDirectorySync } from '../make-directory.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate images on the server and save them as PNG files.';
@@ -103,8 +101,7 @@ export default class Generate extends BaseCommand {
 /** --out must be (or become) a folder we can write, before the server spends time on pictures. */
 function checkOutDir(dir: string): void {
   try {
-    makeDirectorySync(dir);
-    fs.accessSync(dir, fs.constants.W_OK);
+    makeWritableDirectorySync(dir);
   } catch (error) {
     throw new UsageError(`cannot save pictures in ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'pass a folder you can write to with -o/--out');
   }

@@ -1,12 +1,10 @@
-import fs from 'node:fs';
-
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 
 import { UsageError } from '../config/errors.js';
 import { modelInventory } from '../diffusion/model-inventory.js';
 import { Engine } from '../engine/engine.js';
 import type { GenerationResult } from '../engine/messages.js';
-import { makeDirectorySync } from '../make-directory.js';
+import { makeWritableDirectorySync } from '../make-directory.js';
 import { createMetrics, metricsInterceptor } from '../metrics/index.js';
 import { isLoopbackHost, type ServerSettings } from '../config/settings.js';
 import { ImageGenerationServiceService, type ImageGenerationServiceServer } from '../generated/image_generation.js';
@@ -61,8 +59,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     );
   }
   try {
-    makeDirectorySync(settings.modelsDir);
-    fs.accessSync(settings.modelsDir, fs.constants.W_OK);
+    makeWritableDirectorySync(settings.modelsDir);
   } catch (error) {
     throw new UsageError(`the models directory ${settings.modelsDir} cannot be created or written (${(error as NodeJS.ErrnoException).code})`, 'choose another with --model-path');
   }
