@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from './base-command.js';
 import type { ManagerKind } from './service/plan.js';
 import { locateService, requireManager, type LocatedService } from './service/locate.js';
-import type { ServiceManager } from './service/manager.js';
+import type { ServiceManager } from './service/service-manager.js';
 
 interface TargetFlagValues {
   name: string;

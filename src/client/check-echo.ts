@@ -1,5 +1,5 @@
 import type { EchoResponse } from '../generated/image_generation.js';
-import { median } from '../median.js';
+import { median } from '../util/median.js';
 import { unaryCall, type Connection } from './client.js';
 import { roundMs, runCheck, type Check } from './check-result.js';
 

@@ -1,4 +1,4 @@
-import { SERVICE_NAME } from '../package-root.js';
+import { SERVICE_NAME } from '../util/package-root.js';
 import { checkHealth, type Connection } from './client.js';
 import { runCheck, type Check } from './check-result.js';
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import type { ImageGenerationProgress, ImageGenerationRequest, ImageGenerationResponse } from '../generated/image_generation.js';
-import { makeDirectorySync } from '../make-directory.js';
+import { makeDirectorySync } from '../util/make-directory.js';
 import type { Connection } from './client.js';
 
 export interface GeneratedFiles {

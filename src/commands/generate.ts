@@ -7,7 +7,7 @@ import { caPathFor, connectToServer } from '../client/server-connection.js';
 import { UsageError } from '../config/errors.js';
 import { resolveConnectionSettings } from '../config/settings.js';
 import type { ImageGenerationProgress } from '../generated/image_generation.js';
-import { makeWritableDirectorySync } from '../make-directory.js';
+import { makeWritableDirectorySync } from '../util/make-directory.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate images on the server and save them as PNG files.';

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { Listr } from 'listr2';
 
 import { BaseCommand } from '../base-command.js';
-import { askYesNo } from '../prompt.js';
+import { askYesNo } from '../util/prompt.js';
 import { planInstall, type InstallResult } from '../service/install.js';
 
 export default class Install extends BaseCommand {

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
-import { askYesNo } from '../prompt.js';
+import { askYesNo } from '../util/prompt.js';
 import { uninstall, type UninstallResult } from '../service/uninstall.js';
 
 export default class Uninstall extends BaseCommand {

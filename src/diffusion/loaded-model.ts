@@ -5,7 +5,8 @@ import { ClipTokenizer } from './tokenizer.js';
 import type { SchedulerConfig } from './types.js';
 import type { UNetCall } from './unet-call.js';
 import { devicePreference } from './device.js';
-import { inspectModelFolder, type EncoderSpec, type ModelSpec } from './model-spec.js';
+import type { EncoderSpec } from './model-parts.js';
+import { inspectModelFolder, type ModelSpec } from './model-spec.js';
 import { floatTensor, inputNamed, intTensor, openSession, toFloat32, type ModelSession, type RunClock } from './onnx-session.js';
 /** UNet inputs that come per batch item from the family's conditioning (see unet-call.ts). */
 const EXTRA_UNET_INPUTS = ['text_embeds', 'time_ids', 'timestep_cond'];

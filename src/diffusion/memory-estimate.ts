@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { formatBytes } from '../format-bytes.js';
+import { formatBytes } from '../util/format-bytes.js';
 import type { GenerationParams } from './request.js';
 
 /** The parts of unet/config.json (diffusers) that decide peak memory; SD 1.5's values by default. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { PACKAGE_ROOT } from '../package-root.js';
+import { PACKAGE_ROOT } from '../util/package-root.js';
 import { inspectModelFolder, type ModelSpec } from './model-spec.js';
 
 /** Models that ship with dts-util (built at install time): `smoke`, tiny random weights. */

@@ -5,8 +5,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import type { EncoderSpec } from './model-spec.js';
 import type { OnnxSignature } from './onnx-signature.js';
+
+/** One text encoder of a model and how its outputs feed the UNet (read from its ONNX signature). */
+export interface EncoderSpec {
+  folder: 'text_encoder' | 'text_encoder_2';
+  tokenizer: 'tokenizer' | 'tokenizer_2';
+  /** The output the UNet's context is made of: last_hidden_state (SD 1.x/2.x) or the penultimate hidden_states.N (SDXL). */
+  hiddenOutput: string;
+  hiddenSize: number;
+  /** SDXL's text_encoder_2: the pooled, projected output the UNet takes as text_embeds. */
+  pooledOutput?: string;
+}
 
 export type Json = Record<string, unknown>;
 

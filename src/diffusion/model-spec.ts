@@ -8,23 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { familyDefaults, familyName, type BaseFamily, type Distillation, type FamilyDefaults, type ModelFamily } from './model-family.js';
-import { lastDim, positiveInt, readEncoders, readJson, unetInputProblems, type Json } from './model-parts.js';
+import { lastDim, positiveInt, readEncoders, readJson, unetInputProblems, type EncoderSpec, type Json } from './model-parts.js';
 import { readOnnxSignature, type OnnxSignature } from './onnx-signature.js';
 import { createDiscreteSchedule } from './schedules/discrete-schedule.js';
 import { isTimestepSpacing } from './schedules/timesteps.js';
 import type { SchedulerConfig } from './types.js';
 
 /** How one text encoder feeds the UNet. */
-export interface EncoderSpec {
-  folder: 'text_encoder' | 'text_encoder_2';
-  tokenizer: 'tokenizer' | 'tokenizer_2';
-  /** The output the UNet's context is made of: last_hidden_state (SD 1.x/2.x) or the penultimate hidden_states.N (SDXL). */
-  hiddenOutput: string;
-  hiddenSize: number;
-  /** SDXL's text_encoder_2: the pooled, projected output the UNet takes as text_embeds. */
-  pooledOutput?: string;
-}
-
 export interface ModelSpec {
   family: ModelFamily;
   base: BaseFamily;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 
 import { parseMemoryBudget } from '../config/settings.js';
-import { formatBytes } from '../format-bytes.js';
+import { formatBytes } from '../util/format-bytes.js';
 
 export interface MemoryBudget {
   bytes: number;

@@ -1,6 +1,6 @@
 import { deviceError } from '../diffusion/device.js';
 import { budgetRefusal, MEMORY_BUDGET_SETTING } from '../diffusion/memory-estimate.js';
-import { formatBytes } from '../format-bytes.js';
+import { formatBytes } from '../util/format-bytes.js';
 
 /** Anything the cache can hold: a loaded model whose memory release() gives back. */
 export interface Releasable {

@@ -4,10 +4,10 @@ import os from 'node:os';
 import { deviceError } from '../diffusion/device.js';
 import { LoadedModel } from '../diffusion/loaded-model.js';
 import { MEMORY_BUDGET_SETTING } from '../diffusion/memory-estimate.js';
-import { formatBytes } from '../format-bytes.js';
+import { formatBytes } from '../util/format-bytes.js';
 import { runPipeline } from '../diffusion/pipeline.js';
 import { UnknownSamplerError } from '../diffusion/samplers/registry.js';
-import { PACKAGE_VERSION } from '../package-root.js';
+import { PACKAGE_VERSION } from '../util/package-root.js';
 import { isOutOfMemory, ModelCache, ModelCacheFullError, type Resident } from './model-cache.js';
 import type { FailureKind, FromWorker, RunJob, ToWorker, WorkerConfig } from './messages.js';
 

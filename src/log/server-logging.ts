@@ -1,7 +1,7 @@
 import os from 'node:os';
 
 import type { ServerSettings } from '../config/settings.js';
-import { PACKAGE_VERSION } from '../package-root.js';
+import { PACKAGE_VERSION } from '../util/package-root.js';
 import { DatadogLogShipper, type IntakeStats } from './datadog-intake.js';
 import { createLogger, type Logger, type LogLevel } from './logger.js';
 

@@ -1,6 +1,6 @@
 import os from 'node:os';
 
-import { PACKAGE_VERSION } from '../package-root.js';
+import { PACKAGE_VERSION } from '../util/package-root.js';
 
 const MAX_TAG_LENGTH = 200;
 

@@ -2,9 +2,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { makeDirectory } from '../make-directory.js';
+import { makeDirectory } from '../util/make-directory.js';
 import { hubGet, hubRefusal, type Hub, type HubFile } from './hub-client.js';
-import { hashFile } from './local-sha256.js';
+import { hashFile } from '../util/file-hash.js';
 
 /** A download cut short; the part file stays and a re-run resumes it. */
 export class InterruptedTransferError extends Error {

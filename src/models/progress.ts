@@ -1,4 +1,4 @@
-import { formatBytes } from '../format-bytes.js';
+import { formatBytes } from '../util/format-bytes.js';
 
 /** Where a transfer stands; `models upload` and `models pull` both report it. */
 export interface TransferProgress {

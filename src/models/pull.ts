@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 
 import { UsageError } from '../config/errors.js';
-import { makeDirectory } from '../make-directory.js';
+import { makeDirectory } from '../util/make-directory.js';
 import { DiskFullError, downloadFile, sizeOf } from './download-file.js';
 import { checkRepo, listRepoFiles, resolveUrl, type Hub, type HubFile } from './hub-client.js';
 import { checkModelName, listModelFiles, sortForTransfer } from './local-files.js';

@@ -10,7 +10,7 @@ import { UsageError } from '../config/errors.js';
 import type { FilesExistRequest, FilesExistResponse } from '../generated/image_generation.js';
 import { splitRelativeName } from '../server/models-dir.js';
 import { checkModelName, listModelFiles, type LocalFile } from './local-files.js';
-import { localSha256 } from './local-sha256.js';
+import { localSha256 } from '../util/file-hash.js';
 import type { ProgressListener } from './progress.js';
 
 const CHECK_TIMEOUT_MS = 30_000;

@@ -1,6 +1,6 @@
 import type fs from 'node:fs';
 
-import { localSha256 } from '../models/local-sha256.js';
+import { localSha256 } from '../util/file-hash.js';
 
 /** Remembered digests, keyed by path; an entry counts only while the file's identity and times are unchanged. */
 const cache = new Map<string, { key: string; sha256: string }>();

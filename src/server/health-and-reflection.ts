@@ -3,7 +3,7 @@ import { ReflectionService } from '@grpc/reflection';
 import type { Server } from '@grpc/grpc-js';
 import { HealthImplementation, protoPath as healthProto, type ServingStatus } from 'grpc-health-check';
 
-import { PROTO_FILE, SERVICE_NAME } from '../package-root.js';
+import { PROTO_FILE, SERVICE_NAME } from '../util/package-root.js';
 
 /** grpc.health.v1 for probes (overall "" and per service) and reflection for grpcurl & co. */
 export function addHealthAndReflection(server: Server): { setServing: (serving: boolean) => void } {

@@ -1,6 +1,6 @@
 import type { ServerSettings } from '../config/settings.js';
 import type { DeviceSelection } from '../diffusion/device-probe.js';
-import { formatBytes } from '../format-bytes.js';
+import { formatBytes } from '../util/format-bytes.js';
 import type { IntakeStats } from '../log/datadog-intake.js';
 import type { Logger } from '../log/logger.js';
 import { startServer } from './server.js';

@@ -4,7 +4,7 @@ import { UsageError } from '../config/errors.js';
 import { modelInventory } from '../diffusion/model-inventory.js';
 import { Engine } from '../engine/engine.js';
 import type { GenerationResult } from '../engine/messages.js';
-import { makeWritableDirectorySync } from '../make-directory.js';
+import { makeWritableDirectorySync } from '../util/make-directory.js';
 import { createMetrics, metricsInterceptor } from '../metrics/index.js';
 import { isLoopbackHost, type ServerSettings } from '../config/settings.js';
 import { ImageGenerationServiceService, type ImageGenerationServiceServer } from '../generated/image_generation.js';

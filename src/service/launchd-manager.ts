@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { makeDirectorySync } from '../make-directory.js';
+import { makeDirectorySync } from '../util/make-directory.js';
 import { CommandError, type CommandResult, type CommandRunner } from './command-runner.js';
-import type { ManagerOptions, ServiceManager } from './manager.js';
+import type { ManagerOptions, ServiceManager } from './service-manager.js';
 import { launchdLabel, launchdLogFiles, removeServiceFile, serviceFilePath, writeServiceFile, type ServicePlan } from './plan.js';
 
 /**

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { readConfigFile, SECRETS_FILE_NAME } from '../config/config-file.js';
 import { UsageError } from '../config/errors.js';
 import { resolvePaths, SYSTEM_HOME, type Paths } from '../config/paths.js';
-import { PACKAGE_ROOT } from '../package-root.js';
+import { PACKAGE_ROOT } from '../util/package-root.js';
 import { execaRunner, type CommandRunner } from './command-runner.js';
-import { createManager, detectManager, type ServiceManager } from './manager.js';
+import { createManager, detectManager } from './manager.js';
+import type { ServiceManager } from './service-manager.js';
 import { serviceFilePath, type ManagerKind, type ServicePlan } from './plan.js';
 
 export interface ServiceTarget {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { UsageError } from '../config/errors.js';
-import { makeDirectorySync } from '../make-directory.js';
+import { makeDirectorySync } from '../util/make-directory.js';
 
 export type ManagerKind = 'systemd' | 'launchd' | 'none';
 

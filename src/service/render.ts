@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { UsageError } from '../config/errors.js';
-import { PACKAGE_ROOT } from '../package-root.js';
+import { PACKAGE_ROOT } from '../util/package-root.js';
 import { launchdLabel, launchdLogFiles, systemdUnitName, type ServicePlan } from './plan.js';
 
 /*

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { CommandError, type CommandResult, type CommandRunner } from './command-runner.js';
-import type { ManagerOptions, ServiceManager } from './manager.js';
+import type { ManagerOptions, ServiceManager } from './service-manager.js';
 import { removeServiceFile, serviceFilePath, systemdUnitName, writeServiceFile, type ServicePlan } from './plan.js';
 
 /** systemctl's exit status for "unit not loaded / not found" (LSB "program is not installed"). */

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { makeDirectorySync } from '../make-directory.js';
+import { makeDirectorySync } from '../util/make-directory.js';
 
 /** Creates (or tightens) a folder only its owner can enter. */
 export function ensurePrivateDir(dir: string): void {

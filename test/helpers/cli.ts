@@ -4,7 +4,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 
 import { connect, type Connection } from '../../src/client/client.js';
-import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 
 export const BIN = path.join(PACKAGE_ROOT, 'bin', 'run.js');
 

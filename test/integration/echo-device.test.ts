@@ -8,7 +8,7 @@ import { UsageError } from '../../src/config/errors.js';
 import { resolveServerSettings } from '../../src/config/settings.js';
 import type { ImageGenerationRequest, ImageGenerationResponse, ServerStatusRequest, ServerStatusResponse } from '../../src/generated/image_generation.js';
 import { createLogger } from '../../src/log/logger.js';
-import { PACKAGE_VERSION } from '../../src/package-root.js';
+import { PACKAGE_VERSION } from '../../src/util/package-root.js';
 import { startServer } from '../../src/server/server.js';
 import { buildPipeline, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
 import { echo } from '../helpers/calls.js';

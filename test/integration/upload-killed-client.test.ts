@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
-import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 import { STAGING_DIR } from '../../src/server/models-dir.js';
 import { echo } from '../helpers/calls.js';
 import { listFiles, startTestServer, type TestServer } from '../helpers/test-server.js';

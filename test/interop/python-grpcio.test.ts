@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 
-import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** Debian's python3-grpcio lives with the system interpreter, not whatever python3 is first on PATH. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 
-import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 import { BIN } from '../helpers/cli.js';
 
 /** Runs bin/run.js and reports how it ended, whatever the exit code. */

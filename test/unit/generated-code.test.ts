@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { it } from 'node:test';
 
-import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 
 it('src/generated is what `npm run generate` makes from proto/ (regenerate and commit when this fails)', async () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dts-generate-'));

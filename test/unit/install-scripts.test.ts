@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 
-import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 
 const readJson = (name: string) => JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, name), 'utf8'));
 

@@ -7,7 +7,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { agentAddress, createMetrics, globalTags, sanitizeTagValue, tag, type Metrics } from '../../src/metrics/index.js';
 import { datagramBytes } from '../../src/metrics/statsd.js';
 import { UDS_REMEDY, unixDgramProblem } from '../../src/metrics/uds.js';
-import { PACKAGE_VERSION } from '../../src/package-root.js';
+import { PACKAGE_VERSION } from '../../src/util/package-root.js';
 
 /** One DogStatsD line: a metric (`name:value|type|#tags`) or a service check (`_sc|name|status|#tags`). */
 interface Line {

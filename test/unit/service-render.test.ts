@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { execa } from 'execa';
 
-import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 import type { ServicePlan } from '../../src/service/plan.js';
 import { fillTemplate, renderLaunchdPlist, renderSystemdUnit, writablePaths } from '../../src/service/render.js';
 

@@ -5,7 +5,7 @@ import { explainConnectionFailure } from '../../client/explain-connection.js';
 import { unaryCall } from '../../client/client.js';
 import { caPathFor, connectToServer } from '../../client/server-connection.js';
 import { resolveConnectionSettings } from '../../config/settings.js';
-import { formatBytes } from '../../format-bytes.js';
+import { formatBytes } from '../../util/format-bytes.js';
 import type { ListModelsRequest, ListModelsResponse, ModelInfo } from '../../generated/image_generation.js';
 
 const TIMEOUT_MS = 30_000;

@@ -3,9 +3,9 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../base-command.js';
 import { UsageError } from '../../config/errors.js';
 import { resolveServerSettings } from '../../config/settings.js';
-import { formatBytes } from '../../format-bytes.js';
+import { formatBytes } from '../../util/format-bytes.js';
 import { modelToRemove, removeModel, type RemoveResult } from '../../models/remove.js';
-import { askYesNo } from '../../prompt.js';
+import { askYesNo } from '../../util/prompt.js';
 
 export default class ModelsRm extends BaseCommand {
   static override summary = 'Remove a model from the local models directory.';

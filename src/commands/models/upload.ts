@@ -4,8 +4,8 @@ import { BaseCommand } from '../../base-command.js';
 import { caPathFor, connectToServer } from '../../client/server-connection.js';
 import { explainConnectionFailure } from '../../client/explain-connection.js';
 import { resolveConnectionSettings } from '../../config/settings.js';
-import { formatBytes } from '../../format-bytes.js';
-import { formatCount } from '../../format-count.js';
+import { formatBytes } from '../../util/format-bytes.js';
+import { formatCount } from '../../util/format-count.js';
 import { ProgressLine } from '../../models/progress.js';
 import { uploadModel, type ModelUploadResult } from '../../models/upload-folder.js';
 

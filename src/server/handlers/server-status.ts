@@ -3,7 +3,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { ServerStatusResponse } from '../../generated/image_generation.js';
 import type { IntakeStats } from '../../log/datadog-intake.js';
 import { agentAddress } from '../../metrics/address.js';
-import { PACKAGE_VERSION } from '../../package-root.js';
+import { PACKAGE_VERSION } from '../../util/package-root.js';
 
 /** Where metrics go, as a user would write it ('' when off or unusable). */
 function metricsAgent(settings: ServerSettings, env: NodeJS.ProcessEnv): string {

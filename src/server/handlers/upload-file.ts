@@ -4,9 +4,9 @@ import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 
 import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
-import { formatBytes } from '../../format-bytes.js';
+import { formatBytes } from '../../util/format-bytes.js';
 import type { Logger } from '../../log/logger.js';
-import { makeDirectory } from '../../make-directory.js';
+import { makeDirectory } from '../../util/make-directory.js';
 import type { CallContext } from '../call-context.js';
 import { DirectFileWriter, directWritesIn } from '../direct-file-writer.js';
 import { cancelled, dataLoss, failedPrecondition, invalidArgument, resourceExhausted } from '../errors.js';

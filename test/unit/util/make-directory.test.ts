@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
-import { makeDirectory, makeDirectorySync } from '../../src/make-directory.js';
-import { PACKAGE_ROOT } from '../../src/package-root.js';
-import { tempHome } from '../helpers/temp-home.js';
+import { makeDirectory, makeDirectorySync } from '../../../src/util/make-directory.js';
+import { PACKAGE_ROOT } from '../../../src/util/package-root.js';
+import { tempHome } from '../../helpers/temp-home.js';
 
-const HELPER = new URL('../../src/make-directory.js', import.meta.url).href;
+const HELPER = new URL('../../../src/util/make-directory.js', import.meta.url).href;
 
 describe('makeDirectory / makeDirectorySync (mkdir -p that always ends)', () => {
   const home = tempHome();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { formatCount } from '../../src/format-count.js';
+import { formatCount } from '../../../src/util/format-count.js';
 
 describe('formatCount', () => {
   it('puts the noun in the number the count asks for', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { formatBytes } from '../../src/format-bytes.js';
+import { formatBytes } from '../../../src/util/format-bytes.js';
 
 describe('formatBytes', () => {
   it('reads in MiB below 1 GiB and in GiB from it, one decimal', () => {
