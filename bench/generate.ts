@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 import { unaryCall, type Connection } from '../src/client/client.js';
 import type { ImageGenerationRequest, ImageGenerationResponse } from '../src/generated/image_generation.js';
-import { median } from '../src/median.js';
+import { median } from '../src/util/median.js';
 import { connectLoopback, serveWithClient } from '../test/helpers/cli.js';
 import { request } from '../test/helpers/requests.js';
 import { tempHome } from '../test/helpers/temp-home.js';

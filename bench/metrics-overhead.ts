@@ -13,7 +13,7 @@
 import dgram from 'node:dgram';
 
 import { unaryCall } from '../src/client/client.js';
-import { median } from '../src/median.js';
+import { median } from '../src/util/median.js';
 import { serveWithClient, type ServeWithClient } from '../test/helpers/cli.js';
 import { tempHome } from '../test/helpers/temp-home.js';
 

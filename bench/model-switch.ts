@@ -13,9 +13,9 @@ import path from 'node:path';
 
 import { unaryCall } from '../src/client/client.js';
 import { modelResidentBytes } from '../src/diffusion/memory-estimate.js';
-import { formatBytes } from '../src/format-bytes.js';
+import { formatBytes } from '../src/util/format-bytes.js';
 import type { ImageGenerationRequest, ImageGenerationResponse } from '../src/generated/image_generation.js';
-import { median } from '../src/median.js';
+import { median } from '../src/util/median.js';
 import { request } from '../test/helpers/requests.js';
 import { startTestServer } from '../test/helpers/test-server.js';
 import { tempHome } from '../test/helpers/temp-home.js';

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { uploadLocalFile } from '../src/client/upload.js';
-import { median } from '../src/median.js';
+import { median } from '../src/util/median.js';
 import { ProgressLine } from '../src/models/progress.js';
 import { uploadModel } from '../src/models/upload-folder.js';
 import { tuneGarbageCollection } from '../src/runtime/gc-tuning.js';

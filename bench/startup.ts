@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 
-import { median } from '../src/median.js';
+import { median } from '../src/util/median.js';
 import { BIN } from '../test/helpers/cli.js';
 
 const runs = Number(process.env.BENCH_STARTUP_RUNS ?? 20);

@@ -25,7 +25,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { uploadLocalFile, UPLOAD_CHUNK_BYTES } from '../src/client/upload.js';
-import { median } from '../src/median.js';
+import { median } from '../src/util/median.js';
 import { tuneGarbageCollection } from '../src/runtime/gc-tuning.js';
 import { serveWithClient, type ServeWithClient } from '../test/helpers/cli.js';
 import { tempHome } from '../test/helpers/temp-home.js';

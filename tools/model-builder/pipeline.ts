@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { makeDirectory } from '../../src/make-directory.js';
+import { makeDirectory } from '../../src/util/make-directory.js';
 import { validateConfig, type PipelineConfig, type TokenizerConfig } from './config.js';
 import type { BuiltComponent } from './component.js';
 import { modelIndexJson, schedulerConfigJson } from './pipeline-files.js';
