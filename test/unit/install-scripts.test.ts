@@ -11,7 +11,8 @@ const readJson = (name: string) => JSON.parse(fs.readFileSync(path.join(PACKAGE_
 function lockedWithInstallScripts(): Set<string> {
   const lock = readJson('package-lock.json') as { packages: Record<string, { hasInstallScript?: boolean }> };
   const names = Object.entries(lock.packages)
-    .filter(([, entry]) => entry.hasInstallScript === true)
+    // '' is this package itself: its own scripts always run, allowScripts governs dependencies only.
+    .filter(([location, entry]) => location !== '' && entry.hasInstallScript === true)
     .map(([location]) => location.slice(location.lastIndexOf('node_modules/') + 'node_modules/'.length));
   return new Set(names);
 }
