@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { PACKAGE_ROOT } from '../util/package-root.js';
+import { quoteInput } from '../util/quote-input.js';
 import { inspectModelFolder, type ModelSpec } from './model-spec.js';
 
 /** Models that ship with dts-util (built at install time): `smoke`, tiny random weights. */
@@ -65,7 +66,7 @@ export function resolveModel(modelsDir: string, requested: string, defaultModel:
     const found = all.find((m) => m.name === name);
     if (!found) {
       const known = all.map((m) => m.name).join(', ') || 'none';
-      throw new ModelNotFoundError(`model "${name}" is not installed (installed: ${known}); ${HOW_TO_ADD(modelsDir)}`);
+      throw new ModelNotFoundError(`model ${quoteInput(name)} is not installed (installed: ${known}); ${HOW_TO_ADD(modelsDir)}`);
     }
     return checkComplete(found);
   }

@@ -47,6 +47,10 @@ export const LIMITS = {
   batchSize: { min: 1, max: 8 },
   batchCount: { min: 1, max: 100 },
   promptChars: 10_000,
+  /** A model is named by its folder, and a folder name is at most 255 bytes on every common filesystem. */
+  modelNameChars: 255,
+  /** The longest sampler name, "DPM++ 2M SDE Karras", is 19 characters; room for other spellings. */
+  samplerChars: 64,
 } as const;
 
 export const DEFAULTS = { size: GENERIC_DEFAULTS.size, steps: GENERIC_DEFAULTS.steps, cfgScale: GENERIC_DEFAULTS.cfgScale, hiresDenoisingStrength: 0.7 } as const;
@@ -63,8 +67,7 @@ export function validateRequest(request: ImageGenerationRequest, defaults: Famil
   if (request.restoreFaces) {
     throw new UnsupportedRequestError('restore_faces needs a face-restoration model, and this server has none; send the request without restore_faces');
   }
-  checkText('prompt', request.prompt);
-  checkText('negative_prompt', request.negativePrompt);
+  checkRequestText(request);
   const width = dimension('width', request.width || defaults.size);
   const height = dimension('height', request.height || defaults.size);
   const steps = intInRange('steps', request.steps || defaults.steps, LIMITS.steps);
@@ -80,9 +83,7 @@ export function validateRequest(request: ImageGenerationRequest, defaults: Famil
     throw new InvalidRequestError('enable_hr', `the hires fix doubles the size, and ${width * 2}×${height * 2} is over ${LIMITS.size.max}; ask for at most ${LIMITS.size.max / 2} per side`);
   }
   const seedWasRandom = request.seed === -1;
-  if (!seedWasRandom && (!Number.isSafeInteger(request.seed) || request.seed < 0 || request.seed + batchSize * batchCount > Number.MAX_SAFE_INTEGER)) {
-    throw new InvalidRequestError('seed', `must be -1 (random) or a whole number from 0 to ${Number.MAX_SAFE_INTEGER} (got ${request.seed})`);
-  }
+  if (!seedWasRandom) checkSeed(request.seed, batchSize * batchCount);
   return {
     prompt: request.prompt,
     negativePrompt: request.negativePrompt,
@@ -101,8 +102,27 @@ export function validateRequest(request: ImageGenerationRequest, defaults: Famil
   };
 }
 
-function checkText(field: string, text: string): void {
-  if (text.length > LIMITS.promptChars) throw new InvalidRequestError(field, `is ${text.length} characters; the limit is ${LIMITS.promptChars} (only 75 tokens are used anyway)`);
+/**
+ * The request's strings within their limits, checked before anything uses them: the model name
+ * is looked up and quoted in errors, and a 20 MB name must be refused, not searched for and echoed.
+ */
+export function checkRequestText(request: Pick<ImageGenerationRequest, 'prompt' | 'negativePrompt' | 'model' | 'sampler'>): void {
+  checkLength('prompt', request.prompt, LIMITS.promptChars, 'only 75 tokens are used anyway');
+  checkLength('negative_prompt', request.negativePrompt, LIMITS.promptChars, 'only 75 tokens are used anyway');
+  checkLength('model', request.model, LIMITS.modelNameChars, 'a model is named by its folder');
+  checkLength('sampler', request.sampler, LIMITS.samplerChars, 'see the README for the sampler names');
+}
+
+function checkLength(field: string, text: string, limit: number, why: string): void {
+  if (text.length > limit) throw new InvalidRequestError(field, `is ${text.length} characters; the limit is ${limit} (${why})`);
+}
+
+/** Image i of a request uses seed + i, so the first seed leaves room for the request's last image. */
+function checkSeed(seed: number, images: number): void {
+  const largest = Number.MAX_SAFE_INTEGER - (images - 1);
+  if (Number.isSafeInteger(seed) && seed >= 0 && seed <= largest) return;
+  const room = images > 1 ? `; image i uses seed + i, and this request makes ${images} images` : '';
+  throw new InvalidRequestError('seed', `must be -1 (random) or a whole number from 0 to ${largest} (got ${seed})${room}`);
 }
 
 function dimension(field: string, value: number): number {

@@ -9,6 +9,7 @@ import { karrasSigmas } from '../schedules/karras.js';
 import { lcmSigmas } from '../schedules/lcm-sigmas.js';
 import { ddimSigmas, modelSigmas } from '../schedules/model-sigmas.js';
 import type { Sampler, SchedulerConfig } from '../types.js';
+import { quoteInput } from '../../util/quote-input.js';
 import { sampleDdim } from './ddim.js';
 import { sampleDpmpp2m } from './dpmpp-2m.js';
 import { sampleDpmpp2mSde } from './dpmpp-2m-sde.js';
@@ -58,7 +59,7 @@ export const DEFAULT_SAMPLER_NAME = 'Euler a';
 
 export class UnknownSamplerError extends Error {
   constructor(readonly requested: string) {
-    super(`unknown sampler "${requested}"; valid samplers: ${SAMPLER_NAMES.join(', ')}`);
+    super(`unknown sampler ${quoteInput(requested)}; valid samplers: ${SAMPLER_NAMES.join(', ')}`);
     this.name = 'UnknownSamplerError';
   }
 }

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 
 import { IncompleteModelError, ModelChoiceError, ModelNotFoundError, resolveModel } from '../../diffusion/model-catalog.js';
-import { InvalidRequestError, UnsupportedRequestError, validateRequest } from '../../diffusion/request.js';
+import { checkRequestText, InvalidRequestError, UnsupportedRequestError, validateRequest } from '../../diffusion/request.js';
 import { resolveSampler, UnknownSamplerError } from '../../diffusion/samplers/registry.js';
 import type { Engine, JobRequest } from '../../engine/engine.js';
 import { GenerationError } from '../../engine/errors.js';
@@ -33,6 +33,7 @@ const KIND_TO_STATUS: Record<GenerationError['kind'], status> = {
  */
 function prepare(request: ImageGenerationRequest, options: GenerateOptions): Omit<JobRequest, 'signal' | 'onProgress'> {
   try {
+    checkRequestText(request);
     // The model first: its family decides the defaults (SDXL 1024², Turbo 1 step, LCM sampler),
     // and a folder that cannot work is refused here, before anything is queued.
     const model = resolveModel(options.modelsDir, request.model, options.defaultModel);
