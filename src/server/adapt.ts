@@ -5,7 +5,8 @@ import { Metadata } from '@grpc/grpc-js';
 
 import type { Logger } from '../log/logger.js';
 import type { CallContext } from './call-context.js';
-import { toStatus } from './errors.js';
+import { invalidArgument, toStatus } from './errors.js';
+import { UndecodableRequest } from './request-decoding.js';
 
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 export type ClientStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, context: CallContext) => Promise<Res>;
@@ -24,7 +25,7 @@ export class HandlerAdapter {
   unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const context = this.contextFor(call);
-      handler(call.request, context).then(
+      Promise.resolve(call.request).then((request) => handler(decoded(request), context)).then(
         (response) => callback(null, response),
         (error: unknown) => callback(this.failure(method, context, error)),
       );
@@ -34,7 +35,7 @@ export class HandlerAdapter {
   clientStream<Req, Res>(method: string, handler: ClientStreamHandler<Req, Res>): handleClientStreamingCall<Req, Res> {
     return (call, callback) => {
       const context = this.contextFor(call);
-      handler(call, context).then(
+      handler(eachDecoded(call), context).then(
         (response) => callback(null, response),
         (error: unknown) => callback(this.failure(method, context, error)),
       );
@@ -44,9 +45,10 @@ export class HandlerAdapter {
   serverStream<Req, Res>(method: string, handler: ServerStreamHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
     return (call) => {
       const context = this.contextFor(call);
-      handler(call.request, context, (message) => {
+      const send = (message: Res) => {
         if (!call.cancelled) call.write(message);
-      }).then(
+      };
+      Promise.resolve(call.request).then((request) => handler(decoded(request), context, send)).then(
         () => call.end(),
         // grpc-js turns an 'error' on a server stream into the call's status.
         (error: unknown) => call.emit('error', this.failure(method, context, error)),
@@ -68,4 +70,15 @@ export class HandlerAdapter {
     if (internal) this.logger.error('request failed', { requestId: context.requestId, method, error });
     return { code, details };
   }
+}
+
+/** The request, or the INVALID_ARGUMENT its undecodable bytes deserve (see request-decoding.ts). */
+function decoded<Req>(request: Req | UndecodableRequest): Req {
+  if (request instanceof UndecodableRequest) throw invalidArgument(request.reason);
+  return request;
+}
+
+/** A client stream's messages, failing with INVALID_ARGUMENT at the first one that did not decode. */
+async function* eachDecoded<Req>(messages: AsyncIterable<Req | UndecodableRequest>): AsyncIterable<Req> {
+  for await (const message of messages) yield decoded(message);
 }

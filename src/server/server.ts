@@ -1,4 +1,5 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 
 import { UsageError } from '../config/errors.js';
 import { modelInventory } from '../diffusion/model-inventory.js';
@@ -17,6 +18,8 @@ import { filesExist } from './handlers/files-exist.js';
 import { generateImage, generateImageStream } from './handlers/generate-image.js';
 import { uploadFile } from './handlers/upload-file.js';
 import { decodeUploadFileRequest } from './upload-decoding.js';
+import { withExplainedDecodeErrors } from './request-decoding.js';
+import { PROTO_FILE, SERVICE_NAME } from '../util/package-root.js';
 import { addHealthAndReflection } from './health-and-reflection.js';
 import { accessLogInterceptor, sharedSecretInterceptor } from './interceptors.js';
 import { FLOW_CONTROL_OPTION, raiseConnectionWindow, raiseStreamWindow } from './flow-control.js';
@@ -92,7 +95,8 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     listModels: adapter.unary('ListModels', async () => ({ models: modelInventory(settings.modelsDir, settings.defaultModel) })),
     serverStatus: adapter.unary('ServerStatus', serverStatus(settings, devices.chosen, engine, extras.logStats ?? (() => undefined))),
   };
-  server.addService(LEAN_UPLOAD_SERVICE, service);
+  // Requests that do not decode (a seed of 2^64) get INVALID_ARGUMENT naming the field, not INTERNAL.
+  server.addService(withExplainedDecodeErrors(LEAN_UPLOAD_SERVICE, loadSync(PROTO_FILE, { keepCase: true }), SERVICE_NAME), service);
   const health = addHealthAndReflection(server);
 
   const { port, addresses } = await bindAll(server, settings.host, settings.port, credentials, logger);
