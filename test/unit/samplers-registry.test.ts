@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { it } from 'node:test';
 
 import { sampleDdim } from '../../src/diffusion/samplers/ddim.js';
@@ -13,6 +15,7 @@ import { createDiscreteSchedule } from '../../src/diffusion/schedules/discrete-s
 import { karrasSigmas } from '../../src/diffusion/schedules/karras.js';
 import { lcmSigmas } from '../../src/diffusion/schedules/lcm-sigmas.js';
 import { ddimSigmas, modelSigmas } from '../../src/diffusion/schedules/model-sigmas.js';
+import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 
 it('lists the canonical A1111 names', () => {
   for (const name of ['Euler a', 'Euler', 'Heun', 'DDIM', 'DPM++ 2M', 'DPM++ 2M Karras', 'DPM++ 2M SDE Karras', 'LCM']) {
@@ -79,4 +82,12 @@ it('rejects unknown names with an error that lists the valid ones', () => {
     },
   );
   assert.throws(() => resolveSampler('PLMS'), UnknownSamplerError);
+});
+
+it('lists in the README exactly the samplers the server accepts (the unknown-sampler error names them)', () => {
+  const readme = fs.readFileSync(path.join(PACKAGE_ROOT, 'README.md'), 'utf8');
+  const row = readme.split('\n').find((line) => line.startsWith('| sampler |'));
+  assert.ok(row, 'the README has no sampler row');
+  const listed = [...row.split(' — ')[0]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+  assert.deepEqual(listed, SAMPLER_NAMES);
 });
