@@ -41,4 +41,27 @@ describe('bin/run.js (the dts-util entry point)', () => {
     assert.match(stdout, /^dts-util\/\d+\.\d+\.\d+ .* node-v24\./);
     assert.equal(stderr, '');
   });
+
+  it('answers -v like --version, as most CLIs do', async () => {
+    const { code, stdout, stderr } = await runBin([], ['-v']);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^dts-util\/\d+\.\d+\.\d+ /);
+  });
+
+  it('has a help command: `help` lists the commands, `help <command>` shows its flags', async () => {
+    const overview = await runBin([], ['help']);
+    assert.equal(overview.code, 0, overview.stderr);
+    for (const command of ['install', 'serve', 'generate', 'uninstall', 'models']) assert.match(overview.stdout, new RegExp(`^  ${command} `, 'm'));
+    const install = await runBin([], ['help', 'install']);
+    assert.equal(install.code, 0, install.stderr);
+    assert.match(install.stdout, /--dry-run/);
+  });
+
+  it("describes the models topic as a whole, not with `models list`'s summary", async () => {
+    const topic = await runBin([], ['models', '--help']);
+    assert.equal(topic.code, 0, topic.stderr);
+    const description = topic.stdout.split('\n')[0]!;
+    assert.match(description, /list.*pull.*upload.*verify.*remove/);
+    for (const command of ['list', 'pull', 'upload', 'verify', 'rm']) assert.match(topic.stdout, new RegExp(`^  models ${command} `, 'm'));
+  });
 });
