@@ -83,9 +83,10 @@ export class LaunchdManager implements ServiceManager {
     return exitCode === 0 ? stdout.trim() : `${this.target(plan)} is not loaded${stderr.trim() ? ` (${stderr.trim()})` : ''}`;
   }
 
-  logsCommand(plan: ServicePlan, follow: boolean): { command: string; args: string[] } {
+  logsCommand(plan: ServicePlan, follow: boolean, messagesOnly = false): { command: string; args: string[] } {
     const logs = launchdLogFiles(plan);
-    return { command: 'tail', args: [...(follow ? ['-F'] : []), '-n', '100', logs.stdout, logs.stderr] };
+    // -q: no "==> file <==" headers between the two files.
+    return { command: 'tail', args: [...(follow ? ['-F'] : []), ...(messagesOnly ? ['-q'] : []), '-n', '100', logs.stdout, logs.stderr] };
   }
 
   private domain(plan: ServicePlan): string {

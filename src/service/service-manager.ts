@@ -24,7 +24,8 @@ export interface ServiceManager {
   /** The manager's own description of the service, for people. */
   status(plan: ServicePlan): Promise<string>;
   /** The command that shows (or with follow, follows) the service's logs, for the user's terminal. */
-  logsCommand(plan: ServicePlan, follow: boolean): { command: string; args: string[] };
+  /** The command that shows the service's log; messagesOnly drops the manager's own prefixes (for --json). */
+  logsCommand(plan: ServicePlan, follow: boolean, messagesOnly?: boolean): { command: string; args: string[] };
 }
 
 export interface ManagerOptions {

@@ -75,8 +75,9 @@ export class SystemdManager implements ServiceManager {
     return [stdout.trim(), stderr.trim()].filter(Boolean).join('\n');
   }
 
-  logsCommand(plan: ServicePlan, follow: boolean): { command: string; args: string[] } {
-    return { command: 'journalctl', args: [...this.scopeArgs(plan), '-u', systemdUnitName(plan), ...(follow ? ['-f'] : [])] };
+  logsCommand(plan: ServicePlan, follow: boolean, messagesOnly = false): { command: string; args: string[] } {
+    // -o cat: the message alone, which for the server's lines is its JSON object.
+    return { command: 'journalctl', args: [...this.scopeArgs(plan), '-u', systemdUnitName(plan), ...(follow ? ['-f'] : []), ...(messagesOnly ? ['-o', 'cat'] : [])] };
   }
 
   private unitFile(plan: ServicePlan): string {

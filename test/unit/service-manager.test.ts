@@ -137,6 +137,7 @@ describe('SystemdManager', () => {
 
       assert.deepEqual(manager.logsCommand(plan, false), { command: 'journalctl', args: [...ctl.slice(1), '-u', 'dts-util.service'] });
       assert.deepEqual(manager.logsCommand(plan, true), { command: 'journalctl', args: [...ctl.slice(1), '-u', 'dts-util.service', '-f'] });
+      assert.deepEqual(manager.logsCommand(plan, false, true), { command: 'journalctl', args: [...ctl.slice(1), '-u', 'dts-util.service', '-o', 'cat'] });
     });
 
     it(`stops, disables and removes a ${scope} unit that is not installed, twice, without an error`, async () => {
@@ -234,6 +235,7 @@ describe('LaunchdManager', () => {
 
     assert.deepEqual(manager.logsCommand(plan, true), { command: 'tail', args: ['-F', '-n', '100', path.join(plan.logDir, 'dts-util.log'), path.join(plan.logDir, 'dts-util.err.log')] });
     assert.deepEqual(manager.logsCommand(plan, false).args[0], '-n');
+    assert.deepEqual(manager.logsCommand(plan, false, true).args.slice(0, 3), ['-q', '-n', '100']);
   });
 
   it('puts a LaunchDaemon in /Library/LaunchDaemons and the system domain', async () => {
