@@ -96,22 +96,33 @@ function plan(source: string, as: string | undefined): { name: string; files: Pl
   } catch {
     throw new UsageError(`${source} does not exist`, 'give a model folder (diffusers ONNX layout) or a single file');
   }
-  if (stats.isFile()) {
-    const remote = as ?? path.basename(source);
-    try {
-      // The server's own rule, so a name it would refuse is refused here, before anything connects.
-      splitRelativeName(remote);
-    } catch (error) {
-      throw new UsageError(`--as ${remote} is not a name inside the models directory (${(error as Error).message})`, 'use a relative name such as my-model/unet/model.onnx');
-    }
-    return { name: remote, files: [{ local: source, relative: path.basename(source), size: stats.size, remote }] };
-  }
+  if (stats.isFile()) return planFile(source, stats.size, as);
   const name = as ?? path.basename(path.resolve(source));
   const problem = checkModelName(name);
   if (problem) throw new UsageError(problem, 'choose another with --as NAME');
+  // Only a whole model is a folder the server lists, uses and removes; anything else would lie
+  // in the models directory where no command shows it.
+  if (!fs.existsSync(path.join(source, 'model_index.json'))) {
+    throw new UsageError(`${source} is not a model folder: it has no model_index.json`, `give a folder in the diffusers ONNX layout (model_index.json, unet/, text_encoder/, …), or one file with --as MODEL/PATH, e.g. --as sd15/unet/model.onnx`);
+  }
   const files = listModelFiles(source).map((f) => ({ ...f, remote: `${name}/${f.relative}` }));
-  if (files.length === 0) throw new UsageError(`${source} has no files to upload`, 'give a model folder in the diffusers ONNX layout (model_index.json, unet/, text_encoder/, …)');
   return { name, files };
+}
+
+/** One file goes into a model's folder: MODEL/PATH, named with --as since its own name says neither. */
+function planFile(source: string, size: number, as: string | undefined): { name: string; files: Planned[] } {
+  const hint = `name where it goes in a model's folder with --as MODEL/PATH, e.g. --as sd15/unet/${path.basename(source)}`;
+  if (as === undefined) throw new UsageError(`${source} is a single file, and a file on its own is no model`, hint);
+  let segments: string[];
+  try {
+    // The server's own rule, so a name it would refuse is refused here, before anything connects.
+    segments = splitRelativeName(as);
+  } catch (error) {
+    throw new UsageError(`--as ${as} is not a name inside the models directory (${(error as Error).message})`, 'use a relative name such as my-model/unet/model.onnx');
+  }
+  const modelProblem = checkModelName(segments[0]!);
+  if (segments.length < 2 || modelProblem) throw new UsageError(`--as ${as} does not name a file inside a model's folder${modelProblem ? ` (${modelProblem})` : ''}`, hint);
+  return { name: as, files: [{ local: source, relative: path.basename(source), size, remote: as }] };
 }
 
 function filesExist(connection: Connection, files: string[], withSha256: boolean): Promise<FilesExistResponse> {

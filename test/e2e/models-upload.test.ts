@@ -69,9 +69,28 @@ describe('dts-util models upload (built binary, real TLS server in its own proce
   it('a single file, read by a person: one summary line in the right number', async () => {
     const single = path.join(home.home, 'notes.txt');
     fs.writeFileSync(single, 'one file');
-    const { code, stdout, stderr } = await runCli(['models', 'upload', single, '--port', String(serve.port)], home.env);
+    const { code, stdout, stderr } = await runCli(['models', 'upload', single, '--as', 'up/notes.txt', '--port', String(serve.port)], home.env);
     assert.equal(code, 0, stderr);
-    assert.match(stdout, /^notes\.txt: sent 1 file \(0\.0 MiB\), skipped 0 already on the server/m);
+    assert.match(stdout, /^up\/notes\.txt: sent 1 file \(0\.0 MiB\), skipped 0 already on the server/m);
+  });
+
+  it('refuses, with exit 2 and what to do, what would lie in the models directory unseen', async () => {
+    const single = path.join(home.home, 'loose.onnx');
+    fs.writeFileSync(single, 'weights');
+    const notAModel = path.join(home.home, 'just-a-folder');
+    fs.mkdirSync(path.join(notAModel, 'unet'), { recursive: true });
+    fs.writeFileSync(path.join(notAModel, 'unet', 'model.onnx'), 'weights');
+    for (const [args, pattern] of [
+      [[single], /is a single file, and a file on its own is no model.*--as MODEL\/PATH, e\.g\. --as sd15\/unet\/loose\.onnx/],
+      [[single, '--as', 'loose.onnx'], /--as loose\.onnx does not name a file inside a model's folder/],
+      [[notAModel], /just-a-folder is not a model folder: it has no model_index\.json/],
+    ] as const) {
+      const { code, stderr } = await runCli(['models', 'upload', ...args, '--port', String(serve.port)], home.env);
+      assert.equal(code, 2, stderr);
+      assert.match(oneLine(stderr), pattern);
+    }
+    const server = path.join(home.home, 'models');
+    assert.ok(!fs.existsSync(path.join(server, 'loose.onnx')) && !fs.existsSync(path.join(server, 'just-a-folder')), 'something reached the models directory');
   });
 
   it('says how to start a server when none answers, that --tls must match, and which --ca to use (exit 1)', async () => {

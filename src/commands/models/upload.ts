@@ -20,11 +20,11 @@ export default class ModelsUpload extends BaseCommand {
     '<%= config.bin %> models upload ./unet.onnx --as sd15/unet/model.onnx',
     '<%= config.bin %> models upload ./sd15-onnx --json',
   ];
-  static override args = { source: Args.string({ description: 'model folder (diffusers ONNX layout) or a single file', required: true }) };
+  static override args = { source: Args.string({ description: 'model folder (diffusers ONNX layout, with model_index.json) or a single file (with --as MODEL/PATH)', required: true }) };
   static override flags = {
     ...BaseCommand.connectionFlags,
     ca: Flags.file({ description: "CA certificate that signed the server's certificate (default: the install's own)" }),
-    as: Flags.string({ description: "folder: the model's name on the server (default: the folder's name); file: its path on the server" }),
+    as: Flags.string({ description: "folder: the model's name on the server (default: the folder's name); file (required): its place in a model's folder, MODEL/PATH" }),
   };
 
   async run(): Promise<ModelUploadResult> {
