@@ -5,6 +5,14 @@ import { BaseCommand } from '../base-command.js';
 import { askYesNo } from '../util/prompt.js';
 import { planInstall, type InstallResult } from '../service/install.js';
 
+/** A failed install's error, with what the rollback undid (the machine is as it was). */
+function withRollback(error: Error, undone: string[]): Error {
+  const back = undone.length > 0 ? `; rolled back: ${undone.join('; ')}` : '; nothing had been written';
+  // A usage error keeps its exit status 2 and suggestion; anything else exits 1.
+  error.message = `${error.message}${back}`;
+  return error;
+}
+
 export default class Install extends BaseCommand {
   static override summary = 'Install the server as a service (systemd on Linux, launchd on macOS) and start it.';
   static override description =
@@ -31,7 +39,7 @@ export default class Install extends BaseCommand {
     const { flags } = await this.parse(Install);
     const datadogApiKey = flags['datadog-api-key'] ?? process.env.DD_API_KEY;
     if (flags['datadog-api-key'] || flags['shared-secret']) process.title = 'dts-util install';
-    const { steps, result } = await planInstall({
+    const { steps, result, rollback } = await planInstall({
       flags: this.serverFlags(flags),
       generateSecret: flags['generate-secret'],
       datadogApiKey,
@@ -43,17 +51,21 @@ export default class Install extends BaseCommand {
       env: process.env,
       confirm: process.stdin.isTTY && !this.jsonEnabled() ? askYesNo : undefined,
     });
-    await new Listr(
-      steps.map((step) => ({
-        title: step.title,
-        task: async (_ctx: unknown, task: { output: string }) => {
-          const outcome = await step.run();
-          if (outcome) task.output = outcome;
-        },
-        rendererOptions: { persistentOutput: true },
-      })),
-      { renderer: this.jsonEnabled() ? 'silent' : 'default', fallbackRenderer: 'simple' },
-    ).run();
+    try {
+      await new Listr(
+        steps.map((step) => ({
+          title: step.title,
+          task: async (_ctx: unknown, task: { output: string }) => {
+            const outcome = await step.run();
+            if (outcome) task.output = outcome;
+          },
+          rendererOptions: { persistentOutput: true },
+        })),
+        { renderer: this.jsonEnabled() ? 'silent' : 'default', fallbackRenderer: 'simple' },
+      ).run();
+    } catch (error) {
+      throw withRollback(error as Error, await rollback());
+    }
     if (!this.jsonEnabled()) this.printSummary(result);
     return result;
   }
@@ -61,6 +73,7 @@ export default class Install extends BaseCommand {
   private printSummary(result: InstallResult): void {
     if (result.dryRun) {
       this.log(`Dry run: nothing was changed.\n`);
+      if (result.note) this.log(`Note: ${result.note}.\n`);
       if (result.serviceFile) this.log(`# ${result.serviceFile}\n${result.serviceText ?? ''}`);
       this.log(`# ${result.configDir}/config.json\n${JSON.stringify(result.config, null, 2)}`);
       return;
@@ -70,6 +83,7 @@ export default class Install extends BaseCommand {
     this.log(`\nServer: ${result.address} (${result.tls ? 'TLS' : 'plaintext'})`);
     if (result.caPath) this.log(`CA certificate for clients: ${result.caPath}\n  SHA-256 ${result.caFingerprint}`);
     this.log(result.secretRequired ? 'Clients must send the shared secret (authorization: Bearer …).' : 'No shared secret: anyone who can reach the address can use it.');
+    if (result.secretKept) this.log(`Kept the shared secret this install made earlier (in ${result.configDir}/secrets.env).`);
     if (result.generatedSecret) this.log(`Generated shared secret (shown once; also in ${result.configDir}/secrets.env):\n  ${result.generatedSecret}`);
     this.log(`Check it: dts-util test${result.manager === 'none' ? '   (after starting it)' : ''}`);
     if (result.manager === 'systemd' && result.scope === 'user') {

@@ -2,14 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { runSmokeTest } from '../client/smoke-test.js';
-import { readSecretsFile, type ConfigFile } from '../config/config-file.js';
+import { CONFIG_FILE_NAME, readSecretsFile, SECRETS_FILE_NAME, type ConfigFile } from '../config/config-file.js';
 import { UsageError } from '../config/errors.js';
 import { DATADOG_KEY_ENV, isLoopbackHost, resolveServerSettings, SECRET_ENV, type ServerFlags, type ServerSettings } from '../config/settings.js';
 import { makeDirectorySync } from '../util/make-directory.js';
 import { CA_CERT_FILE, certificateNames, ensureCertificates, fingerprint } from '../tls/certificates.js';
-import { execaRunner } from './command-runner.js';
+import { execaRunner, type CommandRunner } from './command-runner.js';
+import { FileSnapshot } from './file-snapshot.js';
 import { configChanged, generateSecret, writeConfig, writeSecrets } from './install-files.js';
-import { locateService, type ServiceTarget } from './locate.js';
+import { locateService, type LocatedService, type ServiceTarget } from './locate.js';
 import type { ServiceManager } from './service-manager.js';
 import type { ManagerKind, ServicePlan } from './plan.js';
 import { portInUse, whoListens } from './port-check.js';
@@ -45,6 +46,10 @@ export interface InstallResult {
   secretRequired: boolean;
   /** With --generate-secret: printed once, so the user can hand it to clients. */
   generatedSecret?: string;
+  /** With --generate-secret on an install that has one: it is kept, so clients keep working. */
+  secretKept?: boolean;
+  /** Something the user should know about the result (a dry run for a manager not running here). */
+  note?: string;
   /** For --service-manager none: the command that runs the server. */
   serveCommand: string;
 }
@@ -55,24 +60,32 @@ export interface InstallStep {
   run: () => Promise<string | void>;
 }
 
+export interface PlannedInstall {
+  steps: InstallStep[];
+  result: InstallResult;
+  /**
+   * After a step failed: stops and removes what the steps wrote, or puts back the install that
+   * was there (its files, its unit, running again if it ran). Says what it did, one line each.
+   */
+  rollback: () => Promise<string[]>;
+}
+
 /**
  * Plans an install. Nothing is written until the returned steps run, so --dry-run and the task
  * list share one code path.
  */
-export async function planInstall(request: InstallRequest): Promise<{ steps: InstallStep[]; result: InstallResult }> {
+export async function planInstall(request: InstallRequest): Promise<PlannedInstall> {
   const runner = request.runner ?? execaRunner;
-  const located = await locateService({ ...request, runner });
+  const { located, note } = await locateManager(request, runner);
   const { kind, manager, paths, env, serviceFile } = located;
-  if (request.manager === 'auto' && kind === 'none') {
-    throw new UsageError(
-      'no service manager is running here (systemd is not PID 1, and this is not macOS)',
-      'use --service-manager none: it writes the configuration and certificates and prints the `dts-util serve` command to run (containers, supervisors)',
-    );
-  }
 
-  // Secrets travel as a generated value or the usual sources, never in config.json.
-  const generated = request.generateSecret ? generateSecret() : undefined;
-  const settings = resolveServerSettings({ ...request.flags, ...(generated ? { sharedSecret: generated } : {}) }, env);
+  // Secrets travel as a generated value or the usual sources, never in config.json. Running the
+  // same install again keeps the secret it made: a new one would lock out every client.
+  const stored = readSecretsFile(paths.configDir);
+  const keptSecret = request.generateSecret ? stored[SECRET_ENV] : undefined;
+  const generated = request.generateSecret && !keptSecret ? generateSecret() : undefined;
+  const chosenSecret = generated ?? keptSecret;
+  const settings = resolveServerSettings({ ...request.flags, ...(chosenSecret ? { sharedSecret: chosenSecret } : {}) }, env);
   checkExposure(settings);
   checkWritable(settings.modelsDir, !request.dryRun);
   const config = configFor(settings);
@@ -80,8 +93,7 @@ export async function planInstall(request: InstallRequest): Promise<{ steps: Ins
   const { environment } = plan;
   const serviceText = kind === 'systemd' ? renderSystemdUnit(plan) : kind === 'launchd' ? renderLaunchdPlist(plan) : undefined;
   const previousText = serviceFile && fs.existsSync(serviceFile) ? fs.readFileSync(serviceFile, 'utf8') : undefined;
-  const installedBefore = fs.existsSync(path.join(paths.configDir, 'config.json'));
-  const stored = readSecretsFile(paths.configDir);
+  const installedBefore = fs.existsSync(path.join(paths.configDir, CONFIG_FILE_NAME));
   const secretsChanged = (settings.sharedSecret ?? undefined) !== stored[SECRET_ENV] || (request.datadogApiKey !== undefined && request.datadogApiKey !== stored[DATADOG_KEY_ENV]);
   const changed = !installedBefore || configChanged(paths.configDir, config) || previousText !== serviceText || secretsChanged;
 
@@ -101,12 +113,15 @@ export async function planInstall(request: InstallRequest): Promise<{ steps: Ins
     tls: settings.tls,
     secretRequired: Boolean(settings.sharedSecret),
     ...(generated ? { generatedSecret: generated } : {}),
+    ...(keptSecret ? { secretKept: true } : {}),
+    ...(note ? { note } : {}),
     serveCommand,
   };
+  const nothingToDo = { steps: [], result, rollback: async () => [] };
   if (request.dryRun || !changed) {
     const caPath = path.join(paths.tlsDir, CA_CERT_FILE);
     if (settings.tls && fs.existsSync(caPath)) Object.assign(result, { caPath, caFingerprint: fingerprint(fs.readFileSync(caPath, 'utf8')) });
-    return { steps: [], result };
+    return nothingToDo;
   }
 
   if (installedBefore && !request.yes) {
@@ -114,11 +129,21 @@ export async function planInstall(request: InstallRequest): Promise<{ steps: Ins
     if (!ok) throw new UsageError('dts-util is already installed with other settings', 'run again with -y/--yes to update it');
   }
 
+  // Taken before any step writes, for rollback().
+  const snapshot = new FileSnapshot({
+    files: [path.join(paths.configDir, CONFIG_FILE_NAME), path.join(paths.configDir, SECRETS_FILE_NAME), ...(serviceFile ? [serviceFile] : [])],
+    folders: [paths.tlsDir],
+    madeFolders: [settings.modelsDir, paths.configDir, ...(serviceFile ? [path.dirname(serviceFile)] : [])],
+  });
+  let wasRunning = false;
+  let serviceTouched = false;
+
   const steps: InstallStep[] = [
     {
       title: 'Check the port',
       run: async () => {
         const running = manager ? await manager.isActive(plan) : false;
+        wasRunning = running;
         if (!running && (await portInUse(settings.host && !['0.0.0.0', '::'].includes(settings.host) ? settings.host : '127.0.0.1', settings.port))) {
           const who = await whoListens(settings.port, runner);
           throw new UsageError(`port ${settings.port} is in use${who ? ` by ${who}` : ' by another program'}`, 'pick another with --port');
@@ -149,7 +174,14 @@ export async function planInstall(request: InstallRequest): Promise<{ steps: Ins
   }
   if (manager && serviceText) {
     steps.push(
-      { title: `Install the ${kind} service`, run: async () => (await manager.install(plan, serviceText), serviceFile) },
+      {
+        title: `Install the ${kind} service`,
+        run: async () => {
+          serviceTouched = true;
+          await manager.install(plan, serviceText);
+          return serviceFile;
+        },
+      },
       {
         title: 'Enable and start it',
         run: async () => {
@@ -161,7 +193,52 @@ export async function planInstall(request: InstallRequest): Promise<{ steps: Ins
       { title: 'Wait for a healthy server', run: () => waitHealthy(settings, request.healthTimeoutMs ?? 30_000) },
     );
   }
-  return { steps, result };
+  const rollback = async (): Promise<string[]> => {
+    const done: string[] = [];
+    const attempt = async (what: string, action: () => Promise<void>) => {
+      try {
+        await action();
+        done.push(what);
+      } catch (error) {
+        done.push(`could not ${what}: ${(error as Error).message}`);
+      }
+    };
+    const fresh = previousText === undefined;
+    if (manager && serviceTouched && fresh) {
+      await attempt(`stop ${plan.name}`, () => manager.stop(plan));
+      await attempt(`disable ${plan.name}`, () => manager.disable(plan));
+    }
+    done.push(...snapshot.restore());
+    if (manager && serviceTouched) {
+      if (fresh) await attempt(`unload ${plan.name}`, () => manager.remove(plan));
+      else {
+        await attempt(`reload the ${kind} service as it was`, () => manager.install(plan, previousText));
+        if (wasRunning) await attempt(`restart ${plan.name} with its earlier settings`, () => manager.restart(plan));
+      }
+    }
+    return done;
+  };
+  return { steps, result, rollback };
+}
+
+/**
+ * The service manager an install uses. Where none runs, only a dry run goes on: it shows the
+ * unit (Linux) or job (macOS) that an install would write where one does.
+ */
+async function locateManager(request: InstallRequest, runner: CommandRunner): Promise<{ located: LocatedService; note?: string }> {
+  const located = await locateService({ ...request, runner });
+  if (request.manager !== 'auto' || located.kind !== 'none') return { located };
+  if (!request.dryRun) {
+    throw new UsageError(
+      'no service manager is running here (systemd is not PID 1, and this is not macOS)',
+      'use --service-manager none: it writes the configuration and certificates and prints the `dts-util serve` command to run (containers, supervisors)',
+    );
+  }
+  const kind: ManagerKind = process.platform === 'darwin' ? 'launchd' : 'systemd';
+  return {
+    located: await locateService({ ...request, manager: kind, runner }),
+    note: `no service manager is running here, so this is the ${kind} ${kind === 'systemd' ? 'unit' : 'job'} an install would write where ${kind} runs; here, install with --service-manager none`,
+  };
 }
 
 /** Binding beyond loopback with neither TLS nor a secret would open the server to the network. */

@@ -3,13 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
-import type { CommandResult, CommandRunner } from '../../src/service/command-runner.js';
+import { CommandError, type CommandResult, type CommandRunner } from '../../src/service/command-runner.js';
 import { checkInstalledService } from '../../src/service/check-service.js';
 import { planInstall } from '../../src/service/install.js';
 import { uninstall } from '../../src/service/uninstall.js';
 import { tempHome } from '../helpers/temp-home.js';
 import { commandFromUnit, runService, type RunningService } from '../helpers/unit-command.js';
 import { freePort } from '../helpers/ports.js';
+import { listFiles } from '../helpers/test-server.js';
 
 /**
  * systemd cannot run here, so this stand-in plays it: it records every systemctl call and, on
@@ -115,3 +116,74 @@ class FakeActivity implements CommandRunner {
     return { exitCode: args.includes('is-active') && this.running ? 0 : 3, stdout: '', stderr: '' };
   }
 }
+
+/** A systemctl that answers like one with no user bus: every verb but is-active fails. */
+class BrokenSystemd implements CommandRunner {
+  readonly calls: string[] = [];
+  constructor(private readonly failing: (verb: string) => boolean = () => true) {}
+  async run(command: string, args: string[], options: { reject?: boolean } = {}): Promise<CommandResult> {
+    this.calls.push([command, ...args].join(' '));
+    const verb = args.find((a) => !a.startsWith('-')) ?? '';
+    if (verb === 'is-active') return { exitCode: 3, stdout: '', stderr: '' };
+    if (!this.failing(verb)) return { exitCode: 0, stdout: '', stderr: '' };
+    const result = { exitCode: 1, stdout: '', stderr: 'Failed to connect to bus: No medium found' };
+    if (options.reject ?? true) throw new CommandError(command, args, result);
+    return result;
+  }
+}
+
+describe('a failed install rolls back what it wrote, and uninstall removes what one left', () => {
+  const home = tempHome();
+  const unitFile = path.join(home.home, '.config', 'systemd', 'user', 'dts-util.service');
+  after(() => home.cleanup());
+  const install = async (runner: CommandRunner, flags = {}) =>
+    planInstall({ flags, generateSecret: true, name: 'dts-util', manager: 'systemd', scope: 'user', dryRun: false, yes: true, env: home.env, runner, healthTimeoutMs: 1000 });
+
+  it('a first install whose start fails leaves nothing: no unit, config, secrets or certificates', async () => {
+    const port = await freePort();
+    const before = listFiles(home.home);
+    const systemd = new BrokenSystemd((verb) => verb === 'start');
+    const { steps, rollback } = await install(systemd, { port });
+    await assert.rejects(async () => {
+      for (const step of steps) await step.run();
+    }, /systemctl --user start dts-util\.service` failed \(exit 1\): Failed to connect to bus/);
+    const undone = await rollback();
+    assert.deepEqual(listFiles(home.home), before, `left behind; the rollback said: ${undone.join('; ')}`);
+    assert.ok(!fs.existsSync(path.join(home.home, 'tls')) && !fs.existsSync(path.dirname(unitFile)));
+    assert.ok(undone.some((line) => line === `removed ${unitFile}`), undone.join('; '));
+    assert.deepEqual(systemd.calls.slice(-4), ['systemctl --user stop dts-util.service', 'systemctl --user disable dts-util.service', 'systemctl --user daemon-reload', 'systemctl --user reset-failed dts-util.service']);
+  });
+
+  it('a changed install that fails puts the earlier one back, files and unit', async () => {
+    const port = await freePort();
+    const first = await install(new BrokenSystemd(() => false), { port });
+    for (const step of first.steps.filter((s) => !/healthy/.test(s.title))) await step.run();
+    const saved = Object.fromEntries(listFiles(home.home).map((f) => [f, fs.readFileSync(path.join(home.home, f), 'utf8')]));
+    const systemd = new BrokenSystemd((verb) => verb === 'restart');
+    const second = await install(systemd, { port, maxQueue: 3 });
+    await assert.rejects(async () => {
+      for (const step of second.steps) await step.run();
+    }, /restart dts-util\.service` failed/);
+    await second.rollback();
+    assert.deepEqual(Object.fromEntries(listFiles(home.home).map((f) => [f, fs.readFileSync(path.join(home.home, f), 'utf8')])), saved);
+    assert.equal(JSON.parse(saved['config.json']!).maxQueue, 16);
+    assert.deepEqual(systemd.calls.slice(-1), ['systemctl --user daemon-reload']);
+  });
+
+  it('uninstall removes a unit that systemctl cannot stop or unload, and says what failed', async () => {
+    assert.ok(fs.existsSync(unitFile));
+    const result = await uninstall({ name: 'dts-util', manager: 'systemd', scope: 'user', purge: false, yes: true, env: home.env, runner: new BrokenSystemd() });
+    assert.ok(!fs.existsSync(unitFile) && result.removed.includes(unitFile));
+    assert.ok(!fs.existsSync(path.join(home.home, 'config.json')));
+    assert.match(result.warnings.join('\n'), /could not stop dts-util: .*Failed to connect to bus/);
+  });
+
+  it('uninstall with no service manager running still finds and removes a unit an install left', async () => {
+    fs.mkdirSync(path.dirname(unitFile), { recursive: true });
+    fs.writeFileSync(unitFile, '[Service]\nExecStart=/bin/true\n');
+    // systemd is not PID 1 here, so 'auto' finds no manager.
+    const result = await uninstall({ name: 'dts-util', manager: 'auto', scope: 'user', purge: false, yes: true, env: home.env });
+    assert.ok(!fs.existsSync(unitFile) && result.removed.includes(unitFile));
+    assert.match(result.warnings.join('\n'), /systemd is not running here, so dts-util was not stopped/);
+  });
+});
