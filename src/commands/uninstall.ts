@@ -32,6 +32,7 @@ export default class Uninstall extends BaseCommand {
       if (!result.changed) this.log('dts-util is not installed here; nothing to remove.');
       for (const file of result.removed) this.log(`removed ${file}`);
       for (const file of result.kept) this.log(`kept ${file} (models; --purge deletes them)`);
+      for (const warning of result.warnings) this.warn(warning);
     }
     return result;
   }
