@@ -91,6 +91,27 @@ describe('install --service-manager none → serve → test --generate → unins
   });
 });
 
+describe('install --generate-secret run twice', () => {
+  const home = tempHome();
+  after(() => home.cleanup());
+
+  it('keeps the secret it made the first time, and changes nothing', async () => {
+    const port = await freePort();
+    const args = ['install', '--service-manager', 'none', '--generate-secret', '--port', String(port), '--json'];
+    const first = await runCli(args, home.env);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const secret = JSON.parse(first.stdout).generatedSecret;
+    assert.match(secret, /^.{32,}$/);
+    const secrets = fs.readFileSync(path.join(home.home, 'secrets.env'), 'utf8');
+    const again = await runCli(args, home.env);
+    assert.equal(again.code, 0, again.stdout);
+    const result = JSON.parse(again.stdout);
+    assert.deepEqual([result.changed, result.secretKept, result.generatedSecret], [false, true, undefined]);
+    assert.equal(fs.readFileSync(path.join(home.home, 'secrets.env'), 'utf8'), secrets);
+    assert.ok(!again.stdout.includes(secret), 'the secret was printed a second time');
+  });
+});
+
 describe('install refuses what it cannot do, with exit 2 and a way forward', () => {
   const home = tempHome();
   after(() => home.cleanup());
@@ -144,6 +165,23 @@ describe('install refuses what it cannot do, with exit 2 and a way forward', () 
       const result = JSON.parse(stdout);
       assert.match(result.serviceText, /^ExecStart=/m);
       assert.deepEqual(fs.readdirSync(dry.home), []);
+    } finally {
+      dry.cleanup();
+    }
+  });
+
+  it('--dry-run where no service manager runs still shows the unit, and says so', async () => {
+    const dry = tempHome();
+    try {
+      const { code, stdout } = await runCli(['install', '--dry-run', '--user', '--json'], dry.env);
+      assert.equal(code, 0, stdout);
+      const result = JSON.parse(stdout);
+      assert.equal(result.manager, 'systemd');
+      assert.match(result.serviceText, /^ExecStart=.*bin\/run\.js.* serve$/m);
+      assert.match(result.note, /no service manager is running here, so this is the systemd unit an install would write/);
+      assert.deepEqual(fs.readdirSync(dry.home), []);
+      const text = await runCli(['install', '--dry-run', '--user'], dry.env);
+      assert.match(text.stdout, /^Note: no service manager is running here/m);
     } finally {
       dry.cleanup();
     }
