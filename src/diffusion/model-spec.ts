@@ -2,11 +2,12 @@
  * What a model folder is, read before any request runs: its family, what each ONNX model takes
  * and gives (from the files' graph signatures, without loading them), and everything that makes it
  * unusable — a missing part, widths that disagree, a UNet input the folder cannot produce. The
- * answer is cached per folder until one of the files it read changes.
+ * answer is cached per folder until one of its files changes (model-fingerprint.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { modelFingerprint } from './model-fingerprint.js';
 import { familyDefaults, familyName, type BaseFamily, type Distillation, type FamilyDefaults, type ModelFamily } from './model-family.js';
 import { lastDim, positiveInt, readEncoders, readJson, unetInputProblems, type EncoderSpec, type Json } from './model-parts.js';
 import { readOnnxSignature, type OnnxSignature } from './onnx-signature.js';
@@ -48,25 +49,9 @@ const PIPELINE_CLASS = /^(ORT|Onnx)?(StableDiffusion(XL)?|LatentConsistencyModel
 
 const cache = new Map<string, { key: string; inspection: Inspection }>();
 
-/** Files whose change can change the answer: every JSON read and every model.onnx. */
-function cacheKey(dir: string): string {
-  const files = ['model_index.json', 'scheduler/scheduler_config.json'];
-  for (const part of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder']) files.push(`${part}/model.onnx`, `${part}/config.json`);
-  return files
-    .map((f) => {
-      try {
-        const s = fs.statSync(path.join(dir, f));
-        return `${s.mtimeMs}:${s.size}`;
-      } catch {
-        return '-';
-      }
-    })
-    .join('|');
-}
-
 /** The spec of a model folder, or everything wrong with it. Cheap to call again: cached by file times. */
 export function inspectModelFolder(dir: string): Inspection {
-  const key = cacheKey(dir);
+  const key = modelFingerprint(dir);
   const hit = cache.get(dir);
   if (hit && hit.key === key) return hit.inspection;
   const inspection = inspect(dir);

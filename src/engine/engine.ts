@@ -194,7 +194,8 @@ export class Engine {
     this.resident = resident;
     const loaded = resident.map((m) => m.name);
     if (event.change === 'loaded') {
-      this.options.logger.info(`model ${event.model} loaded in ${event.loadMs.toFixed(0)} ms`, { model: event.model, device: event.device, loadMs: Math.round(event.loadMs), bytes: event.bytes, loaded });
+      const why = event.replaced ? ' (reloaded: its files changed on disk)' : '';
+      this.options.logger.info(`model ${event.model} loaded in ${event.loadMs.toFixed(0)} ms${why}`, { model: event.model, device: event.device, loadMs: Math.round(event.loadMs), bytes: event.bytes, loaded });
     } else {
       this.options.logger.info(`evicted model ${event.model} to make room: loading ${event.for} would exceed the memory budget`, { model: event.model, bytes: event.bytes, for: event.for, memoryBudgetBytes: this.memoryBudgetBytes, loaded });
     }

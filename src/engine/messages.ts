@@ -40,7 +40,7 @@ export interface WorkerConfig {
 }
 
 /** A change to the worker's model cache, with what is loaded after it (least recently used first). */
-export type CacheChange = { change: 'loaded'; model: string; bytes: number; loadMs: number; device: string } | { change: 'evicted'; model: string; bytes: number; for: string };
+export type CacheChange = { change: 'loaded'; model: string; bytes: number; loadMs: number; device: string; replaced: boolean } | { change: 'evicted'; model: string; bytes: number; for: string };
 
 export type FromWorker =
   | { type: 'progress'; jobId: number; progress: Progress }
