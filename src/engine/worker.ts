@@ -10,7 +10,7 @@ import { runPipeline } from '../diffusion/pipeline.js';
 import { UnknownSamplerError } from '../diffusion/samplers/registry.js';
 import { PACKAGE_VERSION } from '../util/package-root.js';
 import { isOutOfMemory, ModelCache, ModelCacheFullError, type Acquired, type Resident } from './model-cache.js';
-import type { FailureKind, FromWorker, RunJob, ToWorker, WorkerConfig } from './messages.js';
+import { RELOADED_NOTE, type FailureKind, type FromWorker, type RunJob, type ToWorker, type WorkerConfig } from './messages.js';
 
 /**
  * The generation worker: a child process of the server that runs one job at a time with ONNX
@@ -79,13 +79,11 @@ async function acquireModel(message: RunJob, events: string[]): Promise<Acquired
   const acquired = await models.acquire(spec, message.workingBytes, () => LoadedModel.load(modelDir, modelName, device, gpu), onEvict);
   const { model, loaded, replaced } = acquired;
   if (loaded) {
-    events.push(`model ${modelName} loaded in ${model.loadMs.toFixed(0)} ms on ${model.device}${replaced ? RELOADED : ''}`);
+    events.push(`model ${modelName} loaded in ${model.loadMs.toFixed(0)} ms on ${model.device}${replaced ? RELOADED_NOTE : ''}`);
     post({ type: 'cache', jobId, event: { change: 'loaded', model: modelName, bytes: spec.bytes, loadMs: model.loadMs, device: model.device, replaced }, resident: models.resident() });
   }
   return acquired;
 }
-
-const RELOADED = ' (reloaded: its files changed on disk since it was last loaded)';
 
 /** The job the server last asked to stop; the running job looks here between steps. */
 let cancelledJob: number | undefined;
