@@ -23,7 +23,7 @@ export function checkModels(connection: Connection, timeoutMs: number): Promise<
     const installed = models.filter((m) => !m.builtin);
     const detail =
       installed.length === 0
-        ? `no model installed yet (only the built-in ${models.map((m) => m.name).join(', ') || 'none'}); add one to the models directory or upload it`
+        ? `no model installed yet (only the built-in ${models.map((m) => m.name).join(', ') || 'none'}); add one with \`dts-util models pull REPO\` or \`dts-util models upload FOLDER\``
         : `${installed.length} installed: ${models.map(describe).join(', ')}`;
     return { detail, ...facts };
   });

@@ -52,8 +52,9 @@ export function listModels(modelsDir: string): ModelEntry[] {
   return [...installed, ...modelsIn(BUILTIN_MODELS_DIR, true).filter((m) => !names.has(m.name))];
 }
 
+/** What a user does about a missing model: the commands, not the RPC they are built on. */
 const HOW_TO_ADD = (modelsDir: string) =>
-  `add a Stable Diffusion model in the diffusers ONNX layout (a folder with model_index.json, unet/, text_encoder/, vae_decoder/, tokenizer/, scheduler/) to ${modelsDir}, by copying it there or uploading its files with UploadFile; the built-in model "smoke" (noise pictures) proves the path works`;
+  `install one with \`dts-util models pull REPO\` (from a model hub) or \`dts-util models upload FOLDER\` (a Stable Diffusion folder in the diffusers ONNX layout: model_index.json, unet/, text_encoder/, vae_decoder/, tokenizer/, scheduler/), or copy such a folder into ${modelsDir}; then choose it with \`dts-util generate --model NAME\` (the request's model field); the built-in model "smoke" (noise pictures, \`--model smoke\`) proves the path works`;
 
 /**
  * Picks the model for a request: the named one; for an empty name the configured default, else
@@ -73,7 +74,7 @@ export function resolveModel(modelsDir: string, requested: string, defaultModel:
   const installed = all.filter((m) => !m.builtin);
   if (installed.length === 0) throw new ModelNotFoundError(`no model is installed; ${HOW_TO_ADD(modelsDir)}`);
   if (installed.length > 1) {
-    throw new ModelChoiceError(`several models are installed (${installed.map((m) => m.name).join(', ')}): name one in the request's model field, or start the server with --default-model`);
+    throw new ModelChoiceError(`several models are installed (${installed.map((m) => m.name).join(', ')}): choose one with \`dts-util generate --model NAME\` (the request's model field), or start the server with --default-model`);
   }
   return checkComplete(installed[0]!);
 }

@@ -5,7 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { QUOTED_INPUT_CHARS, quoteInput } from '../util/quote-input.js';
 import type { OnnxSignature } from './onnx-signature.js';
+import { ClipTokenizer } from './tokenizer.js';
+import { loadTokenizerFilesSync } from './tokenizer/load-files.js';
 
 /** One text encoder of a model and how its outputs feed the UNet (read from its ONNX signature). */
 export interface EncoderSpec {
@@ -31,6 +34,37 @@ export function readJson(file: string): Json | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A JSON file of the folder: undefined when it is absent (the reader's defaults apply), a problem
+ * when it is there but not a JSON object — left to the defaults it would load as another model.
+ */
+export function readJsonChecked(dir: string, relative: string, problems: string[]): Json | undefined {
+  const file = path.join(dir, relative);
+  if (!fs.existsSync(file)) return undefined;
+  const json = readJson(file);
+  if (!json) problems.push(`${relative} is not valid JSON (a JSON object)`);
+  return json;
+}
+
+/** Why a tokenizer folder would not load (unreadable files, a vocab without CLIP's special tokens), checked as the load does. */
+export function tokenizerProblem(dir: string, folder: string): string | undefined {
+  try {
+    ClipTokenizer.fromFiles(loadTokenizerFilesSync(path.join(dir, folder)));
+    return undefined;
+  } catch (error) {
+    return `${folder}: ${(error as Error).message}`;
+  }
+}
+
+const PREDICTION_TYPES = ['epsilon', 'v_prediction'];
+
+/** scheduler_config.json's prediction_type, when it is one the samplers do not handle; absent means epsilon. */
+export function predictionTypeProblem(value: unknown): string | undefined {
+  if (value === undefined || PREDICTION_TYPES.includes(value as string)) return undefined;
+  const shown = typeof value === 'string' ? quoteInput(value) : String(JSON.stringify(value)).slice(0, QUOTED_INPUT_CHARS);
+  return `unsupported prediction_type ${shown}; supported are ${PREDICTION_TYPES.join(' and ')}`;
 }
 
 export const positiveInt = (value: unknown): number | undefined => (typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined);

@@ -2,13 +2,14 @@
  * What a model folder is, read before any request runs: its family, what each ONNX model takes
  * and gives (from the files' graph signatures, without loading them), and everything that makes it
  * unusable — a missing part, widths that disagree, a UNet input the folder cannot produce. The
- * answer is cached per folder until one of the files it read changes.
+ * answer is cached per folder until one of its files changes (model-fingerprint.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { modelFingerprint } from './model-fingerprint.js';
 import { familyDefaults, familyName, type BaseFamily, type Distillation, type FamilyDefaults, type ModelFamily } from './model-family.js';
-import { lastDim, positiveInt, readEncoders, readJson, unetInputProblems, type EncoderSpec, type Json } from './model-parts.js';
+import { lastDim, positiveInt, predictionTypeProblem, readEncoders, readJson, readJsonChecked, tokenizerProblem, unetInputProblems, type EncoderSpec, type Json } from './model-parts.js';
 import { readOnnxSignature, type OnnxSignature } from './onnx-signature.js';
 import { createDiscreteSchedule } from './schedules/discrete-schedule.js';
 import { isTimestepSpacing } from './schedules/timesteps.js';
@@ -48,25 +49,9 @@ const PIPELINE_CLASS = /^(ORT|Onnx)?(StableDiffusion(XL)?|LatentConsistencyModel
 
 const cache = new Map<string, { key: string; inspection: Inspection }>();
 
-/** Files whose change can change the answer: every JSON read and every model.onnx. */
-function cacheKey(dir: string): string {
-  const files = ['model_index.json', 'scheduler/scheduler_config.json'];
-  for (const part of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder']) files.push(`${part}/model.onnx`, `${part}/config.json`);
-  return files
-    .map((f) => {
-      try {
-        const s = fs.statSync(path.join(dir, f));
-        return `${s.mtimeMs}:${s.size}`;
-      } catch {
-        return '-';
-      }
-    })
-    .join('|');
-}
-
 /** The spec of a model folder, or everything wrong with it. Cheap to call again: cached by file times. */
 export function inspectModelFolder(dir: string): Inspection {
-  const key = cacheKey(dir);
+  const key = modelFingerprint(dir);
   const hit = cache.get(dir);
   if (hit && hit.key === key) return hit.inspection;
   const inspection = inspect(dir);
@@ -76,7 +61,7 @@ export function inspectModelFolder(dir: string): Inspection {
 
 function inspect(dir: string): Inspection {
   const problems: string[] = [];
-  const index = readJson(path.join(dir, 'model_index.json')) ?? {};
+  const index = readJsonChecked(dir, 'model_index.json', problems) ?? {};
   const className = index['_class_name'];
   if (typeof className === 'string' && !PIPELINE_CLASS.test(className)) {
     return { unsupported: true, problems: [`unknown model family: model_index.json names ${className}; supported are Stable Diffusion 1.x/2.x/XL, their Turbo versions and LCM (text-to-image)`] };
@@ -105,14 +90,18 @@ function inspect(dir: string): Inspection {
   } catch (error) {
     return { problems: [(error as Error).message.replace(`${dir}${path.sep}`, '')] };
   }
-  const unetConfig = readJson(path.join(dir, 'unet', 'config.json')) ?? {};
-  const vaeConfig = readJson(path.join(dir, 'vae_decoder', 'config.json')) ?? {};
+  const unetConfig = readJsonChecked(dir, 'unet/config.json', problems) ?? {};
+  const vaeConfig = readJsonChecked(dir, 'vae_decoder/config.json', problems) ?? {};
 
   // The UNet's inputs decide what the rest of the folder has to produce.
   problems.push(...unetInputProblems(unet, unetConfig, hasSecondEncoder));
   const wantsTextEmbeds = unet.inputs.has('text_embeds');
   if (!vae.inputs.has('latent_sample')) problems.push('the VAE decoder has no latent_sample input');
   const encoders = readEncoders(dir, encoderSignatures, problems);
+  for (const encoder of encoders) {
+    const problem = tokenizerProblem(dir, encoder.tokenizer);
+    if (problem) problems.push(problem);
+  }
 
   const contextDim = encoders.reduce((sum, e) => sum + e.hiddenSize, 0);
   const unetContext = lastDim(unet.inputs.get('encoder_hidden_states')?.shape) ?? positiveInt(unetConfig['cross_attention_dim']);
@@ -137,15 +126,17 @@ function inspect(dir: string): Inspection {
     if (timestepCondDim === undefined) problems.push('the UNet takes timestep_cond (LCM) but neither it nor unet/config.json time_cond_proj_dim says how wide');
   }
 
-  const scheduler = (readJson(path.join(dir, 'scheduler', 'scheduler_config.json')) ?? {}) as SchedulerConfig;
+  const scheduler = (readJsonChecked(dir, 'scheduler/scheduler_config.json', problems) ?? {}) as SchedulerConfig;
   try {
+    const prediction = predictionTypeProblem(scheduler.prediction_type);
+    if (prediction) throw new Error(prediction);
     createDiscreteSchedule(scheduler);
     if (scheduler.timestep_spacing !== undefined && !isTimestepSpacing(scheduler.timestep_spacing)) throw new Error(`unsupported timestep_spacing "${scheduler.timestep_spacing}"`);
   } catch (error) {
     problems.push(`scheduler: ${(error as Error).message}`);
   }
 
-  const textEncoderConfig = readJson(path.join(dir, 'text_encoder', 'config.json')) ?? {};
+  const textEncoderConfig = readJsonChecked(dir, 'text_encoder/config.json', problems) ?? {};
   const base = hasSecondEncoder ? 'sdxl' : baseOfSingleEncoder(textEncoderConfig, encoders[0]?.hiddenSize);
   if (!base) {
     problems.push(`unknown model family: text_encoder/config.json (hidden_act ${String(textEncoderConfig['hidden_act'])}, hidden_size ${String(textEncoderConfig['hidden_size'])}) is neither CLIP ViT-L (SD 1.x) nor OpenCLIP (SD 2.x)`);

@@ -8,7 +8,7 @@ import { DATADOG_KEY_ENV, SECRET_ENV } from '../config/settings.js';
 import { GenerationError } from './errors.js';
 import { resolveMemoryBudget, type MemoryBudget } from './memory-budget.js';
 import type { Resident } from './model-cache.js';
-import type { CacheChange, FromWorker, GenerationResult, Progress, ToWorker, WorkerConfig } from './messages.js';
+import { RELOADED_NOTE, type CacheChange, type FromWorker, type GenerationResult, type Progress, type ToWorker, type WorkerConfig } from './messages.js';
 
 export interface EngineOptions {
   logger: Logger;
@@ -194,7 +194,7 @@ export class Engine {
     this.resident = resident;
     const loaded = resident.map((m) => m.name);
     if (event.change === 'loaded') {
-      this.options.logger.info(`model ${event.model} loaded in ${event.loadMs.toFixed(0)} ms`, { model: event.model, device: event.device, loadMs: Math.round(event.loadMs), bytes: event.bytes, loaded });
+      this.options.logger.info(`model ${event.model} loaded in ${event.loadMs.toFixed(0)} ms${event.replaced ? RELOADED_NOTE : ''}`, { model: event.model, device: event.device, loadMs: Math.round(event.loadMs), bytes: event.bytes, loaded });
     } else {
       this.options.logger.info(`evicted model ${event.model} to make room: loading ${event.for} would exceed the memory budget`, { model: event.model, bytes: event.bytes, for: event.for, memoryBudgetBytes: this.memoryBudgetBytes, loaded });
     }

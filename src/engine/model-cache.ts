@@ -9,8 +9,10 @@ export interface Releasable {
 
 /** Which model a job needs and what it costs resident (its weights' size on disk). */
 export interface ModelSpec {
-  /** Identity in the cache: the model's folder. */
+  /** Identity in the cache: the model's folder and the fingerprint of its files (model-fingerprint.ts). */
   key: string;
+  /** The model's folder: an entry of the same folder under another key holds files since changed on disk. */
+  folder: string;
   name: string;
   bytes: number;
 }
@@ -47,6 +49,10 @@ export interface Acquired<T> {
   loaded: boolean;
   /** Models released to make room, least recently used first. */
   evicted: Resident[];
+  /** True when this folder was loaded before from files since changed: those sessions go once no job uses them. */
+  replaced: boolean;
+  /** The job is done with the model: from now on it may be evicted (or released, once stale). Once per acquire. */
+  unpin(): void;
 }
 
 /**
@@ -57,18 +63,22 @@ export interface Acquired<T> {
 export class ModelCache<T extends Releasable> {
   /** Map order is the LRU order: the first entry is the least recently used. */
   private readonly entries = new Map<string, Entry<T>>();
+  /** Models whose folder changed on disk while a job still used them: released when their last job ends. */
+  private readonly stale = new Set<Entry<T>>();
 
   constructor(readonly budgetBytes: number) {}
 
   get residentBytes(): number {
-    let total = 0;
-    for (const entry of this.entries.values()) total += entry.bytes;
-    return total;
+    return this.held().reduce((sum, entry) => sum + entry.bytes, 0);
   }
 
-  /** What is loaded, least recently used first. */
+  /** What is loaded, least recently used first (stale models still in use first of all). */
   resident(): Resident[] {
-    return [...this.entries.values()].map(({ name, bytes }) => ({ name, bytes }));
+    return this.held().map(({ name, bytes }) => ({ name, bytes }));
+  }
+
+  private held(): Entry<T>[] {
+    return [...this.stale, ...this.entries.values()];
   }
 
   has(key: string): boolean {
@@ -76,7 +86,7 @@ export class ModelCache<T extends Releasable> {
   }
 
   /**
-   * The model for a job, pinned until unpin(key): from the cache, or loaded after evicting the
+   * The model for a job, pinned until the answer's unpin(): from the cache, or loaded after evicting the
    * least recently used models that are not in use until it fits beside `workingBytes`. Refused
    * with ModelCacheFullError, loading and evicting nothing, when it cannot fit. onEvict hears each
    * eviction as it happens (before the load, which may take long or fail).
@@ -84,10 +94,14 @@ export class ModelCache<T extends Releasable> {
    * The sizes are estimates and the budget may be set above what the device has: a load that runs
    * out of memory evicts every other model not in use and tries once more, and is refused with
    * ModelCacheFullError (not a crash, not an internal error) when that fails too.
+   *
+   * A model loaded from the same folder under another key (its files changed since) is never
+   * handed out again: released now when no job uses it, else when its last job ends.
    */
   async acquire(spec: ModelSpec, workingBytes: number, load: () => Promise<T>, onEvict?: (evicted: Resident) => void): Promise<Acquired<T>> {
     const refusal = budgetRefusal(spec.name, spec.bytes, workingBytes, this.budgetBytes);
     if (refusal) throw new ModelCacheFullError(refusal);
+    const replaced = await this.retireOlderVersions(spec);
     const existing = this.entries.get(spec.key);
     const victims = this.victims({ ...spec, bytes: existing ? existing.bytes : spec.bytes }, workingBytes);
     const evicted: Resident[] = [];
@@ -96,17 +110,21 @@ export class ModelCache<T extends Releasable> {
       this.entries.delete(spec.key); // re-inserted as the most recently used
       this.entries.set(spec.key, existing);
       existing.pins++;
-      return { model: await existing.value, loaded: false, evicted };
+      return { model: await existing.value, loaded: false, evicted, replaced, unpin: this.unpinOnce(existing) };
     }
+    const loaded = async () => {
+      const entry = await this.load(spec, load);
+      return { model: await entry.value, loaded: true, evicted, replaced, unpin: this.unpinOnce(entry) };
+    };
     try {
-      return { model: await this.load(spec, load), loaded: true, evicted };
+      return await loaded();
     } catch (error) {
       if (!isOutOfMemory(error)) throw error;
       const idle = [...this.entries.values()].filter((entry) => entry.pins === 0);
       if (idle.length === 0) throw new ModelCacheFullError(outOfMemory(spec, error, this.budgetBytes));
       evicted.push(...(await this.evict(idle, onEvict)));
       try {
-        return { model: await this.load(spec, load), loaded: true, evicted };
+        return await loaded();
       } catch (retryError) {
         throw isOutOfMemory(retryError) ? new ModelCacheFullError(outOfMemory(spec, retryError, this.budgetBytes)) : retryError;
       }
@@ -114,11 +132,12 @@ export class ModelCache<T extends Releasable> {
   }
 
   /** Loads into a pinned entry; a failed load leaves nothing behind, so the next request tries again. */
-  private async load(spec: ModelSpec, load: () => Promise<T>): Promise<T> {
+  private async load(spec: ModelSpec, load: () => Promise<T>): Promise<Entry<T>> {
     const entry: Entry<T> = { ...spec, value: load(), pins: 1 };
     this.entries.set(spec.key, entry);
     try {
-      return await entry.value;
+      await entry.value;
+      return entry;
     } catch (error) {
       if (this.entries.get(spec.key) === entry) this.entries.delete(spec.key);
       throw error;
@@ -132,21 +151,41 @@ export class ModelCache<T extends Releasable> {
       this.entries.delete(victim.key);
       evicted.push({ name: victim.name, bytes: victim.bytes });
       onEvict?.({ name: victim.name, bytes: victim.bytes });
-      await victim.value.then((model) => model.release()).catch(() => undefined);
+      await release(victim);
     }
     return evicted;
   }
 
-  /** The job that acquired the model is done with it; it may be evicted from now on. */
-  unpin(key: string): void {
-    const entry = this.entries.get(key);
-    if (entry && entry.pins > 0) entry.pins--;
+  /**
+   * Entries of the spec's folder under another key: their files changed on disk. Out of the
+   * lookup at once, so no new job gets them; released now when idle, else by their last unpin.
+   */
+  private async retireOlderVersions(spec: ModelSpec): Promise<boolean> {
+    const older = [...this.entries.values()].filter((entry) => entry.folder === spec.folder && entry.key !== spec.key);
+    for (const entry of older) {
+      this.entries.delete(entry.key);
+      if (entry.pins > 0) this.stale.add(entry);
+      else await release(entry);
+    }
+    return older.length > 0;
+  }
+
+  /** The unpin() of one acquire: a second call does nothing, and a stale model goes with its last job. */
+  private unpinOnce(entry: Entry<T>): () => void {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      entry.pins--;
+      if (entry.pins === 0 && this.stale.delete(entry)) void release(entry);
+    };
   }
 
   /** Least recently used models, not in use, to drop so that the spec's model plus the job's working memory fit. */
   private victims(spec: ModelSpec, workingBytes: number): Entry<T>[] {
     const others = [...this.entries.values()].filter((entry) => entry.key !== spec.key);
-    let needed = others.reduce((sum, entry) => sum + entry.bytes, 0) + spec.bytes + workingBytes - this.budgetBytes;
+    const staleBytes = [...this.stale].reduce((sum, entry) => sum + entry.bytes, 0);
+    let needed = others.reduce((sum, entry) => sum + entry.bytes, staleBytes) + spec.bytes + workingBytes - this.budgetBytes;
     const victims: Entry<T>[] = [];
     for (const entry of others) {
       if (needed <= 0) break;
@@ -155,11 +194,16 @@ export class ModelCache<T extends Releasable> {
       needed -= entry.bytes;
     }
     if (needed > 0) {
-      const busy = others.filter((entry) => entry.pins > 0).map((entry) => `${entry.name} (${formatBytes(entry.bytes)})`);
+      const busy = [...this.stale, ...others].filter((entry) => entry.pins > 0).map((entry) => `${entry.name} (${formatBytes(entry.bytes)})`);
       throw new ModelCacheFullError(
         `model ${spec.name} (${formatBytes(spec.bytes)}) and ${formatBytes(workingBytes)} of working memory do not fit in the memory budget of ${formatBytes(this.budgetBytes)} beside the models in use: ${busy.join(', ')}; try again when they finish`,
       );
     }
     return victims;
   }
+}
+
+/** Gives back a model's memory; one whose load failed has nothing to give. */
+async function release<T extends Releasable>(entry: Entry<T>): Promise<void> {
+  await entry.value.then((model) => model.release()).catch(() => undefined);
 }

@@ -4,12 +4,13 @@ import os from 'node:os';
 import { deviceError } from '../diffusion/device.js';
 import { LoadedModel } from '../diffusion/loaded-model.js';
 import { MEMORY_BUDGET_SETTING } from '../diffusion/memory-estimate.js';
+import { modelFingerprint } from '../diffusion/model-fingerprint.js';
 import { formatBytes } from '../util/format-bytes.js';
 import { runPipeline } from '../diffusion/pipeline.js';
 import { UnknownSamplerError } from '../diffusion/samplers/registry.js';
 import { PACKAGE_VERSION } from '../util/package-root.js';
-import { isOutOfMemory, ModelCache, ModelCacheFullError, type Resident } from './model-cache.js';
-import type { FailureKind, FromWorker, RunJob, ToWorker, WorkerConfig } from './messages.js';
+import { isOutOfMemory, ModelCache, ModelCacheFullError, type Acquired, type Resident } from './model-cache.js';
+import { RELOADED_NOTE, type FailureKind, type FromWorker, type RunJob, type ToWorker, type WorkerConfig } from './messages.js';
 
 /**
  * The generation worker: a child process of the server that runs one job at a time with ONNX
@@ -65,21 +66,23 @@ function classify(error: unknown): { kind: FailureKind; message: string } {
 }
 
 /** The job's model from the cache, or loaded (after evictions), each change told to the engine and the job's events. */
-async function acquireModel(message: RunJob, events: string[]): Promise<{ model: LoadedModel; loaded: boolean }> {
+async function acquireModel(message: RunJob, events: string[]): Promise<Acquired<LoadedModel>> {
   const { jobId, modelDir, modelName, params } = message;
-  const spec = { key: modelDir, name: modelName, bytes: message.modelBytes };
-  const cached = models.has(modelDir);
+  // Keyed by what the files are now, not only where: a folder whose files changed loads afresh.
+  const spec = { key: `${modelDir}\0${modelFingerprint(modelDir)}`, folder: modelDir, name: modelName, bytes: message.modelBytes };
+  const cached = models.has(spec.key);
   if (!cached) post({ type: 'progress', jobId, progress: { stage: 'loading_model', event: `loading model ${modelName}`, step: 0, steps: 0, batch: 0, batches: params.batchCount, queuePosition: 0 } });
   const onEvict = (victim: Resident) => {
     events.push(`evicted model ${victim.name} (${formatBytes(victim.bytes)}) to make room for ${modelName}: memory budget ${formatBytes(models.budgetBytes)}`);
     post({ type: 'cache', jobId, event: { change: 'evicted', model: victim.name, bytes: victim.bytes, for: modelName }, resident: models.resident() });
   };
-  const { model, loaded } = await models.acquire(spec, message.workingBytes, () => LoadedModel.load(modelDir, modelName, device, gpu), onEvict);
+  const acquired = await models.acquire(spec, message.workingBytes, () => LoadedModel.load(modelDir, modelName, device, gpu), onEvict);
+  const { model, loaded, replaced } = acquired;
   if (loaded) {
-    events.push(`model ${modelName} loaded in ${model.loadMs.toFixed(0)} ms on ${model.device}`);
-    post({ type: 'cache', jobId, event: { change: 'loaded', model: modelName, bytes: spec.bytes, loadMs: model.loadMs, device: model.device }, resident: models.resident() });
+    events.push(`model ${modelName} loaded in ${model.loadMs.toFixed(0)} ms on ${model.device}${replaced ? RELOADED_NOTE : ''}`);
+    post({ type: 'cache', jobId, event: { change: 'loaded', model: modelName, bytes: spec.bytes, loadMs: model.loadMs, device: model.device, replaced }, resident: models.resident() });
   }
-  return { model, loaded };
+  return acquired;
 }
 
 /** The job the server last asked to stop; the running job looks here between steps. */
@@ -95,7 +98,7 @@ process.on('message', (message: ToWorker) => {
 
 async function run(message: RunJob): Promise<void> {
   const { jobId, params } = message;
-  let pinned = false;
+  let unpin: (() => void) | undefined;
   try {
     // A cancel message is read by this process's event loop: give it a turn, then look.
     const checkCancelled = async () => {
@@ -103,8 +106,8 @@ async function run(message: RunJob): Promise<void> {
       if (cancelledJob === jobId) throw new Cancelled();
     };
     const cacheEvents: string[] = [];
-    const { model, loaded } = await acquireModel(message, cacheEvents);
-    pinned = true;
+    const { model, loaded, unpin: done } = await acquireModel(message, cacheEvents);
+    unpin = done;
     await checkCancelled();
     const result = await runPipeline(model, params, {
       version: PACKAGE_VERSION,
@@ -117,6 +120,6 @@ async function run(message: RunJob): Promise<void> {
   } catch (error) {
     post({ type: 'failed', jobId, ...classify(error) });
   } finally {
-    if (pinned) models.unpin(message.modelDir);
+    unpin?.();
   }
 }

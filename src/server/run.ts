@@ -1,8 +1,11 @@
+import fs from 'node:fs';
+
 import type { ServerSettings } from '../config/settings.js';
 import type { DeviceSelection } from '../diffusion/device-probe.js';
 import { formatBytes } from '../util/format-bytes.js';
 import type { IntakeStats } from '../log/datadog-intake.js';
 import type { Logger } from '../log/logger.js';
+import { modelSettingWarnings } from './model-setting-warnings.js';
 import { startServer } from './server.js';
 
 export interface ServeResult {
@@ -32,6 +35,8 @@ export async function runServerUntilSignal(
     process.title = 'dts-util serve';
     logger.warn('a secret was given on the command line, where other users can read it with ps; prefer DTS_UTIL_SHARED_SECRET / --shared-secret-file and DD_API_KEY');
   }
+  // Asked before the server creates the folder: a mistyped --model-path shows as one that was not there.
+  const modelsDirExisted = fs.existsSync(settings.modelsDir);
   const server = await startServer(settings, logger, logging.stats ? { logStats: logging.stats } : {});
   logger.info('dts-util server listening', {
     addresses: server.addresses,
@@ -51,6 +56,7 @@ export async function runServerUntilSignal(
     pid: process.pid,
     node: process.version,
   });
+  for (const warning of modelSettingWarnings(settings.modelsDir, settings.defaultModel, modelsDirExisted)) logger.warn(warning.message, warning.fields);
   logDevices(logger, server.devices);
 
   const signal = await new Promise<string>((resolve) => {

@@ -102,7 +102,7 @@ describe('dts-util test against a TLS server (built binary)', () => {
     const { code, stdout } = await runCli(['test', '--generate', '--model', 'nope', '--port', String(serve.port)], home.env);
     assert.equal(code, 1, stdout);
     assert.match(stdout, /^UNHEALTHY: /);
-    assert.match(stdout, /✗ generate: NOT_FOUND: model "nope" is not installed \(installed: .*smoke.*\); add a Stable Diffusion model/);
+    assert.match(stdout, /✗ generate: NOT_FOUND: model "nope" is not installed \(installed: .*smoke.*\); install one with `dts-util models pull REPO`/);
   });
 
   it('the same under --json: the report on stdout, exit 1', async () => {
@@ -110,7 +110,7 @@ describe('dts-util test against a TLS server (built binary)', () => {
     assert.equal(code, 1, stdout);
     const report = JSON.parse(stdout) as Report;
     assert.equal(report.healthy, false);
-    assert.match(check(report, 'generate').detail, /^NOT_FOUND: .*UploadFile/);
+    assert.match(check(report, 'generate').detail, /^NOT_FOUND: .*`dts-util models upload FOLDER`/);
   });
 
   it('a server whose certificate another CA signed fails the tls check and says which CA to pass', async () => {

@@ -94,6 +94,24 @@ const CASES: [name: string, from: string, damage: (dir: string) => void, reason:
     (dir) => editJson(path.join(dir, 'text_encoder', 'config.json'), (config) => (config['hidden_act'] = 'relu')),
     /unknown model family: text_encoder\/config\.json \(hidden_act relu, hidden_size 32\)/,
   ],
+  [
+    'corrupt-vocab',
+    'tiny-sd15',
+    (dir) => fs.writeFileSync(path.join(dir, 'tokenizer', 'vocab.json'), fs.readFileSync(path.join(dir, 'tokenizer', 'vocab.json')).subarray(0, 100)),
+    /tokenizer: vocab\.json is not valid JSON/,
+  ],
+  [
+    'prediction-type-number',
+    'tiny-sd15',
+    (dir) => editJson(path.join(dir, 'scheduler', 'scheduler_config.json'), (config) => (config['prediction_type'] = 5)),
+    /scheduler: unsupported prediction_type 5; supported are epsilon and v_prediction/,
+  ],
+  [
+    'binary-model-index',
+    'tiny-sd15',
+    (dir) => fs.writeFileSync(path.join(dir, 'model_index.json'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe, 0x01])),
+    /model_index\.json is not valid JSON/,
+  ],
 ];
 
 describe('model folders that cannot work are refused before any request runs', () => {

@@ -93,7 +93,7 @@ describe('GenerateImage on tiny built pipelines (real ONNX Runtime, real TLS)', 
   });
 
   for (const [name, overrides, code, pattern] of [
-    ['an unknown model', { model: 'nope' }, status.NOT_FOUND, /model "nope" is not installed.*UploadFile/],
+    ['an unknown model', { model: 'nope' }, status.NOT_FOUND, /model "nope" is not installed \(installed: [^)]*\); install one with `dts-util models pull REPO` .* or `dts-util models upload FOLDER` .*choose it with `dts-util generate --model NAME`/],
     ['an unknown sampler', { sampler: 'Warp Drive' }, status.INVALID_ARGUMENT, /Euler a.*DPM\+\+ 2M/],
     ['a width that is not a multiple of 8', { width: 100 }, status.INVALID_ARGUMENT, /^width: /],
     ['too many steps', { steps: 500 }, status.INVALID_ARGUMENT, /^steps: /],
@@ -216,7 +216,9 @@ describe('model choice', () => {
     const c = t.client();
     const error = await grpcError(generate(c, request()));
     assert.equal(error.code, status.NOT_FOUND);
-    assert.match(error.details, /no model is installed; add a Stable Diffusion model in the diffusers ONNX layout/);
+    assert.match(error.details, /^no model is installed; install one with `dts-util models pull REPO` \(from a model hub\) or `dts-util models upload FOLDER` \(a Stable Diffusion folder in the diffusers ONNX layout/);
+    assert.match(error.details, /`dts-util generate --model NAME`.*"smoke".*`--model smoke`/);
+    assert.doesNotMatch(error.details, /UploadFile/, 'users run commands, not RPCs');
     const smoke = await generate(c, request({ model: 'smoke', steps: 1 }));
     assert.equal(smoke.images.length, 1);
   });

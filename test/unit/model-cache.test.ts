@@ -27,7 +27,7 @@ function cacheOf(budgetMiB: number) {
   const cache = new ModelCache<FakeModel>(budgetMiB * MiB);
   const loads: string[] = [];
   const models = new Map<string, FakeModel>();
-  const spec = (name: string, mib: number): ModelSpec => ({ key: `/models/${name}`, name, bytes: mib * MiB });
+  const spec = (name: string, mib: number, version = ''): ModelSpec => ({ key: `/models/${name}${version}`, folder: `/models/${name}`, name, bytes: mib * MiB });
   /** Acquires and at once unpins, as a finished job does. */
   const use = async (name: string, mib: number, workingMiB = 0) => {
     const got = await cache.acquire(spec(name, mib), workingMiB * MiB, async () => {
@@ -36,7 +36,7 @@ function cacheOf(budgetMiB: number) {
       models.set(name, model);
       return model;
     });
-    cache.unpin(`/models/${name}`);
+    got.unpin();
     return got;
   };
   return { cache, loads, models, spec, use, names: () => cache.resident().map((m) => m.name) };
@@ -83,7 +83,7 @@ describe('ModelCache', () => {
 
   it('never evicts a model in use; refuses instead, naming it, and loads nothing', async () => {
     const { cache, spec } = cacheOf(100);
-    const a = (await cache.acquire(spec('a', 60), 0, async () => new FakeModel('a'))).model; // pinned: a job runs on it
+    const job = await cache.acquire(spec('a', 60), 0, async () => new FakeModel('a')); // pinned: a job runs on it
     let loaded = false;
     await assert.rejects(
       cache.acquire(spec('b', 60), 0, async () => ((loaded = true), new FakeModel('b'))),
@@ -91,10 +91,10 @@ describe('ModelCache', () => {
     );
     assert.equal(loaded, false);
     assert.deepEqual(cache.resident().map((m) => m.name), ['a']);
-    cache.unpin('/models/a'); // the job ended: now a may go
+    job.unpin(); // the job ended: now a may go
     const got = await cache.acquire(spec('b', 60), 0, async () => new FakeModel('b'));
     assert.deepEqual(got.evicted.map((m) => m.name), ['a']);
-    assert.equal(a.released, true);
+    assert.equal(job.model.released, true);
   });
 
   it('refuses a model bigger than the budget, or one whose request cannot fit beside it, evicting nothing', async () => {
@@ -141,6 +141,41 @@ describe('ModelCache', () => {
     await use('a', 10);
     await assert.rejects(cache.acquire(spec('bad', 10), 0, () => Promise.reject(new Error('invalid protobuf'))), (error: Error) => !(error instanceof ModelCacheFullError) && /invalid protobuf/.test(error.message));
     assert.deepEqual(cache.resident().map((m) => m.name), ['a'], 'a broken file evicts nothing');
+  });
+
+  it('a folder whose files changed loads afresh, and its idle old version is released at once', async () => {
+    const { cache, spec } = cacheOf(100);
+    const old = await cache.acquire(spec('m', 30, '@1'), 0, async () => new FakeModel('m old'));
+    old.unpin();
+    const fresh = await cache.acquire(spec('m', 30, '@2'), 0, async () => new FakeModel('m new'));
+    assert.deepEqual([fresh.loaded, fresh.replaced, fresh.model.name], [true, true, 'm new']);
+    assert.equal(old.model.released, true);
+    assert.deepEqual(cache.resident(), [{ name: 'm', bytes: 30 * MiB }]);
+    fresh.unpin();
+    assert.equal((await cache.acquire(spec('m', 30, '@2'), 0, async () => new FakeModel('again'))).replaced, false, 'the same files again: a hit');
+  });
+
+  it('a job running on the old version keeps it until it ends; then it is released, and never handed out again', async () => {
+    const { cache, spec } = cacheOf(100);
+    const running = await cache.acquire(spec('m', 30, '@1'), 0, async () => new FakeModel('m old'));
+    const fresh = await cache.acquire(spec('m', 30, '@2'), 0, async () => new FakeModel('m new'));
+    assert.equal(running.model.released, false, 'in use by the running job');
+    assert.equal(cache.residentBytes, 60 * MiB, 'both are in memory while the old one runs');
+    assert.equal(cache.has('/models/m@1'), false, 'no new job gets the old version');
+    running.unpin();
+    running.unpin(); // a second unpin of the same job changes nothing
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(running.model.released, true);
+    assert.equal(fresh.model.released, false);
+    assert.deepEqual(cache.resident(), [{ name: 'm', bytes: 30 * MiB }]);
+  });
+
+  it('counts a stale model still in use against the budget, and names it when a request cannot fit beside it', async () => {
+    const { cache, spec } = cacheOf(100);
+    await cache.acquire(spec('m', 40, '@1'), 0, async () => new FakeModel('m old')); // still running
+    const fresh = await cache.acquire(spec('m', 40, '@2'), 0, async () => new FakeModel('m new'));
+    fresh.unpin();
+    await assert.rejects(cache.acquire(spec('b', 70), 0, async () => new FakeModel('b')), /beside the models in use: m \(40\.0 MiB\)/);
   });
 
   it('forgets a model whose load failed, so the next request tries again', async () => {

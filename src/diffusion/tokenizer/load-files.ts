@@ -2,7 +2,7 @@
  * Reads a diffusers `tokenizer/` folder: vocab.json + merges.txt (what the slow CLIPTokenizer reads)
  * or a single tokenizer.json (Hugging Face tokenizers), plus the special-token settings beside them.
  */
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 
 /** What a CLIP tokenizer is built from, whatever files it came in. */
@@ -24,14 +24,23 @@ const ABSURD_MAX_LENGTH = 1_000_000;
 
 type Json = Record<string, unknown>;
 
+/** The files a tokenizer folder may hold; a missing one reads as undefined. */
+const FILE_NAMES = ['tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json', 'vocab.json', 'merges.txt'] as const;
+type FileTexts = (string | undefined)[];
+
+/** Reads the folder's files off the event loop (a CLIP vocab is megabytes). */
 export async function loadTokenizerFiles(dir: string): Promise<TokenizerFiles> {
-  const [config, specialTokens, tokenizerJson, vocabJson, mergesText] = await Promise.all([
-    readJson(path.join(dir, 'tokenizer_config.json')),
-    readJson(path.join(dir, 'special_tokens_map.json')),
-    readJson(path.join(dir, 'tokenizer.json')),
-    readJson(path.join(dir, 'vocab.json')),
-    readText(path.join(dir, 'merges.txt')),
-  ]);
+  return parseTokenizerFiles(dir, await Promise.all(FILE_NAMES.map((name) => readText(path.join(dir, name)))));
+}
+
+/** The same, read synchronously: what a model check uses to find a broken tokenizer before any request loads it. */
+export function loadTokenizerFilesSync(dir: string): TokenizerFiles {
+  return parseTokenizerFiles(dir, FILE_NAMES.map((name) => readTextSync(path.join(dir, name))));
+}
+
+function parseTokenizerFiles(dir: string, texts: FileTexts): TokenizerFiles {
+  const [config, specialTokens, tokenizerJson, vocabJson] = texts.slice(0, 4).map((text, i) => parseJson(FILE_NAMES[i]!, text));
+  const mergesText = texts[4];
 
   // vocab.json + merges.txt first: that pair is what diffusers' CLIPTokenizer itself reads.
   let vocab: Record<string, number>;
@@ -42,7 +51,7 @@ export async function loadTokenizerFiles(dir: string): Promise<TokenizerFiles> {
   } else if (tokenizerJson) {
     ({ vocab, merges } = parseTokenizerJson(tokenizerJson));
   } else {
-    throw new Error(`no tokenizer in ${dir}: expected vocab.json and merges.txt, or tokenizer.json`);
+    throw new Error(`no tokenizer in ${path.basename(dir)}/: expected vocab.json and merges.txt, or tokenizer.json`);
   }
 
   const model = asObject(tokenizerJson?.['model']);
@@ -104,26 +113,37 @@ function asObject(value: unknown): Json | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined;
 }
 
-/** The file's text, or undefined when it doesn't exist (other errors still throw). */
-async function readText(file: string): Promise<string | undefined> {
+/** A file that doesn't exist reads as undefined; other errors still throw. */
+function absentWhenMissing(error: unknown): undefined {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+  throw error;
+}
+
+function readText(file: string): Promise<string | undefined> {
+  return fs.promises.readFile(file, 'utf8').catch(absentWhenMissing);
+}
+
+function readTextSync(file: string): string | undefined {
   try {
-    return await fs.readFile(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    return absentWhenMissing(error);
   }
 }
 
-async function readJson(file: string): Promise<Json | undefined> {
-  const text = await readText(file);
+/**
+ * A tokenizer JSON file as an object. The parser's own message is left out: V8 quotes the text
+ * around the error, and these files may have come from a client's upload.
+ */
+function parseJson(name: string, text: string | undefined): Json | undefined {
   if (text === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${file}: not valid JSON (${(error as Error).message})`);
+  } catch {
+    throw new Error(`${name} is not valid JSON`);
   }
   const object = asObject(parsed);
-  if (!object) throw new Error(`${file}: expected a JSON object`);
+  if (!object) throw new Error(`${name}: expected a JSON object`);
   return object;
 }
