@@ -108,7 +108,7 @@ describe('models upload (library) to a real TLS server', () => {
     try {
       const error = await grpcError(upload(roomy.client(), [{ filename: 'huge/model.onnx', size: 4000 * 2 ** 40 }]));
       assert.equal(error.code, status.RESOURCE_EXHAUSTED);
-      assert.match(error.details, /^the server's models directory is on a full disk: huge\/model.onnx needs 4096000.0 GiB and [\d.]+ [MG]iB is free; free space on the server/);
+      assert.match(error.details, /^the server's models directory is on a full disk: "huge\/model.onnx" needs 4096000.0 GiB and [\d.]+ [MG]iB is free; free space on the server/);
       assert.deepEqual(listFiles(roomy.settings.modelsDir), []);
     } finally {
       await roomy.stop();

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import type { FilesExistRequest, FilesExistResponse } from '../../generated/image_generation.js';
 import { invalidArgument, ServiceError } from '../errors.js';
 import { fileSha256 } from '../file-sha256.js';
-import { resolveInside } from '../models-dir.js';
+import { diskProblem, resolveInside } from '../models-dir.js';
 
 /** Bounds one request's work; a client checking a whole model needs a few dozen names. */
 export const MAX_FILES_PER_REQUEST = 10_000;
@@ -47,6 +47,8 @@ async function checkOne(modelsDir: string, name: string, withSha256: boolean): P
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return problem('not found');
     if (code === 'EACCES' || code === 'EPERM') return problem('not readable by the server');
+    const refused = code === undefined ? undefined : diskProblem(name, code);
+    if (refused) return problem(refused.message);
     throw error;
   }
 }

@@ -5,13 +5,14 @@ import { setImmediate } from 'node:timers/promises';
 
 import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
 import { formatBytes } from '../../util/format-bytes.js';
+import { quoteInput } from '../../util/quote-input.js';
 import type { Logger } from '../../log/logger.js';
 import { makeDirectory } from '../../util/make-directory.js';
 import type { CallContext } from '../call-context.js';
 import { DirectFileWriter, directWritesIn } from '../direct-file-writer.js';
 import { cancelled, dataLoss, failedPrecondition, invalidArgument, resourceExhausted } from '../errors.js';
 import { rememberSha256 } from '../file-sha256.js';
-import { resolveInside, splitRelativeName, STAGING_DIR } from '../models-dir.js';
+import { diskProblem, resolveInside, splitRelativeName, STAGING_DIR } from '../models-dir.js';
 import { StagedFileWriter } from '../staged-file-writer.js';
 
 export interface UploadOptions {
@@ -106,6 +107,8 @@ export function uploadFile({ modelsDir, maxUploadBytes, directIo, onUpload, logg
       }
       await fs.rm(tempPath, { force: true });
       const code = (error as NodeJS.ErrnoException).code;
+      const refused = code === undefined ? undefined : diskProblem(filename, code);
+      if (refused) throw refused;
       if (code === 'ENOSPC') throw diskFull(filename, declaredSize || received, undefined);
       if (code === 'EFBIG') throw overFileSizeLimit(filename);
       throw error;
@@ -138,7 +141,7 @@ async function nextMessage(iterator: AsyncIterator<UploadFileRequest>, context: 
 
 async function moveIntoPlace(tempPath: string, target: string, filename: string): Promise<void> {
   const existing = await fs.lstat(target).catch(() => undefined);
-  if (existing?.isDirectory()) throw failedPrecondition(`${filename} is a folder on the server; upload the files inside it instead`);
+  if (existing?.isDirectory()) throw failedPrecondition(`${quoteInput(filename)} is a folder on the server; upload the files inside it instead`);
   await fs.rename(tempPath, target);
   // Persist the rename itself, not only the file's bytes.
   const dir = await fs.open(path.dirname(target), 'r');
@@ -158,14 +161,14 @@ function checkSha(value: string): string {
 /** ENOSPC (or a declared size over the free space): which directory, and how much the file needs. */
 function diskFull(filename: string, bytes: number, free: number | undefined) {
   const room = free === undefined ? '' : ` and ${formatBytes(free)} is free`;
-  return resourceExhausted(`the server's models directory is on a full disk: ${filename} needs ${formatBytes(bytes)}${room}; free space on the server (or move it to a bigger disk with --model-path) and upload again`);
+  return resourceExhausted(`the server's models directory is on a full disk: ${quoteInput(filename)} needs ${formatBytes(bytes)}${room}; free space on the server (or move it to a bigger disk with --model-path) and upload again`);
 }
 
 /** EFBIG: the server process may not write files this large (its RLIMIT_FSIZE), whatever the disk has. */
 function overFileSizeLimit(filename: string) {
-  return resourceExhausted(`${filename} is larger than the server process may write: its file size limit (ulimit -f, or LimitFSIZE= in its service unit) is lower; raise or remove that limit and upload again`);
+  return resourceExhausted(`${quoteInput(filename)} is larger than the server process may write: its file size limit (ulimit -f, or LimitFSIZE= in its service unit) is lower; raise or remove that limit and upload again`);
 }
 
 function tooLarge(filename: string, bytes: number, limit: number) {
-  return resourceExhausted(`${filename} is ${bytes > limit ? 'over' : 'at'} the server's upload limit of ${limit} bytes; raise it with --max-upload-size on the server`);
+  return resourceExhausted(`${quoteInput(filename)} is ${bytes > limit ? 'over' : 'at'} the server's upload limit of ${limit} bytes; raise it with --max-upload-size on the server`);
 }
