@@ -11,6 +11,7 @@ import type { FilesExistRequest, FilesExistResponse } from '../generated/image_g
 import { splitRelativeName } from '../server/models-dir.js';
 import { checkModelName, listModelFiles, type LocalFile } from './local-files.js';
 import { localSha256 } from '../util/file-hash.js';
+import { mapLimited } from '../util/map-limited.js';
 import type { ProgressListener } from './progress.js';
 
 const CHECK_TIMEOUT_MS = 30_000;
@@ -59,24 +60,6 @@ export function transferOrder<T extends { relative: string; size: number }>(file
   const isIndex = (f: T) => f.relative === 'model_index.json';
   const rest = files.filter((f) => !isIndex(f));
   return { small: rest.filter((f) => f.size < SMALL_FILE_BYTES), large: rest.filter((f) => f.size >= SMALL_FILE_BYTES), last: files.filter(isIndex) };
-}
-
-/** Runs `work` over items with at most `limit` at once; the first failure stops new starts and is thrown. */
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** A transfer that stopped part-way; what is on the server stays, a re-run sends the rest. */
@@ -177,7 +160,7 @@ export async function uploadModel(connection: Connection, source: string, option
     }
   };
   const { small, large, last } = transferOrder(toSend);
-  await inParallel(small, SMALL_FILE_STREAMS, send);
+  await mapLimited(small, SMALL_FILE_STREAMS, send);
   for (const f of large) await send(f);
   for (const f of last) await send(f);
   const result: UploadedFile[] = files.map((f) => ({ remote: f.remote, bytes: f.size, sent: !skip.has(f.remote) }));
