@@ -14,6 +14,7 @@ import { cancelled, dataLoss, failedPrecondition, invalidArgument, resourceExhau
 import { rememberSha256 } from '../file-sha256.js';
 import { diskProblem, resolveInside, splitRelativeName, STAGING_DIR } from '../models-dir.js';
 import { StagedFileWriter } from '../staged-file-writer.js';
+import { stagingFileName } from '../staging-files.js';
 
 export interface UploadOptions {
   modelsDir: string;
@@ -55,7 +56,7 @@ export function uploadFile({ modelsDir, maxUploadBytes, directIo, onUpload, logg
       const disk = await fs.statfs(staging);
       if (declaredSize > disk.bavail * disk.bsize) throw diskFull(filename, declaredSize, disk.bavail * disk.bsize);
     }
-    const tempPath = path.join(staging, `${crypto.randomUUID()}.part`);
+    const tempPath = path.join(staging, stagingFileName('part'));
     let received = 0;
     const writer = directIo ? await openStagedFile(staging, tempPath, logger) : await bufferedStagedFile(tempPath);
     const { file } = writer;
