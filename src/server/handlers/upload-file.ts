@@ -15,6 +15,7 @@ import { rememberSha256 } from '../file-sha256.js';
 import { diskProblem, resolveInside, splitRelativeName, STAGING_DIR } from '../models-dir.js';
 import { StagedFileWriter } from '../staged-file-writer.js';
 import { stagingFileName } from '../staging-files.js';
+import { nextWithin, UploadSlots } from '../upload-limits.js';
 
 export interface UploadOptions {
   modelsDir: string;
@@ -25,6 +26,10 @@ export interface UploadOptions {
   directIo: boolean;
   /** Told once whether uploads bypass the page cache. */
   logger?: Logger;
+  /** Seconds an upload may receive nothing before it ends with DEADLINE_EXCEEDED. */
+  uploadIdleTimeout: number;
+  /** Uploads received at once; one more is refused with RESOURCE_EXHAUSTED. */
+  maxConcurrentUploads: number;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -34,12 +39,27 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  * every message may carry data, and any may carry the expected SHA-256 (the last one counts). Bytes go to a private staging file that is fsynced,
  * checked, then renamed into place, so a reader sees the old file or the whole new one, and a
  * client that goes away leaves nothing behind. Concurrent uploads to one name each have their own
- * staging file; the last complete one wins, whole.
+ * staging file; the last complete one wins, whole. At most `maxConcurrentUploads` at once, each
+ * ended when its client sends nothing for `uploadIdleTimeout` seconds.
  */
-export function uploadFile({ modelsDir, maxUploadBytes, directIo, onUpload, logger }: UploadOptions) {
+export function uploadFile(options: UploadOptions) {
+  const slots = new UploadSlots(options.maxConcurrentUploads);
+  const receive = receiveUpload(options);
+  return async (requests: AsyncIterable<UploadFileRequest>, context: CallContext): Promise<UploadFileResponse> => {
+    const release = slots.take();
+    try {
+      return await receive(requests, context);
+    } finally {
+      release();
+    }
+  };
+}
+
+function receiveUpload({ modelsDir, maxUploadBytes, directIo, onUpload, logger, uploadIdleTimeout }: UploadOptions) {
   return async (requests: AsyncIterable<UploadFileRequest>, context: CallContext): Promise<UploadFileResponse> => {
     const iterator = requests[Symbol.asyncIterator]();
-    const first = await nextMessage(iterator, context);
+    const nextMessage = () => nextWithinCall(iterator, context, uploadIdleTimeout);
+    const first = await nextMessage();
     if (first.done) throw invalidArgument('empty upload: the first message must set filename');
     const { filename } = first.value;
     splitRelativeName(filename);
@@ -63,7 +83,7 @@ export function uploadFile({ modelsDir, maxUploadBytes, directIo, onUpload, logg
     let closed = false;
     try {
       const hash = crypto.createHash('sha256');
-      for (let message: IteratorResult<UploadFileRequest> = first; !message.done; message = await nextMessage(iterator, context)) {
+      for (let message: IteratorResult<UploadFileRequest> = first; !message.done; message = await nextMessage()) {
         if (message !== first && message.value.filename && message.value.filename !== filename) {
           throw invalidArgument('filename may be set only in the first message (or repeated unchanged)');
         }
@@ -130,10 +150,10 @@ async function bufferedStagedFile(tempPath: string): Promise<StagedFileWriter> {
   return new StagedFileWriter(await fs.open(tempPath, 'wx', 0o644));
 }
 
-/** The next message, or CANCELLED when the client went away (grpc-js destroys the stream then). */
-async function nextMessage(iterator: AsyncIterator<UploadFileRequest>, context: CallContext): Promise<IteratorResult<UploadFileRequest>> {
+/** The next message; CANCELLED when the client went away (grpc-js destroys the stream then), DEADLINE_EXCEEDED when it went quiet. */
+async function nextWithinCall(iterator: AsyncIterator<UploadFileRequest>, context: CallContext, idleSeconds: number): Promise<IteratorResult<UploadFileRequest>> {
   try {
-    return await iterator.next();
+    return await nextWithin(iterator, idleSeconds);
   } catch (error) {
     if (context.signal.aborted) throw cancelled('the upload was cancelled; nothing was stored');
     throw error;
