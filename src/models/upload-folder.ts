@@ -8,6 +8,7 @@ import { unaryCall, type Connection } from '../client/client.js';
 import { uploadLocalFile } from '../client/upload.js';
 import { UsageError } from '../config/errors.js';
 import type { FilesExistRequest, FilesExistResponse } from '../generated/image_generation.js';
+import { MAX_FILES_PER_REQUEST } from '../server/handlers/files-exist.js';
 import { splitRelativeName } from '../server/models-dir.js';
 import { checkModelName, listModelFiles, type LocalFile } from './local-files.js';
 import { localSha256 } from '../util/file-hash.js';
@@ -97,8 +98,19 @@ function plan(source: string, as: string | undefined): { name: string; files: Pl
   return { name, files };
 }
 
-function filesExist(connection: Connection, files: string[], withSha256: boolean): Promise<FilesExistResponse> {
-  return unaryCall<FilesExistRequest, FilesExistResponse>(connection.service, connection.service.filesExist, { files, withSha256 }, withSha256 ? HASH_TIMEOUT_MS : CHECK_TIMEOUT_MS);
+/** FilesExist for any number of names, in calls of at most the server's MAX_FILES_PER_REQUEST, answers joined in order. */
+async function filesExist(connection: Connection, files: string[], withSha256: boolean): Promise<FilesExistResponse> {
+  const joined: FilesExistResponse = { files: [], exists: [], errors: [], sizes: [], sha256: [] };
+  for (let from = 0; from < files.length; from += MAX_FILES_PER_REQUEST) {
+    const request = { files: files.slice(from, from + MAX_FILES_PER_REQUEST), withSha256 };
+    const answer = await unaryCall<FilesExistRequest, FilesExistResponse>(connection.service, connection.service.filesExist, request, withSha256 ? HASH_TIMEOUT_MS : CHECK_TIMEOUT_MS);
+    joined.files.push(...answer.files);
+    joined.exists.push(...answer.exists);
+    joined.errors.push(...answer.errors);
+    joined.sizes.push(...answer.sizes);
+    joined.sha256.push(...answer.sha256);
+  }
+  return joined;
 }
 
 /**
