@@ -20,6 +20,8 @@ interface ServerFlagValues {
   metrics?: boolean;
   'datadog-api-key'?: string;
   'memory-budget'?: string;
+  'upload-idle-timeout'?: number;
+  'max-concurrent-uploads'?: number;
 }
 
 /** A decimal number flag: "abc" or "" is refused while parsing (exit 2, as oclif's integer flags), not sent as NaN. */
@@ -68,6 +70,8 @@ export abstract class BaseCommand extends Command {
     }),
     metrics: Flags.boolean({ description: 'DogStatsD metrics to the Datadog agent; --no-metrics turns them off (default: on) [env: DTS_UTIL_METRICS]', allowNo: true }),
     'datadog-api-key': Flags.string({ description: 'Datadog API key: logs go to Datadog directly; prefer the DD_API_KEY variable (argv is visible in ps)' }),
+    'upload-idle-timeout': Flags.integer({ description: 'seconds an upload may receive nothing before it is ended (DEADLINE_EXCEEDED) and discarded (default: 60) [env: DTS_UTIL_UPLOAD_IDLE_TIMEOUT]', min: 1 }),
+    'max-concurrent-uploads': Flags.integer({ description: 'uploads received at once; more are refused with RESOURCE_EXHAUSTED (default: 16) [env: DTS_UTIL_MAX_CONCURRENT_UPLOADS]', min: 1 }),
     'memory-budget': Flags.string({ description: 'memory for loaded models plus a running generation: a share (of the GPU\'s memory on CUDA, else of RAM) or a size, e.g. 80% or 12GiB; default 80% [env: DTS_UTIL_MEMORY_BUDGET]' }),
   };
 
@@ -90,6 +94,8 @@ export abstract class BaseCommand extends Command {
       metrics: flags.metrics,
       datadogApiKey: flags['datadog-api-key'],
       memoryBudget: flags['memory-budget'],
+      uploadIdleTimeout: flags['upload-idle-timeout'],
+      maxConcurrentUploads: flags['max-concurrent-uploads'],
     };
   }
 

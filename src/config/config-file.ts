@@ -12,6 +12,10 @@ export interface ServerChoices {
   deviceFallback?: boolean;
   directIo?: boolean;
   metrics?: boolean;
+  /** Seconds an upload may receive nothing before it is ended (`--upload-idle-timeout`). */
+  uploadIdleTimeout?: number;
+  /** Uploads received at once; more are refused with RESOURCE_EXHAUSTED (`--max-concurrent-uploads`). */
+  maxConcurrentUploads?: number;
 }
 
 /** config.json: the non-secret settings an install chose. Every key is optional. */

@@ -29,6 +29,15 @@ function checkSize(bytes: number, shown: string, source: string): number {
   return bytes;
 }
 
+/** A whole number, 1 or more: seconds, counts. `unit` words the hint ("seconds", "uploads"). */
+export function parsePositiveInteger(value: string | number, source: string, unit: string): number {
+  const n = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value.trim());
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`invalid value ${JSON.stringify(String(value))} from ${source}`, `use a whole number of ${unit}, 1 or more`);
+  }
+  return n;
+}
+
 /** An environment boolean: 1/0, true/false, yes/no, on/off. */
 export function parseBoolean(value: string, source: string): boolean {
   const normalized = value.trim().toLowerCase();

@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import { readConfigFile, readSecretsFile, type ServerChoices } from './config-file.js';
 import { UsageError } from './errors.js';
-import { parseBoolean, parseByteSize, parsePort } from './parse.js';
+import { parseBoolean, parseByteSize, parsePort, parsePositiveInteger } from './parse.js';
 import { resolvePaths, type Paths } from './paths.js';
 
 export const DEFAULT_PORT = 7859;
@@ -32,6 +32,10 @@ export const DATADOG_KEY_ENV = 'DD_API_KEY';
 
 export const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu'] as const;
 export const DEFAULT_MAX_QUEUE = 16;
+/** Long enough for a client between files or on a slow link; short enough that stalled uploads do not pile up. */
+export const DEFAULT_UPLOAD_IDLE_TIMEOUT_SECONDS = 60;
+/** Twice what `models upload` opens (8 streams), so two clients fit; each holds a file descriptor and a staging file. */
+export const DEFAULT_MAX_CONCURRENT_UPLOADS = 16;
 /** Room for the OS and the server itself beside the models, on a machine that does nothing else. */
 export const DEFAULT_MEMORY_BUDGET = '80%';
 
@@ -70,6 +74,10 @@ export interface ServerSettings extends ConnectionSettings {
    * "12GiB") and checked. The engine turns a percentage into bytes once it knows the device.
    */
   memoryBudget: string;
+  /** Seconds an upload may receive nothing before it is ended with DEADLINE_EXCEEDED and discarded. */
+  uploadIdleTimeout: number;
+  /** Uploads received at once; one more is refused with RESOURCE_EXHAUSTED. */
+  maxConcurrentUploads: number;
 }
 
 /** Flag > environment variable > config.json > default, for everything client and server share. */
@@ -107,7 +115,19 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const metrics = flags.metrics ?? (env.DTS_UTIL_METRICS ? parseBoolean(env.DTS_UTIL_METRICS, 'DTS_UTIL_METRICS') : undefined) ?? config.metrics ?? true;
   const datadogApiKey = nonEmpty(flags.datadogApiKey) ?? nonEmpty(env[DATADOG_KEY_ENV]) ?? nonEmpty(readSecretsFile(connection.paths.configDir)[DATADOG_KEY_ENV]);
   const memoryBudget = memoryBudgetSetting(flags, env, config.memoryBudget);
-  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, directIo, metrics, datadogApiKey, memoryBudget };
+  const uploadIdleTimeout = positiveSetting(flags.uploadIdleTimeout, '--upload-idle-timeout', env, 'DTS_UTIL_UPLOAD_IDLE_TIMEOUT', config.uploadIdleTimeout, 'uploadIdleTimeout', 'seconds') ?? DEFAULT_UPLOAD_IDLE_TIMEOUT_SECONDS;
+  const maxConcurrentUploads =
+    positiveSetting(flags.maxConcurrentUploads, '--max-concurrent-uploads', env, 'DTS_UTIL_MAX_CONCURRENT_UPLOADS', config.maxConcurrentUploads, 'maxConcurrentUploads', 'uploads') ?? DEFAULT_MAX_CONCURRENT_UPLOADS;
+  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, directIo, metrics, datadogApiKey, memoryBudget, uploadIdleTimeout, maxConcurrentUploads };
+}
+
+/** Flag > environment variable > config.json for a whole number, 1 or more; each checked, and named when it is wrong. */
+function positiveSetting(flag: number | undefined, flagName: string, env: NodeJS.ProcessEnv, variable: string, fromConfig: unknown, configKey: string, unit: string): number | undefined {
+  if (flag !== undefined) return parsePositiveInteger(flag, flagName, unit);
+  if (env[variable]) return parsePositiveInteger(env[variable], variable, unit);
+  if (fromConfig === undefined) return undefined;
+  if (typeof fromConfig !== 'number' && typeof fromConfig !== 'string') return parsePositiveInteger(JSON.stringify(fromConfig), `config.json (${configKey})`, unit);
+  return parsePositiveInteger(fromConfig, `config.json (${configKey})`, unit);
 }
 
 /** The budget as written, checked here so that a bad value is a usage error at start. */

@@ -8,9 +8,11 @@ import { unaryCall, type Connection } from '../client/client.js';
 import { uploadLocalFile } from '../client/upload.js';
 import { UsageError } from '../config/errors.js';
 import type { FilesExistRequest, FilesExistResponse } from '../generated/image_generation.js';
+import { MAX_FILES_PER_REQUEST } from '../server/handlers/files-exist.js';
 import { splitRelativeName } from '../server/models-dir.js';
 import { checkModelName, listModelFiles, type LocalFile } from './local-files.js';
 import { localSha256 } from '../util/file-hash.js';
+import { mapLimited } from '../util/map-limited.js';
 import type { ProgressListener } from './progress.js';
 
 const CHECK_TIMEOUT_MS = 30_000;
@@ -61,24 +63,6 @@ export function transferOrder<T extends { relative: string; size: number }>(file
   return { small: rest.filter((f) => f.size < SMALL_FILE_BYTES), large: rest.filter((f) => f.size >= SMALL_FILE_BYTES), last: files.filter(isIndex) };
 }
 
-/** Runs `work` over items with at most `limit` at once; the first failure stops new starts and is thrown. */
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 /** A transfer that stopped part-way; what is on the server stays, a re-run sends the rest. */
 export class TransferError extends Error {
   override readonly name = 'TransferError';
@@ -125,8 +109,19 @@ function planFile(source: string, size: number, as: string | undefined): { name:
   return { name: as, files: [{ local: source, relative: path.basename(source), size, remote: as }] };
 }
 
-function filesExist(connection: Connection, files: string[], withSha256: boolean): Promise<FilesExistResponse> {
-  return unaryCall<FilesExistRequest, FilesExistResponse>(connection.service, connection.service.filesExist, { files, withSha256 }, withSha256 ? HASH_TIMEOUT_MS : CHECK_TIMEOUT_MS);
+/** FilesExist for any number of names, in calls of at most the server's MAX_FILES_PER_REQUEST, answers joined in order. */
+async function filesExist(connection: Connection, files: string[], withSha256: boolean): Promise<FilesExistResponse> {
+  const joined: FilesExistResponse = { files: [], exists: [], errors: [], sizes: [], sha256: [] };
+  for (let from = 0; from < files.length; from += MAX_FILES_PER_REQUEST) {
+    const request = { files: files.slice(from, from + MAX_FILES_PER_REQUEST), withSha256 };
+    const answer = await unaryCall<FilesExistRequest, FilesExistResponse>(connection.service, connection.service.filesExist, request, withSha256 ? HASH_TIMEOUT_MS : CHECK_TIMEOUT_MS);
+    joined.files.push(...answer.files);
+    joined.exists.push(...answer.exists);
+    joined.errors.push(...answer.errors);
+    joined.sizes.push(...answer.sizes);
+    joined.sha256.push(...answer.sha256);
+  }
+  return joined;
 }
 
 /**
@@ -188,7 +183,7 @@ export async function uploadModel(connection: Connection, source: string, option
     }
   };
   const { small, large, last } = transferOrder(toSend);
-  await inParallel(small, SMALL_FILE_STREAMS, send);
+  await mapLimited(small, SMALL_FILE_STREAMS, send);
   for (const f of large) await send(f);
   for (const f of last) await send(f);
   const result: UploadedFile[] = files.map((f) => ({ remote: f.remote, bytes: f.size, sent: !skip.has(f.remote) }));

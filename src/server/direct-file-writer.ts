@@ -1,8 +1,8 @@
-import crypto from 'node:crypto';
 import { constants } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
+import { stagingFileName } from './staging-files.js';
 import { writeFully } from './write-fully.js';
 
 /**
@@ -138,7 +138,7 @@ export function directWritesIn(dir: string, onProbed?: (verdict: DirectWriteVerd
 }
 
 async function probe(dir: string): Promise<DirectWriteVerdict> {
-  const probePath = path.join(dir, `${crypto.randomUUID()}.direct-probe`);
+  const probePath = path.join(dir, stagingFileName('direct-probe'));
   try {
     const writer = await DirectFileWriter.create(probePath, 0o600);
     try {

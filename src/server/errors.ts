@@ -17,6 +17,7 @@ export const resourceExhausted = (message: string) => new ServiceError(status.RE
 export const dataLoss = (message: string) => new ServiceError(status.DATA_LOSS, message);
 export const failedPrecondition = (message: string) => new ServiceError(status.FAILED_PRECONDITION, message);
 export const unimplemented = (message: string) => new ServiceError(status.UNIMPLEMENTED, message);
+export const deadlineExceeded = (message: string) => new ServiceError(status.DEADLINE_EXCEEDED, message);
 export const cancelled = (message: string) => new ServiceError(status.CANCELLED, message);
 
 /**

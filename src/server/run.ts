@@ -47,6 +47,8 @@ export async function runServerUntilSignal(
     authentication: settings.sharedSecret ? `shared secret (from ${settings.secretSource})` : 'none',
     modelsDir: settings.modelsDir,
     maxUploadBytes: settings.maxUploadBytes,
+    uploadIdleTimeout: settings.uploadIdleTimeout,
+    maxConcurrentUploads: settings.maxConcurrentUploads,
     defaultModel: settings.defaultModel ?? '(the only installed model)',
     logs: logging.destinations,
     metrics: settings.metrics ? 'DogStatsD (see the metrics line)' : 'off',

@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
@@ -24,6 +26,8 @@ import { addHealthAndReflection } from './health-and-reflection.js';
 import { accessLogInterceptor, sharedSecretInterceptor } from './interceptors.js';
 import { FLOW_CONTROL_OPTION, raiseConnectionWindow, raiseStreamWindow } from './flow-control.js';
 import { bindAll } from './listen.js';
+import { STAGING_DIR } from './models-dir.js';
+import { removeStaleUploads } from './staging-files.js';
 import { reportGeneration } from './report-generation.js';
 import { serverStatus } from './handlers/server-status.js';
 import type { IntakeStats } from '../log/datadog-intake.js';
@@ -66,6 +70,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
   } catch (error) {
     throw new UsageError(`the models directory ${settings.modelsDir} cannot be created or written (${(error as NodeJS.ErrnoException).code})`, 'choose another with --model-path');
   }
+  await removeStaleUploads(path.join(settings.modelsDir, STAGING_DIR), logger);
 
   // Before listening: with fallback off, an unusable device must stop the start-up.
   const devices = await selectDevice({ requested: settings.device, gpu: settings.gpu, fallback: settings.deviceFallback });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { runSmokeTest } from '../client/smoke-test.js';
 import { CONFIG_FILE_NAME, readSecretsFile, SECRETS_FILE_NAME, type ConfigFile } from '../config/config-file.js';
 import { UsageError } from '../config/errors.js';
-import { DATADOG_KEY_ENV, isLoopbackHost, resolveServerSettings, SECRET_ENV, type ServerFlags, type ServerSettings } from '../config/settings.js';
+import { DATADOG_KEY_ENV, DEFAULT_MAX_CONCURRENT_UPLOADS, DEFAULT_UPLOAD_IDLE_TIMEOUT_SECONDS, isLoopbackHost, resolveServerSettings, SECRET_ENV, type ServerFlags, type ServerSettings } from '../config/settings.js';
 import { makeDirectorySync } from '../util/make-directory.js';
 import { CA_CERT_FILE, certificateNames, ensureCertificates, fingerprint } from '../tls/certificates.js';
 import { execaRunner, type CommandRunner } from './command-runner.js';
@@ -282,6 +282,9 @@ function configFor(settings: ServerSettings): ConfigFile {
     ...(settings.directIo ? {} : { directIo: false }),
     metrics: settings.metrics,
     memoryBudget: settings.memoryBudget,
+    // Written only when changed, as directIo: an install keeps following the defaults.
+    ...(settings.uploadIdleTimeout === DEFAULT_UPLOAD_IDLE_TIMEOUT_SECONDS ? {} : { uploadIdleTimeout: settings.uploadIdleTimeout }),
+    ...(settings.maxConcurrentUploads === DEFAULT_MAX_CONCURRENT_UPLOADS ? {} : { maxConcurrentUploads: settings.maxConcurrentUploads }),
   };
 }
 

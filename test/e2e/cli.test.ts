@@ -126,6 +126,20 @@ describe('usage errors exit 2 with a clear message', () => {
     assert.equal(bad.code, 2);
     assert.match(JSON.parse(bad.stdout).error.message, /invalid port "seven" from DTS_UTIL_PORT/);
   });
+
+  it('rejects an upload idle timeout or upload limit that is not a whole number of 1 or more', async () => {
+    for (const args of [
+      ['--upload-idle-timeout', '0'],
+      ['--upload-idle-timeout', 'soon'],
+      ['--max-concurrent-uploads', '0'],
+    ]) {
+      const result = await runCli(['serve', '--port', '0', ...args], home.env);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    }
+    const fromEnv = await runCli(['serve', '--port', '0', '--json'], { ...home.env, DTS_UTIL_UPLOAD_IDLE_TIMEOUT: '1.5' });
+    assert.equal(fromEnv.code, 2, fromEnv.stderr);
+    assert.match(JSON.parse(fromEnv.stdout).error.message, /invalid value "1\.5" from DTS_UTIL_UPLOAD_IDLE_TIMEOUT/);
+  });
 });
 
 describe('a secret given on the command line', () => {

@@ -47,6 +47,7 @@ describe('install --service-manager none → serve → test --generate → unins
     const installed = JSON.parse(fs.readFileSync(path.join(home.home, 'config.json'), 'utf8'));
     assert.equal(installed.port, port);
     assert.equal(installed.directIo, undefined, 'a default left out, so installs from before the setting read the same');
+    assert.deepEqual([installed.uploadIdleTimeout, installed.maxConcurrentUploads], [undefined, undefined], 'defaults left out');
 
     // Running it again with the same flags changes nothing.
     const again = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--json'], env);
@@ -56,10 +57,13 @@ describe('install --service-manager none → serve → test --generate → unins
     assert.equal(other.code, 2);
     assert.match(JSON.parse(other.stdout).error.suggestion, /--yes/);
     // With --yes the change is written where the service reads it, strict device choice included.
-    const strict = await runCli(['install', '--service-manager', 'none', '--port', String(port), '--no-device-fallback', '--no-direct-io', '--yes', '--json'], env);
+    const strict = await runCli(
+      ['install', '--service-manager', 'none', '--port', String(port), '--no-device-fallback', '--no-direct-io', '--upload-idle-timeout', '120', '--max-concurrent-uploads', '4', '--yes', '--json'],
+      env,
+    );
     assert.equal(strict.code, 0, strict.stdout + strict.stderr);
     const written = JSON.parse(fs.readFileSync(path.join(home.home, 'config.json'), 'utf8'));
-    assert.deepEqual([written.deviceFallback, written.directIo], [false, false]);
+    assert.deepEqual([written.deviceFallback, written.directIo, written.uploadIdleTimeout, written.maxConcurrentUploads], [false, false, 120, 4]);
 
     // The server the install describes: started with the secret only in secrets.env.
     const serve = await spawnServe(['--port', String(port)], home.env);

@@ -60,9 +60,28 @@ describe('FilesExist', () => {
     assert.deepEqual(await filesExist(t.client(), []), { files: [], exists: [], errors: [], sizes: [], sha256: [] });
   });
 
-  it('refuses an unbounded request with INVALID_ARGUMENT and keeps answering', async () => {
-    const error = await grpcError(filesExist(t.client(), Array.from({ length: 10_001 }, (_, i) => `f${i}`)));
+  it('refuses more than 1000 names with INVALID_ARGUMENT and keeps answering', async () => {
+    const error = await grpcError(filesExist(t.client(), Array.from({ length: 1001 }, (_, i) => `f${i}`)));
     assert.equal(error.code, status.INVALID_ARGUMENT);
+    assert.match(error.details, /too many names \(1001\); ask for at most 1000 per call/);
     assert.equal((await echo(t.client())).message, 'HELLO');
+  });
+
+  it('answers 1000 names, each in its place', async () => {
+    const names = Array.from({ length: 1000 }, (_, i) => (i % 2 === 0 ? 'sd15/model_index.json' : `missing-${i}.onnx`));
+    const reply = await filesExist(t.client(), names);
+    assert.deepEqual(reply.files, names);
+    assert.deepEqual(reply.exists, names.map((_, i) => i % 2 === 0));
+    assert.deepEqual(reply.sizes, names.map((_, i) => (i % 2 === 0 ? 2 : 0)));
+  });
+
+  it('refuses a name over 1024 bytes with INVALID_ARGUMENT, repeating only a short prefix of it', async () => {
+    // 1025 bytes in 515 characters (each segment under 255 bytes): the limit counts UTF-8 bytes.
+    const long = [...Array.from({ length: 4 }, () => 'é'.repeat(100)), `${'é'.repeat(110)}x`].join('/');
+    const error = await grpcError(filesExist(t.client(), ['sd15/model_index.json', long]));
+    assert.equal(error.code, status.INVALID_ARGUMENT);
+    assert.match(error.details, /name 1 is 1025 bytes long .*names are at most 1024 bytes/);
+    assert.ok(error.details.length < 300, `the message is ${error.details.length} characters`);
+    assert.equal((await filesExist(t.client(), [long.slice(0, -1)])).errors[0], 'not found', 'a 1024-byte name is answered');
   });
 });

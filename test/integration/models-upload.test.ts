@@ -62,6 +62,19 @@ describe('models upload (library) to a real TLS server', () => {
     assert.ok(events.some((e) => e.phase === 'checking'), 'files of the same size are compared by hash');
   });
 
+  it('checks a folder of more files than one FilesExist call takes (1000), in several calls', async () => {
+    const many = path.join(work, 'many');
+    const stored = path.join(t.settings.modelsDir, 'many');
+    for (const dir of [many, stored]) {
+      fs.mkdirSync(path.join(dir, 'parts'), { recursive: true });
+      for (let i = 0; i < 1001; i++) fs.writeFileSync(path.join(dir, 'parts', `${i}.bin`), String(i % 10));
+      fs.writeFileSync(path.join(dir, 'model_index.json'), '{}');
+    }
+    const result = await uploadModel(t.client(), many);
+    assert.equal(result.filesSkipped, 1002, 'every file is found on the server, with its digest');
+    assert.equal(result.filesSent, 0);
+  });
+
   it('sends only what is missing or different (same size, other bytes)', async () => {
     const remote = path.join(t.settings.modelsDir, 'copy');
     fs.rmSync(path.join(remote, 'vae_decoder', 'model.onnx'));
@@ -108,7 +121,7 @@ describe('models upload (library) to a real TLS server', () => {
     try {
       const error = await grpcError(upload(roomy.client(), [{ filename: 'huge/model.onnx', size: 4000 * 2 ** 40 }]));
       assert.equal(error.code, status.RESOURCE_EXHAUSTED);
-      assert.match(error.details, /^the server's models directory is on a full disk: huge\/model.onnx needs 4096000.0 GiB and [\d.]+ [MG]iB is free; free space on the server/);
+      assert.match(error.details, /^the server's models directory is on a full disk: "huge\/model.onnx" needs 4096000.0 GiB and [\d.]+ [MG]iB is free; free space on the server/);
       assert.deepEqual(listFiles(roomy.settings.modelsDir), []);
     } finally {
       await roomy.stop();

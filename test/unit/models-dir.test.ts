@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
-import { resolveInside, splitRelativeName } from '../../src/server/models-dir.js';
+import { isInside, resolveInside, splitRelativeName } from '../../src/server/models-dir.js';
 import { ServiceError } from '../../src/server/errors.js';
 import { tempHome } from '../helpers/temp-home.js';
 
@@ -19,6 +19,19 @@ describe('model names', () => {
       assert.throws(() => splitRelativeName(bad), (e: Error) => e instanceof ServiceError && e.message.startsWith('invalid path: '));
     });
   }
+
+  it('counts only a ".." segment as leaving the root, not a name that starts with ".."', () => {
+    assert.ok(isInside('/m', '/m/..dotdot.txt'));
+    assert.ok(isInside('/m', '/m/..d/x'));
+    assert.ok(isInside('/m', '/m'));
+    assert.ok(!isInside('/m', '/'));
+    assert.ok(!isInside('/m', '/other/x'));
+  });
+
+  it('counts a segment\'s length in UTF-8 bytes, as the filesystem does', () => {
+    assert.deepEqual(splitRelativeName('é'.repeat(127)), ['é'.repeat(127)]);
+    assert.throws(() => splitRelativeName('é'.repeat(128)), /255 bytes/);
+  });
 
   const home = tempHome();
   after(() => home.cleanup());

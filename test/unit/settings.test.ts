@@ -84,6 +84,32 @@ describe('settings precedence: flag > environment > config.json > default', () =
     });
   }
 
+  for (const [setting, flag, variable, fallback] of [
+    ['uploadIdleTimeout', '--upload-idle-timeout', 'DTS_UTIL_UPLOAD_IDLE_TIMEOUT', 60],
+    ['maxConcurrentUploads', '--max-concurrent-uploads', 'DTS_UTIL_MAX_CONCURRENT_UPLOADS', 16],
+  ] as const) {
+    it(`takes ${setting} from flag, environment or config.json (default ${fallback})`, () => {
+      assert.equal(resolveServerSettings({}, home.env)[setting], fallback);
+      fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ [setting]: 30 }));
+      assert.equal(resolveServerSettings({}, home.env)[setting], 30);
+      assert.equal(resolveServerSettings({}, { ...home.env, [variable]: '5' })[setting], 5);
+      assert.equal(resolveServerSettings({ [setting]: 2 }, { ...home.env, [variable]: '5' })[setting], 2);
+      fs.rmSync(path.join(home.home, 'config.json'));
+    });
+
+    it(`refuses a ${setting} that is not a whole number of 1 or more, naming where it came from`, () => {
+      for (const bad of ['0', '-3', '1.5', 'soon', ' ']) {
+        assert.throws(() => resolveServerSettings({}, { ...home.env, [variable]: bad }), (e: Error) => e instanceof UsageError && e.message.includes(variable), `${variable}=${bad}`);
+      }
+      for (const bad of [0, -1, 2.5]) assert.throws(() => resolveServerSettings({ [setting]: bad }, home.env), (e: Error) => e instanceof UsageError && e.message.includes(flag), String(bad));
+      for (const bad of [0, 'ten', true, 1.5]) {
+        fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ [setting]: bad }));
+        assert.throws(() => resolveServerSettings({}, home.env), (e: Error) => e instanceof UsageError && e.message.includes(`config.json (${setting})`), JSON.stringify(bad));
+      }
+      fs.rmSync(path.join(home.home, 'config.json'));
+    });
+  }
+
   it('takes the secret from the flag, the environment, a file, or secrets.env, and says which', () => {
     fs.writeFileSync(path.join(home.home, 'secrets.env'), 'DTS_UTIL_SHARED_SECRET=from-store\n', { mode: 0o600 });
     assert.deepEqual(pick(resolveConnectionSettings({}, home.env)), ['from-store', 'secrets file']);

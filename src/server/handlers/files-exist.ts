@@ -1,12 +1,16 @@
 import fs from 'node:fs/promises';
 
 import type { FilesExistRequest, FilesExistResponse } from '../../generated/image_generation.js';
+import { mapLimited } from '../../util/map-limited.js';
+import { quoteInput } from '../../util/quote-input.js';
 import { invalidArgument, ServiceError } from '../errors.js';
 import { fileSha256 } from '../file-sha256.js';
-import { resolveInside } from '../models-dir.js';
+import { diskProblem, MAX_NAME_BYTES, resolveInside } from '../models-dir.js';
 
-/** Bounds one request's work; a client checking a whole model needs a few dozen names. */
-export const MAX_FILES_PER_REQUEST = 10_000;
+/** Bounds one request's work and memory; a client checking a whole model needs a few dozen names. */
+export const MAX_FILES_PER_REQUEST = 1000;
+/** Names checked at once: enough to keep the disk busy, few enough that other calls are not kept waiting. */
+const CHECKS_IN_FLIGHT = 32;
 
 interface Answer {
   error: string;
@@ -17,14 +21,13 @@ interface Answer {
 /**
  * Answers in parallel arrays, one entry per requested name in request order. A bad name is not a
  * failed call: its entry says why ("invalid path: …"), so one typo does not hide the other answers.
+ * Only a request over the bounds (too many names, a name over MAX_NAME_BYTES) is refused whole.
  * Sizes always come back (a stat is free); SHA-256 digests only when asked for (a full read).
  */
 export function filesExist(modelsDir: string) {
   return async (request: FilesExistRequest): Promise<FilesExistResponse> => {
-    if (request.files.length > MAX_FILES_PER_REQUEST) {
-      throw invalidArgument(`too many names (${request.files.length}); ask for at most ${MAX_FILES_PER_REQUEST} per call`);
-    }
-    const answers = await Promise.all(request.files.map((name) => checkOne(modelsDir, name, request.withSha256)));
+    checkBounds(request.files);
+    const answers = await mapLimited(request.files, CHECKS_IN_FLIGHT, (name) => checkOne(modelsDir, name, request.withSha256));
     return {
       files: [...request.files],
       exists: answers.map((a) => a.error === ''),
@@ -33,6 +36,16 @@ export function filesExist(modelsDir: string) {
       sha256: answers.map((a) => a.sha256),
     };
   };
+}
+
+function checkBounds(names: readonly string[]): void {
+  if (names.length > MAX_FILES_PER_REQUEST) {
+    throw invalidArgument(`too many names (${names.length}); ask for at most ${MAX_FILES_PER_REQUEST} per call`);
+  }
+  names.forEach((name, index) => {
+    const bytes = Buffer.byteLength(name);
+    if (bytes > MAX_NAME_BYTES) throw invalidArgument(`name ${index} is ${bytes} bytes long (${quoteInput(name)}); names are at most ${MAX_NAME_BYTES} bytes (UTF-8)`);
+  });
 }
 
 async function checkOne(modelsDir: string, name: string, withSha256: boolean): Promise<Answer> {
@@ -47,6 +60,8 @@ async function checkOne(modelsDir: string, name: string, withSha256: boolean): P
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return problem('not found');
     if (code === 'EACCES' || code === 'EPERM') return problem('not readable by the server');
+    const refused = code === undefined ? undefined : diskProblem(name, code);
+    if (refused) return problem(refused.message);
     throw error;
   }
 }

@@ -5,14 +5,17 @@ import { setImmediate } from 'node:timers/promises';
 
 import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
 import { formatBytes } from '../../util/format-bytes.js';
+import { quoteInput } from '../../util/quote-input.js';
 import type { Logger } from '../../log/logger.js';
 import { makeDirectory } from '../../util/make-directory.js';
 import type { CallContext } from '../call-context.js';
 import { DirectFileWriter, directWritesIn } from '../direct-file-writer.js';
 import { cancelled, dataLoss, failedPrecondition, invalidArgument, resourceExhausted } from '../errors.js';
 import { rememberSha256 } from '../file-sha256.js';
-import { resolveInside, splitRelativeName, STAGING_DIR } from '../models-dir.js';
+import { diskProblem, resolveInside, splitRelativeName, STAGING_DIR } from '../models-dir.js';
 import { StagedFileWriter } from '../staged-file-writer.js';
+import { stagingFileName } from '../staging-files.js';
+import { nextWithin, UploadSlots } from '../upload-limits.js';
 
 export interface UploadOptions {
   modelsDir: string;
@@ -23,6 +26,10 @@ export interface UploadOptions {
   directIo: boolean;
   /** Told once whether uploads bypass the page cache. */
   logger?: Logger;
+  /** Seconds an upload may receive nothing before it ends with DEADLINE_EXCEEDED. */
+  uploadIdleTimeout: number;
+  /** Uploads received at once; one more is refused with RESOURCE_EXHAUSTED. */
+  maxConcurrentUploads: number;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -32,12 +39,27 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  * every message may carry data, and any may carry the expected SHA-256 (the last one counts). Bytes go to a private staging file that is fsynced,
  * checked, then renamed into place, so a reader sees the old file or the whole new one, and a
  * client that goes away leaves nothing behind. Concurrent uploads to one name each have their own
- * staging file; the last complete one wins, whole.
+ * staging file; the last complete one wins, whole. At most `maxConcurrentUploads` at once, each
+ * ended when its client sends nothing for `uploadIdleTimeout` seconds.
  */
-export function uploadFile({ modelsDir, maxUploadBytes, directIo, onUpload, logger }: UploadOptions) {
+export function uploadFile(options: UploadOptions) {
+  const slots = new UploadSlots(options.maxConcurrentUploads);
+  const receive = receiveUpload(options);
+  return async (requests: AsyncIterable<UploadFileRequest>, context: CallContext): Promise<UploadFileResponse> => {
+    const release = slots.take();
+    try {
+      return await receive(requests, context);
+    } finally {
+      release();
+    }
+  };
+}
+
+function receiveUpload({ modelsDir, maxUploadBytes, directIo, onUpload, logger, uploadIdleTimeout }: UploadOptions) {
   return async (requests: AsyncIterable<UploadFileRequest>, context: CallContext): Promise<UploadFileResponse> => {
     const iterator = requests[Symbol.asyncIterator]();
-    const first = await nextMessage(iterator, context);
+    const nextMessage = () => nextWithinCall(iterator, context, uploadIdleTimeout);
+    const first = await nextMessage();
     if (first.done) throw invalidArgument('empty upload: the first message must set filename');
     const { filename } = first.value;
     splitRelativeName(filename);
@@ -54,14 +76,14 @@ export function uploadFile({ modelsDir, maxUploadBytes, directIo, onUpload, logg
       const disk = await fs.statfs(staging);
       if (declaredSize > disk.bavail * disk.bsize) throw diskFull(filename, declaredSize, disk.bavail * disk.bsize);
     }
-    const tempPath = path.join(staging, `${crypto.randomUUID()}.part`);
+    const tempPath = path.join(staging, stagingFileName('part'));
     let received = 0;
     const writer = directIo ? await openStagedFile(staging, tempPath, logger) : await bufferedStagedFile(tempPath);
     const { file } = writer;
     let closed = false;
     try {
       const hash = crypto.createHash('sha256');
-      for (let message: IteratorResult<UploadFileRequest> = first; !message.done; message = await nextMessage(iterator, context)) {
+      for (let message: IteratorResult<UploadFileRequest> = first; !message.done; message = await nextMessage()) {
         if (message !== first && message.value.filename && message.value.filename !== filename) {
           throw invalidArgument('filename may be set only in the first message (or repeated unchanged)');
         }
@@ -106,6 +128,8 @@ export function uploadFile({ modelsDir, maxUploadBytes, directIo, onUpload, logg
       }
       await fs.rm(tempPath, { force: true });
       const code = (error as NodeJS.ErrnoException).code;
+      const refused = code === undefined ? undefined : diskProblem(filename, code);
+      if (refused) throw refused;
       if (code === 'ENOSPC') throw diskFull(filename, declaredSize || received, undefined);
       if (code === 'EFBIG') throw overFileSizeLimit(filename);
       throw error;
@@ -126,10 +150,10 @@ async function bufferedStagedFile(tempPath: string): Promise<StagedFileWriter> {
   return new StagedFileWriter(await fs.open(tempPath, 'wx', 0o644));
 }
 
-/** The next message, or CANCELLED when the client went away (grpc-js destroys the stream then). */
-async function nextMessage(iterator: AsyncIterator<UploadFileRequest>, context: CallContext): Promise<IteratorResult<UploadFileRequest>> {
+/** The next message; CANCELLED when the client went away (grpc-js destroys the stream then), DEADLINE_EXCEEDED when it went quiet. */
+async function nextWithinCall(iterator: AsyncIterator<UploadFileRequest>, context: CallContext, idleSeconds: number): Promise<IteratorResult<UploadFileRequest>> {
   try {
-    return await iterator.next();
+    return await nextWithin(iterator, idleSeconds);
   } catch (error) {
     if (context.signal.aborted) throw cancelled('the upload was cancelled; nothing was stored');
     throw error;
@@ -138,7 +162,7 @@ async function nextMessage(iterator: AsyncIterator<UploadFileRequest>, context: 
 
 async function moveIntoPlace(tempPath: string, target: string, filename: string): Promise<void> {
   const existing = await fs.lstat(target).catch(() => undefined);
-  if (existing?.isDirectory()) throw failedPrecondition(`${filename} is a folder on the server; upload the files inside it instead`);
+  if (existing?.isDirectory()) throw failedPrecondition(`${quoteInput(filename)} is a folder on the server; upload the files inside it instead`);
   await fs.rename(tempPath, target);
   // Persist the rename itself, not only the file's bytes.
   const dir = await fs.open(path.dirname(target), 'r');
@@ -158,14 +182,14 @@ function checkSha(value: string): string {
 /** ENOSPC (or a declared size over the free space): which directory, and how much the file needs. */
 function diskFull(filename: string, bytes: number, free: number | undefined) {
   const room = free === undefined ? '' : ` and ${formatBytes(free)} is free`;
-  return resourceExhausted(`the server's models directory is on a full disk: ${filename} needs ${formatBytes(bytes)}${room}; free space on the server (or move it to a bigger disk with --model-path) and upload again`);
+  return resourceExhausted(`the server's models directory is on a full disk: ${quoteInput(filename)} needs ${formatBytes(bytes)}${room}; free space on the server (or move it to a bigger disk with --model-path) and upload again`);
 }
 
 /** EFBIG: the server process may not write files this large (its RLIMIT_FSIZE), whatever the disk has. */
 function overFileSizeLimit(filename: string) {
-  return resourceExhausted(`${filename} is larger than the server process may write: its file size limit (ulimit -f, or LimitFSIZE= in its service unit) is lower; raise or remove that limit and upload again`);
+  return resourceExhausted(`${quoteInput(filename)} is larger than the server process may write: its file size limit (ulimit -f, or LimitFSIZE= in its service unit) is lower; raise or remove that limit and upload again`);
 }
 
 function tooLarge(filename: string, bytes: number, limit: number) {
-  return resourceExhausted(`${filename} is ${bytes > limit ? 'over' : 'at'} the server's upload limit of ${limit} bytes; raise it with --max-upload-size on the server`);
+  return resourceExhausted(`${quoteInput(filename)} is ${bytes > limit ? 'over' : 'at'} the server's upload limit of ${limit} bytes; raise it with --max-upload-size on the server`);
 }
