@@ -3,6 +3,7 @@ import type { DeviceSelection } from '../diffusion/device-probe.js';
 import { formatBytes } from '../util/format-bytes.js';
 import type { IntakeStats } from '../log/datadog-intake.js';
 import type { Logger } from '../log/logger.js';
+import { startedByNpm, whenParentGone } from './parent-watch.js';
 import { startServer } from './server.js';
 
 export interface ServeResult {
@@ -20,7 +21,10 @@ export function logDevices(logger: Logger, selection: DeviceSelection): void {
   logger[degraded ? 'warn' : 'info']('device chosen', { device: selection.chosen, requested: selection.requested, reason: selection.reason, fallbackOrder: selection.order });
 }
 
-/** `dts-util serve`: start, log what is in force, wait for SIGTERM/SIGINT, shut down gracefully. */
+/**
+ * `dts-util serve`: start, log what is in force, wait for SIGTERM/SIGINT (or, under npm, for the npm
+ * process to go), shut down gracefully.
+ */
 export async function runServerUntilSignal(
   settings: ServerSettings,
   logger: Logger,
@@ -53,10 +57,13 @@ export async function runServerUntilSignal(
   });
   logDevices(logger, server.devices);
 
+  const parent = startedByNpm(process.env) ? whenParentGone() : undefined;
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
+    void parent?.gone.then(() => resolve('the npm parent process exited'));
   });
+  parent?.stop();
   logger.info('shutting down: health NOT_SERVING, draining running calls', { signal, graceMs });
   // A second signal means "now".
   const force = () => process.exit(130);
