@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger.js';
 import { certificateNames, ensureCertificates, type Certificates } from '../tls/certificates.js';
 import { HandlerAdapter } from './adapt.js';
 import { OpenCalls, shuttingDownError } from './open-calls.js';
+import { serverTlsCredentials } from './tls-credentials.js';
 import { selectDevice, type DeviceSelection } from '../diffusion/device-probe.js';
 import { echo } from './handlers/echo.js';
 import { filesExist } from './handlers/files-exist.js';
@@ -73,7 +74,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
 
   const certificates = settings.tls ? ensureCertificates(settings.paths.tlsDir, certificateNames(settings.host)) : undefined;
   const credentials = certificates
-    ? ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(certificates.serverCertPem), private_key: Buffer.from(certificates.serverKeyPem) }], false)
+    ? serverTlsCredentials(certificates.serverCertPem, certificates.serverKeyPem)
     : ServerCredentials.createInsecure();
 
   const metrics = createMetrics({ enabled: settings.metrics, env: process.env, logger, device: devices.chosen });
