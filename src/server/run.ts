@@ -1,3 +1,4 @@
+import { secretFileExposure } from '../config/secret-file.js';
 import type { ServerSettings } from '../config/settings.js';
 import type { DeviceSelection } from '../diffusion/device-probe.js';
 import { formatBytes } from '../util/format-bytes.js';
@@ -37,6 +38,8 @@ export async function runServerUntilSignal(
     logger.warn('a secret was given on the command line, where other users can read it with ps; prefer DTS_UTIL_SHARED_SECRET / --shared-secret-file and DD_API_KEY');
   }
   const server = await startServer(settings, logger, logging.stats ? { logStats: logging.stats } : {});
+  // Listening before the start-up line: whoever reads that line (a test, a supervisor) may stop the server at once.
+  const stopRequest = stopRequested();
   logger.info('dts-util server listening', {
     addresses: server.addresses,
     tls: settings.tls,
@@ -56,14 +59,10 @@ export async function runServerUntilSignal(
     node: process.version,
   });
   logDevices(logger, server.devices);
+  const exposure = settings.secretFile ? secretFileExposure(settings.secretFile) : undefined;
+  if (exposure) logger.warn(exposure);
 
-  const parent = startedByNpm(process.env) ? whenParentGone() : undefined;
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-    void parent?.gone.then(() => resolve('the npm parent process exited'));
-  });
-  parent?.stop();
+  const signal = await stopRequest;
   logger.info('shutting down: health NOT_SERVING, draining running calls', { signal, graceMs });
   // A second signal means "now".
   const force = () => process.exit(130);
@@ -72,4 +71,14 @@ export async function runServerUntilSignal(
   await server.shutdown(graceMs);
   logger.info('stopped', { signal });
   return { stoppedBy: signal, addresses: server.addresses };
+}
+
+/** The first SIGTERM or SIGINT, or, under npm, the npm process going away: what it was. */
+function stopRequested(): Promise<string> {
+  const parent = startedByNpm(process.env) ? whenParentGone() : undefined;
+  return new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+    void parent?.gone.then(() => resolve('the npm parent process exited'));
+  }).finally(() => parent?.stop());
 }
