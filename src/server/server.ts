@@ -9,6 +9,7 @@ import { createMetrics, metricsInterceptor } from '../metrics/index.js';
 import { isLoopbackHost, type ServerSettings } from '../config/settings.js';
 import { ImageGenerationServiceService, type ImageGenerationServiceServer } from '../generated/image_generation.js';
 import type { Logger } from '../log/logger.js';
+import { routeGrpcLogging } from '../log/grpc-logging.js';
 import { certificateNames, ensureCertificates, type Certificates } from '../tls/certificates.js';
 import { HandlerAdapter } from './adapt.js';
 import { OpenCalls, shuttingDownError } from './open-calls.js';
@@ -77,6 +78,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     ? serverTlsCredentials(certificates.serverCertPem, certificates.serverKeyPem)
     : ServerCredentials.createInsecure();
 
+  routeGrpcLogging(logger);
   const metrics = createMetrics({ enabled: settings.metrics, env: process.env, logger, device: devices.chosen });
   const server = new Server({
     // Metrics before the secret check, so refused calls are counted with their status.
