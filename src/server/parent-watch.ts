@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { procStat } from '../util/proc-stat.js';
 
 /** How often the parent is looked for: a stopped npx should not leave a server behind for long. */
 const POLL_MS = 500;
@@ -31,15 +31,12 @@ export function whenParentGone(): { gone: Promise<void>; stop(): void } {
 }
 
 function parentAlive(first: number): boolean {
+  const stat = procStat('self');
+  if (stat) return stat.ppid === first;
   try {
-    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === first;
-  } catch {
-    try {
-      process.kill(first, 0);
-      return true;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
+    process.kill(first, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
