@@ -47,7 +47,8 @@ export abstract class BaseCommand extends Command {
     'shared-secret': Flags.string({
       description: 'shared secret for authentication; visible to other users in `ps`, prefer the env variable or --shared-secret-file [env: DTS_UTIL_SHARED_SECRET]',
     }),
-    'shared-secret-file': Flags.file({ description: 'read the shared secret from this file', exists: true }),
+    // Not `exists: true`: oclif's own check exits 1 with a raw parse error; readSecretFile() says what is wrong (exit 2).
+    'shared-secret-file': Flags.file({ description: 'read the shared secret from this file' }),
   };
 
   /** What `serve` accepts and `install` writes into the service's configuration. */

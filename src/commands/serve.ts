@@ -8,7 +8,8 @@ import { runServerUntilSignal, type ServeResult } from '../server/run.js';
 
 export default class Serve extends BaseCommand {
   static override summary = 'Run the gRPC image-generation server in the foreground.';
-  static override description = 'Listens on loopback with TLS by default. Stops gracefully on SIGTERM or SIGINT: health turns NOT_SERVING, running calls drain, then it exits.';
+  static override description =
+    'Listens on loopback with TLS by default. Stops gracefully on SIGTERM or SIGINT (and, under npx, when npm goes away): health turns NOT_SERVING, running calls drain for up to --grace-period, calls still running then get UNAVAILABLE "the server is shutting down", and it exits. A second signal stops it at once.';
   static override examples = [
     '<%= config.bin %> serve',
     'DTS_UTIL_SHARED_SECRET=s3cret <%= config.bin %> serve --port 7860 --model-path /srv/models',
@@ -17,7 +18,7 @@ export default class Serve extends BaseCommand {
   ];
   static override flags = {
     ...BaseCommand.serverFlags,
-    'grace-period': Flags.integer({ description: 'seconds to let running calls finish on shutdown', default: 30, min: 0 }),
+    'grace-period': Flags.integer({ description: 'seconds to let running calls finish on shutdown; the server ends those still running then with UNAVAILABLE', default: 30, min: 0 }),
     'log-level': Flags.string({ description: 'debug, info, warn or error [env: DTS_UTIL_LOG_LEVEL]', options: ['debug', 'info', 'warn', 'error'] }),
   };
 

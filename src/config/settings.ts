@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import { readConfigFile, readSecretsFile, type ServerChoices } from './config-file.js';
 import { UsageError } from './errors.js';
+import { readSecretFile } from './secret-file.js';
 import { parseBoolean, parseByteSize, parsePort, parsePositiveInteger } from './parse.js';
 import { resolvePaths, type Paths } from './paths.js';
 
@@ -48,6 +48,8 @@ export interface ConnectionSettings {
   sharedSecret: string | undefined;
   /** Where the secret came from, for the start-up log (never the value). */
   secretSource: 'none' | 'argv' | 'environment' | 'file' | 'secrets file';
+  /** The --shared-secret-file the secret was read from (the server warns when others can read it). */
+  secretFile?: string | undefined;
 }
 
 export interface ServerSettings extends ConnectionSettings {
@@ -88,8 +90,8 @@ export function resolveConnectionSettings(flags: ConnectionFlags, env: NodeJS.Pr
     flags.port ?? (env.DTS_UTIL_PORT ? parsePort(env.DTS_UTIL_PORT, 'DTS_UTIL_PORT') : undefined) ?? (config.port === undefined ? DEFAULT_PORT : parsePort(config.port, 'config.json'));
   const host = nonEmpty(flags.host) ?? nonEmpty(env.DTS_UTIL_HOST) ?? nonEmpty(config.host);
   const tls = flags.tls ?? (env.DTS_UTIL_TLS ? parseBoolean(env.DTS_UTIL_TLS, 'DTS_UTIL_TLS') : undefined) ?? config.tls ?? true;
-  const { secret, source } = resolveSecret(flags, env, paths.configDir);
-  return { paths, port, host, tls, sharedSecret: secret, secretSource: source };
+  const { secret, source, file } = resolveSecret(flags, env, paths.configDir);
+  return { paths, port, host, tls, sharedSecret: secret, secretSource: source, secretFile: file };
 }
 
 export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): ServerSettings {
@@ -166,18 +168,10 @@ function parseCount(value: string, source: string): number {
   return n;
 }
 
-function resolveSecret(flags: ConnectionFlags, env: NodeJS.ProcessEnv, configDir: string): { secret: string | undefined; source: ConnectionSettings['secretSource'] } {
+function resolveSecret(flags: ConnectionFlags, env: NodeJS.ProcessEnv, configDir: string): { secret: string | undefined; source: ConnectionSettings['secretSource']; file?: string } {
   if (flags.sharedSecret !== undefined) return { secret: checkSecret(flags.sharedSecret, '--shared-secret'), source: 'argv' };
   if (env[SECRET_ENV]) return { secret: checkSecret(env[SECRET_ENV], SECRET_ENV), source: 'environment' };
-  if (flags.sharedSecretFile) {
-    let text: string;
-    try {
-      text = fs.readFileSync(flags.sharedSecretFile, 'utf8');
-    } catch (error) {
-      throw new UsageError(`cannot read the shared secret file ${flags.sharedSecretFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-    return { secret: checkSecret(text.trim(), '--shared-secret-file'), source: 'file' };
-  }
+  if (flags.sharedSecretFile) return { secret: checkSecret(readSecretFile(flags.sharedSecretFile).trim(), '--shared-secret-file'), source: 'file', file: flags.sharedSecretFile };
   const stored = readSecretsFile(configDir)[SECRET_ENV];
   if (stored) return { secret: checkSecret(stored, 'secrets.env'), source: 'secrets file' };
   return { secret: undefined, source: 'none' };

@@ -86,7 +86,7 @@ export class Engine {
   }
 
   generate(request: JobRequest): Promise<GenerationResult> {
-    if (this.closed) return Promise.reject(new GenerationError('cancelled', 'the server is shutting down'));
+    if (this.closed) return Promise.reject(new GenerationError('shutting_down', 'the server is shutting down'));
     if (request.signal.aborted) return Promise.reject(new GenerationError('cancelled', 'the request was cancelled'));
     // Folder sizes and the attention estimate cost a few stat() calls: cheap enough for every request.
     const modelBytes = modelResidentBytes(request.modelDir);
@@ -108,7 +108,7 @@ export class Engine {
   /** Stops taking jobs, cancels what waits and what runs, and ends the worker. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new GenerationError('cancelled', 'the server is shutting down'));
+    for (const job of this.queue.splice(0)) job.reject(new GenerationError('shutting_down', 'the server is shutting down'));
     const worker = this.worker;
     this.worker = undefined;
     if (worker && isAlive(worker)) {
@@ -170,10 +170,15 @@ export class Engine {
     worker.on('exit', (code, signal) => {
       if (this.worker === worker) this.worker = undefined;
       this.resident = []; // a new worker starts with nothing loaded
-      if (this.closed) return this.finish(undefined, new GenerationError('cancelled', 'the server is shutting down'));
+      if (this.closed) return this.finish(undefined, new GenerationError('shutting_down', 'the server is shutting down'));
       if (signal || code) this.options.logger.error('generation worker exited', { code, signal });
       if (this.running) this.finish(undefined, new GenerationError('internal', `the generation worker exited (${signal ?? `code ${code}`}); see the server log`));
     });
+    // The server may exit without close() (a second Ctrl-C, an uncaught error): its worker must
+    // not outlive it, computing a job nobody will read until its next step notices.
+    const killWithServer = () => worker.kill('SIGKILL');
+    process.once('exit', killWithServer);
+    worker.once('exit', () => process.off('exit', killWithServer));
     // Neither the process nor its channel keeps the server alive: the server decides when to stop.
     worker.unref();
     worker.channel?.unref();

@@ -23,7 +23,7 @@ export interface GenerationResult {
 }
 
 /** Why a job failed, in terms the gRPC layer maps to status codes. */
-export type FailureKind = 'not_found' | 'invalid' | 'unsupported' | 'cancelled' | 'too_large' | 'internal';
+export type FailureKind = 'not_found' | 'invalid' | 'unsupported' | 'cancelled' | 'shutting_down' | 'too_large' | 'internal';
 
 /**
  * modelBytes and workingBytes: the model's resident cost and the job's peak working memory (the

@@ -50,8 +50,15 @@ const models = new ModelCache<LoadedModel>(memoryBudgetBytes);
 
 class Cancelled extends Error {}
 
+/**
+ * A message to the server. When the server is gone (its channel closed, or closing: EPIPE), there
+ * is nobody left to tell: this process ends quietly instead of printing a stack into its log.
+ */
 function post(message: FromWorker): void {
-  process.send!(message);
+  if (!process.connected) process.exit(0);
+  process.send!(message, undefined, {}, (error) => {
+    if (error) process.exit(0);
+  });
 }
 
 function classify(error: unknown): { kind: FailureKind; message: string } {
@@ -90,6 +97,9 @@ let cancelledJob: number | undefined;
 
 // The server went away (crashed, killed): nobody is left to answer.
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C reaches the terminal's whole process group, this worker too; but the server decides when
+// it stops: the first Ctrl-C lets the running job finish, and the server ends this process itself.
+process.on('SIGINT', () => undefined);
 
 process.on('message', (message: ToWorker) => {
   if (message.type === 'cancel') cancelledJob = message.jobId;

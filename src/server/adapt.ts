@@ -6,6 +6,7 @@ import { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../log/logger.js';
 import type { CallContext } from './call-context.js';
 import { invalidArgument, toStatus } from './errors.js';
+import type { OpenCalls } from './open-calls.js';
 import { UndecodableRequest } from './request-decoding.js';
 
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
@@ -15,54 +16,81 @@ export type ServerStreamHandler<Req, Res> = (request: Req, context: CallContext,
 /** Request ids are sent back as response metadata so a client can quote them. */
 export const REQUEST_ID_HEADER = 'x-request-id';
 
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+
+/** How one call is answered: with a response (undefined for a stream's end) or a failure status. */
+type Reply<Res> = (failure: { code: number; details: string } | null, response?: Res) => void;
+
 /**
  * Turns plain async handlers into grpc-js callbacks, so no handler can answer twice or forget to
- * answer, and every error goes through toStatus().
+ * answer, and every error goes through toStatus(). Each call stays in `openCalls` until it is
+ * answered, so shutdown can answer it first (the handler's later answer is then dropped).
  */
 export class HandlerAdapter {
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly openCalls: OpenCalls,
+  ) {}
 
   unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      const context = this.contextFor(call);
-      Promise.resolve(call.request).then((request) => handler(decoded(request), context)).then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(this.failure(method, context, error)),
-      );
+      const { context, settle } = this.open<Res>(method, call, (failure, response) => (failure ? callback(failure) : callback(null, response)));
+      settle((async () => handler(decoded(call.request), context))());
     };
   }
 
   clientStream<Req, Res>(method: string, handler: ClientStreamHandler<Req, Res>): handleClientStreamingCall<Req, Res> {
     return (call, callback) => {
-      const context = this.contextFor(call);
-      handler(eachDecoded(call), context).then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(this.failure(method, context, error)),
-      );
+      const { context, settle } = this.open<Res>(method, call, (failure, response) => (failure ? callback(failure) : callback(null, response)));
+      settle(handler(eachDecoded(call), context));
     };
   }
 
   serverStream<Req, Res>(method: string, handler: ServerStreamHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
     return (call) => {
-      const context = this.contextFor(call);
+      // grpc-js turns an 'error' on a server stream into the call's status.
+      const { context, settle, answered } = this.open<void>(method, call, (failure) => (failure ? call.emit('error', failure) : call.end()));
       const send = (message: Res) => {
-        if (!call.cancelled) call.write(message);
+        if (!call.cancelled && !answered()) call.write(message);
       };
-      Promise.resolve(call.request).then((request) => handler(decoded(request), context, send)).then(
-        () => call.end(),
-        // grpc-js turns an 'error' on a server stream into the call's status.
-        (error: unknown) => call.emit('error', this.failure(method, context, error)),
-      );
+      settle((async () => handler(decoded(call.request), context, send))());
     };
   }
 
-  private contextFor(call: ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown> | ServerWritableStream<unknown, unknown>): CallContext {
+  /** The call's context, and the one way it is answered: by its handler's outcome or by shutdown, whichever comes first. */
+  private open<Res>(method: string, call: AnyCall, reply: Reply<Res>) {
     // accessLogInterceptor put the id in; it also adds it to the metadata sent here.
     const requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? crypto.randomUUID());
     const controller = new AbortController();
-    (call as NodeJS.EventEmitter).once('cancelled', () => controller.abort(new Error('call cancelled')));
+    const context: CallContext = { requestId, signal: controller.signal, peer: call.getPeer() };
+    let done = false;
+    const answer = (failure: { code: number; details: string } | null, response?: Res) => {
+      if (done) return;
+      done = true;
+      forget();
+      reply(failure, response);
+    };
+    const forget = this.openCalls.add({
+      end: (error) => {
+        answer(this.failure(method, context, error));
+        controller.abort(error);
+      },
+    });
+    (call as NodeJS.EventEmitter).once('cancelled', () => {
+      // The client is gone: there is nobody left to answer.
+      done = true;
+      forget();
+      controller.abort(new Error('call cancelled'));
+    });
     call.sendMetadata(new Metadata());
-    return { requestId, signal: controller.signal, peer: call.getPeer() };
+    const settle = (outcome: Promise<Res>) =>
+      outcome.then(
+        (response) => answer(null, response),
+        (error: unknown) => {
+          if (!done) answer(this.failure(method, context, error));
+        },
+      );
+    return { context, settle, answered: () => done };
   }
 
   private failure(method: string, context: CallContext, error: unknown) {

@@ -2,6 +2,8 @@ import type { Server, ServerCredentials } from '@grpc/grpc-js';
 
 import { UsageError } from '../config/errors.js';
 import type { Logger } from '../log/logger.js';
+import { execaRunner } from '../service/command-runner.js';
+import { whoListens } from '../service/port-check.js';
 
 /**
  * Binds the server. No host means loopback only: 127.0.0.1, and ::1 on the same port where the
@@ -30,13 +32,16 @@ function formatHost(host: string): string {
 
 function bindOne(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, credentials, (error, port) => (error ? reject(explainBindError(error, address)) : resolve(port)));
+    server.bindAsync(address, credentials, (error, port) => (error ? explainBindError(error, address).then(reject, reject) : resolve(port)));
   });
 }
 
-function explainBindError(error: Error, address: string): Error {
+async function explainBindError(error: Error, address: string): Promise<Error> {
   const text = error.message;
-  if (text.includes('EADDRINUSE')) return new UsageError(`${address} is already in use by another program`, 'stop that program or pick another port with --port (e.g. `ss -ltnp` shows who listens)');
+  if (text.includes('EADDRINUSE')) {
+    const who = await whoListens(Number(address.split(':').pop()), execaRunner);
+    return new UsageError(`${address} is already in use by ${who ?? 'another program'}`, 'stop that program or pick another port with --port (e.g. `ss -ltnp` shows who listens)');
+  }
   if (text.includes('EACCES')) return new UsageError(`permission denied listening on ${address}`, 'ports below 1024 need root; pick a port above 1024 with --port');
   if (text.includes('EADDRNOTAVAIL') || text.includes('ENOTFOUND') || text.includes('Name resolution failed')) {
     return new UsageError(`cannot listen on ${address}: that address is not on this machine`, 'use an address of this machine, 0.0.0.0 for all, or leave --host out for loopback only');

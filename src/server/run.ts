@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 
+import { secretFileExposure } from '../config/secret-file.js';
 import type { ServerSettings } from '../config/settings.js';
 import type { DeviceSelection } from '../diffusion/device-probe.js';
 import { formatBytes } from '../util/format-bytes.js';
 import type { IntakeStats } from '../log/datadog-intake.js';
 import type { Logger } from '../log/logger.js';
 import { modelSettingWarnings } from './model-setting-warnings.js';
+import { startedByNpm, whenParentGone } from './parent-watch.js';
 import { startServer } from './server.js';
 
 export interface ServeResult {
@@ -23,7 +25,10 @@ export function logDevices(logger: Logger, selection: DeviceSelection): void {
   logger[degraded ? 'warn' : 'info']('device chosen', { device: selection.chosen, requested: selection.requested, reason: selection.reason, fallbackOrder: selection.order });
 }
 
-/** `dts-util serve`: start, log what is in force, wait for SIGTERM/SIGINT, shut down gracefully. */
+/**
+ * `dts-util serve`: start, log what is in force, wait for SIGTERM/SIGINT (or, under npm, for the npm
+ * process to go), shut down gracefully.
+ */
 export async function runServerUntilSignal(
   settings: ServerSettings,
   logger: Logger,
@@ -38,6 +43,8 @@ export async function runServerUntilSignal(
   // Asked before the server creates the folder: a mistyped --model-path shows as one that was not there.
   const modelsDirExisted = fs.existsSync(settings.modelsDir);
   const server = await startServer(settings, logger, logging.stats ? { logStats: logging.stats } : {});
+  // Listening before the start-up line: whoever reads that line (a test, a supervisor) may stop the server at once.
+  const stopRequest = stopRequested();
   logger.info('dts-util server listening', {
     addresses: server.addresses,
     tls: settings.tls,
@@ -60,11 +67,10 @@ export async function runServerUntilSignal(
   });
   for (const warning of modelSettingWarnings(settings.modelsDir, settings.defaultModel, modelsDirExisted)) logger.warn(warning.message, warning.fields);
   logDevices(logger, server.devices);
+  const exposure = settings.secretFile ? secretFileExposure(settings.secretFile) : undefined;
+  if (exposure) logger.warn(exposure);
 
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopRequest;
   logger.info('shutting down: health NOT_SERVING, draining running calls', { signal, graceMs });
   // A second signal means "now".
   const force = () => process.exit(130);
@@ -73,4 +79,14 @@ export async function runServerUntilSignal(
   await server.shutdown(graceMs);
   logger.info('stopped', { signal });
   return { stoppedBy: signal, addresses: server.addresses };
+}
+
+/** The first SIGTERM or SIGINT, or, under npm, the npm process going away: what it was. */
+function stopRequested(): Promise<string> {
+  const parent = startedByNpm(process.env) ? whenParentGone() : undefined;
+  return new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+    void parent?.gone.then(() => resolve('the npm parent process exited'));
+  }).finally(() => parent?.stop());
 }

@@ -12,8 +12,11 @@ import { createMetrics, metricsInterceptor } from '../metrics/index.js';
 import { isLoopbackHost, type ServerSettings } from '../config/settings.js';
 import { ImageGenerationServiceService, type ImageGenerationServiceServer } from '../generated/image_generation.js';
 import type { Logger } from '../log/logger.js';
+import { routeGrpcLogging } from '../log/grpc-logging.js';
 import { certificateNames, ensureCertificates, type Certificates } from '../tls/certificates.js';
 import { HandlerAdapter } from './adapt.js';
+import { OpenCalls, shuttingDownError } from './open-calls.js';
+import { serverTlsCredentials } from './tls-credentials.js';
 import { selectDevice, type DeviceSelection } from '../diffusion/device-probe.js';
 import { echo } from './handlers/echo.js';
 import { filesExist } from './handlers/files-exist.js';
@@ -40,6 +43,9 @@ const LEAN_UPLOAD_SERVICE = {
 
 /** Largest message accepted; uploads use 1 MiB chunks, other clients may send bigger ones. */
 const MAX_MESSAGE_BYTES = 64 * 2 ** 20;
+
+/** How long the calls ended at shutdown get for their statuses to reach the clients before the connections are cut. */
+const STATUS_FLUSH_MS = 2_000;
 
 export interface RunningServer {
   port: number;
@@ -77,9 +83,10 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
 
   const certificates = settings.tls ? ensureCertificates(settings.paths.tlsDir, certificateNames(settings.host)) : undefined;
   const credentials = certificates
-    ? ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(certificates.serverCertPem), private_key: Buffer.from(certificates.serverKeyPem) }], false)
+    ? serverTlsCredentials(certificates.serverCertPem, certificates.serverKeyPem)
     : ServerCredentials.createInsecure();
 
+  routeGrpcLogging(logger);
   const metrics = createMetrics({ enabled: settings.metrics, env: process.env, logger, device: devices.chosen });
   const server = new Server({
     // Metrics before the secret check, so refused calls are counted with their status.
@@ -90,7 +97,8 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
   raiseStreamWindow(server, logger);
   const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: devices.order.join(','), gpu: settings.gpu, memoryBudget: settings.memoryBudget, onQueue: (depth, waitMs) => metrics.queue(depth, waitMs) });
   const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel, onGenerated: (model: string, result: GenerationResult, requestId: string) => reportGeneration(metrics, logger, model, result, requestId) };
-  const adapter = new HandlerAdapter(logger);
+  const openCalls = new OpenCalls();
+  const adapter = new HandlerAdapter(logger, openCalls);
   const service: ImageGenerationServiceServer = {
     echo: adapter.unary('Echo', echo(devices)),
     filesExist: adapter.unary('FilesExist', filesExist(settings.modelsDir)),
@@ -115,20 +123,29 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     devices,
     async shutdown(graceMs) {
       health.setServing(false);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          logger.warn('calls still running after the shutdown grace period; cancelling them', { graceMs });
-          void engine.close();
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      // tryShutdown takes no new calls and calls back once every connection has closed, which
+      // each does as soon as its last call is answered.
+      const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      if (!(await settlesWithin(drained, graceMs))) {
+        const ended = openCalls.endAll(shuttingDownError(graceMs));
+        logger.warn('calls still running after the shutdown grace period; the server ended them with UNAVAILABLE', { graceMs, ended });
+        void engine.close();
+        // Their statuses are on their way: let the connections carry them before cutting what is left.
+        if (!(await settlesWithin(drained, STATUS_FLUSH_MS))) server.forceShutdown();
+      }
       await engine.close();
       await metrics.close();
     },
   };
+}
+
+/** Whether `promise` settles within `ms` (the timer does not outlive the answer). */
+async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true as const), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

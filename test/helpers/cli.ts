@@ -23,6 +23,8 @@ export interface ServeProcess {
   /** Parsed JSON log lines so far. */
   lines: Record<string, unknown>[];
   exited: Promise<number | null>;
+  /** What it wrote on stderr so far (its own and its worker's: they share the pipe). */
+  stderr(): string;
   waitForLine(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
@@ -67,7 +69,7 @@ export async function spawnServe(args: string[], env: NodeJS.ProcessEnv, launche
     });
   const listening = await waitForLine((l) => l.msg === 'dts-util server listening');
   const port = Number(String((listening.addresses as string[])[0]).split(':').pop());
-  return { child, port, lines, exited, waitForLine };
+  return { child, port, lines, exited, stderr: () => stderr, waitForLine };
 }
 
 export interface ServeWithClient {

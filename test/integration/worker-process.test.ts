@@ -5,30 +5,15 @@
  * exits at the next step.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
 import { unaryCall } from '../../src/client/client.js';
 import type { ImageGenerationProgress, ImageGenerationRequest, ImageGenerationResponse } from '../../src/generated/image_generation.js';
 import { serveWithClient, type ServeWithClient } from '../helpers/cli.js';
+import { childrenOf, exited } from '../helpers/processes.js';
 import { request } from '../helpers/requests.js';
 import { tempHome } from '../helpers/temp-home.js';
 import { waitUntil } from '../helpers/wait.js';
-
-/** Children of `pid` (Linux: /proc/<pid>/task/<pid>/children). */
-function childrenOf(pid: number): number[] {
-  return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-}
-
-/** Exited: gone, or a zombie nobody reaped (a container's PID 1 may not reap orphans). */
-function exited(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
 
 describe('the generation worker process', () => {
   const home = tempHome('dts-worker-process-');

@@ -154,6 +154,7 @@ describe('systemd unit', () => {
       assert.equal(one('ProtectHome'), scope === 'user' ? 'read-only' : SYSTEM_PROTECT_HOME);
       assert.equal(one('UMask'), '0077');
       assert.equal(one('KillSignal'), 'SIGTERM');
+      assert.equal(one('KillMode'), 'mixed', 'SIGTERM to the server only: its worker must live to finish the running generation');
       assert.ok(Number(one('TimeoutStopSec')) > 30, 'longer than the 30 s grace period');
       // Config (with tls and logs inside it) and the models folder, which lives elsewhere.
       assert.equal(one('ReadWritePaths'), `"-${plan.configDir.replace(/%/g, '%%')}" "-${plan.modelsDir}"`);

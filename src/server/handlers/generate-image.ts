@@ -23,6 +23,8 @@ const KIND_TO_STATUS: Record<GenerationError['kind'], status> = {
   invalid: status.INVALID_ARGUMENT,
   unsupported: status.FAILED_PRECONDITION,
   cancelled: status.CANCELLED,
+  // The client did nothing wrong: the same call succeeds on another server, or this one once back.
+  shutting_down: status.UNAVAILABLE,
   too_large: status.RESOURCE_EXHAUSTED,
   internal: status.INTERNAL,
 };
