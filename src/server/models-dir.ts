@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
+import { isInside } from '../util/path-inside.js';
 import { quoteInput } from '../util/quote-input.js';
 import { invalidArgument, ServiceError } from './errors.js';
 
@@ -40,15 +41,6 @@ export function splitRelativeName(name: string): string[] {
   }
   if (segments[0] === STAGING_DIR) throw invalidPath(`${STAGING_DIR} is reserved for uploads in progress`);
   return segments;
-}
-
-/**
- * The one containment rule for every handler: only a '..' segment climbs out, so a name such as
- * '..dotdot.txt' is inside.
- */
-export function isInside(root: string, candidate: string): boolean {
-  const relative = path.relative(root, candidate);
-  return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
 }
 
 /**

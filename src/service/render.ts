@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 
 import { UsageError } from '../config/errors.js';
 import { PACKAGE_ROOT } from '../util/package-root.js';
+import { isInside } from '../util/path-inside.js';
 import { launchdLabel, launchdLogFiles, systemdUnitName, type ServicePlan } from './plan.js';
 
 /*
@@ -146,12 +147,7 @@ function systemdUserName(user: string): string {
 export function writablePaths(plan: ServicePlan): string[] {
   const candidates = [plan.configDir, plan.tlsDir, plan.logDir, plan.modelsDir].map((dir) => path.resolve(dir));
   const unique = [...new Set(candidates)];
-  return unique.filter((dir) => !unique.some((other) => other !== dir && isInside(dir, other)));
-}
-
-function isInside(child: string, parent: string): boolean {
-  const relative = path.relative(parent, child);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+  return unique.filter((dir) => !unique.some((other) => other !== dir && isInside(other, dir)));
 }
 
 /**
@@ -163,7 +159,7 @@ function protectHomeMode(plan: ServicePlan): 'yes' | 'read-only' {
   if (plan.scope === 'user') return 'read-only';
   const homes = ['/home', '/root', '/run/user'];
   const used = [plan.nodePath, plan.entryPoint, plan.secretsFile, ...writablePaths(plan)].flatMap((p) => [p, realPath(p)]);
-  return used.some((p) => homes.some((home) => p === home || isInside(p, home))) ? 'read-only' : 'yes';
+  return used.some((p) => homes.some((home) => isInside(home, p))) ? 'read-only' : 'yes';
 }
 
 /** Where a symbolic link (a node in /usr/local/bin from a home's version manager) really leads. */

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
-import { isInside, resolveInside, splitRelativeName } from '../../src/server/models-dir.js';
+import { resolveInside, splitRelativeName } from '../../src/server/models-dir.js';
+import { isInside } from '../../src/util/path-inside.js';
 import { ServiceError } from '../../src/server/errors.js';
 import { tempHome } from '../helpers/temp-home.js';
 

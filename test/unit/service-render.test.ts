@@ -177,6 +177,11 @@ describe('systemd unit', () => {
     assert.match(renderSystemdUnit(plan), /^ReadWritePaths=".+" -\/srv\/tls -\/var\/log\/dts-util -\/srv\/models$/m);
   });
 
+  it("counts a folder named '..models' inside the config folder as inside it (one containment rule)", () => {
+    const plan = { ...makePlan(root, 'user'), tlsDir: '/srv/tls', logDir: '/srv/..logs', modelsDir: '/srv/tls/..models' };
+    assert.deepEqual(writablePaths({ ...plan, configDir: '/srv' }), ['/srv']);
+  });
+
   it('keeps homes readable in a system unit whose files live in a home folder', () => {
     const plan = { ...makePlan(root, 'system'), modelsDir: '/home/alice/models' };
     assert.match(renderSystemdUnit(plan), /^ProtectHome=read-only$/m);
