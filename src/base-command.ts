@@ -1,6 +1,8 @@
 import { Command, Errors, Flags } from '@oclif/core';
 
 import { UsageError } from './config/errors.js';
+import type { Paths } from './config/paths.js';
+import { settingsNote } from './config/settings-source.js';
 import type { ConnectionFlags, ServerFlags } from './config/settings.js';
 
 interface ServerFlagValues {
@@ -45,7 +47,8 @@ export abstract class BaseCommand extends Command {
     port: Flags.integer({ description: 'TCP port (default: 7859) [env: DTS_UTIL_PORT]', min: 0, max: 65535 }),
     tls: Flags.boolean({ description: 'use TLS; --no-tls for plaintext (default: on) [env: DTS_UTIL_TLS]', allowNo: true }),
     'shared-secret': Flags.string({
-      description: 'shared secret for authentication; visible to other users in `ps`, prefer the env variable or --shared-secret-file [env: DTS_UTIL_SHARED_SECRET]',
+      description:
+        "shared secret for authentication; visible to other users in `ps` (through npx, npm's own process keeps it in its command line while dts-util runs): prefer the env variable or --shared-secret-file [env: DTS_UTIL_SHARED_SECRET]",
     }),
     // Not `exists: true`: oclif's own check exits 1 with a raw parse error; readSecretFile() says what is wrong (exit 2).
     'shared-secret-file': Flags.file({ description: 'read the shared secret from this file' }),
@@ -75,6 +78,13 @@ export abstract class BaseCommand extends Command {
     'max-concurrent-uploads': Flags.integer({ description: 'uploads received at once; more are refused with RESOURCE_EXHAUSTED (default: 16) [env: DTS_UTIL_MAX_CONCURRENT_UPLOADS]', min: 1 }),
     'memory-budget': Flags.string({ description: 'memory for loaded models plus a running generation: a share (of the GPU\'s memory on CUDA, else of RAM) or a size, e.g. 80% or 12GiB; default 80% [env: DTS_UTIL_MEMORY_BUDGET]' }),
   };
+
+  /** Says on stderr which install's config.json the settings came from, when the user did not choose it (see settings-source.ts). */
+  protected noteSettingsSource(settings: { paths: Paths }): void {
+    const note = settingsNote(settings.paths);
+    // Not logToStderr: oclif silences that under --json, and this line matters most to scripts.
+    if (note) process.stderr.write(`dts-util: ${note}\n`);
+  }
 
   /** Maps parsed oclif flags onto the settings resolver's names. */
   protected connectionFlags(flags: { host?: string; port?: number; tls?: boolean; 'shared-secret'?: string; 'shared-secret-file'?: string }): ConnectionFlags {

@@ -39,6 +39,7 @@ export default class Generate extends BaseCommand {
   async run(): Promise<GeneratedFiles> {
     const { args, flags } = await this.parse(Generate);
     const settings = resolveConnectionSettings(this.connectionFlags(flags));
+    this.noteSettingsSource(settings);
     checkOutDir(flags.out);
     const connection = connectToServer(settings, flags.ca);
     const cancel = new AbortController();

@@ -25,6 +25,7 @@ export default class Serve extends BaseCommand {
   async run(): Promise<ServeResult> {
     const { flags } = await this.parse(Serve);
     const settings = resolveServerSettings(this.serverFlags(flags));
+    this.noteSettingsSource(settings);
     const level = flags['log-level'] ?? process.env.DTS_UTIL_LOG_LEVEL ?? 'info';
     const logging = createServerLogging(settings, isLogLevel(level) ? level : 'info');
     try {

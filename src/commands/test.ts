@@ -30,6 +30,7 @@ export default class Test extends BaseCommand {
   async run(): Promise<SmokeReport> {
     const { flags } = await this.parse(Test);
     const settings = resolveConnectionSettings(this.connectionFlags(flags));
+    this.noteSettingsSource(settings);
     const report = await runSmokeTest({
       settings,
       caPath: flags.ca,

@@ -23,6 +23,12 @@ function systemInstallHome(): string | undefined {
   return fs.existsSync(path.join(SYSTEM_HOME, 'config.json')) ? SYSTEM_HOME : undefined;
 }
 
+/** Why resolvePaths picks its folders: DTS_UTIL_HOME, root finding the system install, or the platform's own for this user. */
+export function pathsChosenBy(env: NodeJS.ProcessEnv = process.env): 'DTS_UTIL_HOME' | 'system install' | 'this user' {
+  if (env.DTS_UTIL_HOME) return 'DTS_UTIL_HOME';
+  return systemInstallHome() ? 'system install' : 'this user';
+}
+
 /**
  * Resolves the folders for this user and platform.
  *

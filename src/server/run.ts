@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 
 import { secretFileExposure } from '../config/secret-file.js';
+import { settingsFile } from '../config/settings-source.js';
 import type { ServerSettings } from '../config/settings.js';
 import type { DeviceSelection } from '../diffusion/device-probe.js';
 import { formatBytes } from '../util/format-bytes.js';
@@ -52,6 +53,7 @@ export async function runServerUntilSignal(
     caFingerprint: server.certificates?.caFingerprint,
     certificatesCreated: server.certificates?.created,
     authentication: settings.sharedSecret ? `shared secret (from ${settings.secretSource})` : 'none',
+    settingsFile: settingsFile(settings.paths) ?? '(none: flags, environment and defaults)',
     modelsDir: settings.modelsDir,
     maxUploadBytes: settings.maxUploadBytes,
     uploadIdleTimeout: settings.uploadIdleTimeout,

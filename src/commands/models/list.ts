@@ -21,6 +21,7 @@ export default class ModelsList extends BaseCommand {
   async run(): Promise<{ models: ModelInfo[] }> {
     const { flags } = await this.parse(ModelsList);
     const settings = resolveConnectionSettings(this.connectionFlags(flags));
+    this.noteSettingsSource(settings);
     const connection = connectToServer(settings, flags.ca);
     let models: ModelInfo[];
     try {

@@ -43,6 +43,7 @@ With --remote the model is downloaded into a hidden staging folder of the local 
     const token = process.env.HF_TOKEN || undefined;
     const { modelsDir } = resolveServerSettings({ modelPath: flags['model-path'] });
     const settings = resolveConnectionSettings(this.connectionFlags(flags));
+    this.noteSettingsSource(settings);
     const caPath = caPathFor(settings, flags.ca);
     const progress = this.jsonEnabled() ? undefined : new ProgressLine();
     const cancel = new AbortController();

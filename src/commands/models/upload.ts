@@ -30,6 +30,7 @@ export default class ModelsUpload extends BaseCommand {
   async run(): Promise<ModelUploadResult> {
     const { args, flags } = await this.parse(ModelsUpload);
     const settings = resolveConnectionSettings(this.connectionFlags(flags));
+    this.noteSettingsSource(settings);
     const caPath = caPathFor(settings, flags.ca);
     const connection = connectToServer(settings, flags.ca);
     const progress = this.jsonEnabled() ? undefined : new ProgressLine();
