@@ -64,4 +64,11 @@ describe('bin/run.js (the dts-util entry point)', () => {
     assert.match(description, /list.*pull.*upload.*verify.*remove/);
     for (const command of ['list', 'pull', 'upload', 'verify', 'rm']) assert.match(topic.stdout, new RegExp(`^  models ${command} `, 'm'));
   });
+
+  it("warns in --help that npx keeps --shared-secret visible in its own command line", async () => {
+    for (const command of ['serve', 'test', 'generate']) {
+      const help = await runBin([], [command, '--help']);
+      assert.match(help.stdout.replace(/\s+/g, ' '), /visible to other users in `ps` \(through npx, npm's own process keeps it in its command line while dts-util runs\)/, command);
+    }
+  });
 });
