@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 
 import { UsageError } from '../config/errors.js';
+import { ldconfigListing } from './ldconfig.js';
+import { CUDA_INSTALL_HINT, findCudaLibraries, systemLibrarySearch, withCudaLibraryPath, type CudaLibraries } from './cuda-libraries.js';
 import { cudaProviderInstalled, DEVICE_ORDER, deviceError, type DeviceName } from './device.js';
 
 /** What the server found out about one device at start-up. */
@@ -15,6 +17,8 @@ export interface DeviceFound {
   usable: boolean;
   /** What it is when usable (the GPU's name), else why it is not, with what to do. */
   detail: string;
+  /** CUDA: folders the processes that open it need on LD_LIBRARY_PATH (NVIDIA's pip wheels, a CUDA install). */
+  libraryDirs?: string[];
 }
 
 /** The device generation uses, why, and what a model load falls back to. */
@@ -26,6 +30,8 @@ export interface DeviceSelection {
   /** What a model load tries, in order (the worker's preference list). */
   order: DeviceName[];
   devices: DeviceFound[];
+  /** Folders the generation worker's loader needs (CUDA's libraries found outside its own path). */
+  libraryDirs: string[];
 }
 
 /** The machine as the probe sees it; tests stand in for a GPU machine with their own. */
@@ -38,10 +44,12 @@ export interface ProbeHost {
   nvidiaGpus(): string[];
   /** Where the dynamic loader would find a library, or undefined. */
   findLibrary(name: string): string | undefined;
+  /** The CUDA provider's libraries: where each is, which are missing (cuda-libraries.ts). */
+  cudaLibraries(): CudaLibraries;
   /** The Vulkan drivers (ICD manifests) installed, by file name. */
   vulkanDrivers(): string[];
-  /** Runs a one-node model on the device: undefined when that worked, else why not. */
-  trySession(device: string, gpu: number): Promise<string | undefined>;
+  /** Runs a one-node model on the device, with these folders on the loader's path: undefined when that worked, else why not. */
+  trySession(device: string, gpu: number, libraryDirs?: string[]): Promise<string | undefined>;
   cpuName(): string;
 }
 
@@ -70,22 +78,6 @@ function nvidiaGpus(root = '/proc/driver/nvidia/gpus'): string[] {
   });
 }
 
-let ldconfigCache: string | undefined;
-/** The loader's cache (`ldconfig -p`), read once; ldconfig lives in /sbin, often off a user's PATH. */
-function ldconfigListing(): string {
-  if (ldconfigCache !== undefined) return ldconfigCache;
-  ldconfigCache = '';
-  for (const bin of ['/sbin/ldconfig', '/usr/sbin/ldconfig', 'ldconfig']) {
-    try {
-      ldconfigCache = execFileSync(bin, ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
-      break;
-    } catch {
-      // try the next place
-    }
-  }
-  return ldconfigCache;
-}
-
 function findLibrary(name: string): string | undefined {
   const fromCache = new RegExp(`^\\s*${name.replace(/\./g, '\\.')} \\(.*\\) => (.+)$`, 'm').exec(ldconfigListing())?.[1];
   if (fromCache) return fromCache.trim();
@@ -97,9 +89,9 @@ function findLibrary(name: string): string | undefined {
  * Runs a probe script (device-probe-child.js) in its own process, so a hung or crashing driver
  * cannot take the server with it: undefined when it answered ok, else why not.
  */
-export function runProbeChild(script: string, args: string[], timeoutMs = PROBE_TIMEOUT_MS): Promise<string | undefined> {
+export function runProbeChild(script: string, args: string[], timeoutMs = PROBE_TIMEOUT_MS, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [script, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile(process.execPath, [script, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', env }, (error, stdout, stderr) => {
       const answer = stdout.split('\n').find((line) => line.startsWith('{'));
       if (answer) {
         const { ok, error: why } = JSON.parse(answer) as { ok: boolean; error?: string };
@@ -121,35 +113,36 @@ export const systemProbeHost: ProbeHost = {
   cudaProviderInstalled: () => cudaProviderInstalled(),
   nvidiaGpus: () => nvidiaGpus(),
   findLibrary,
+  cudaLibraries: () => findCudaLibraries(systemLibrarySearch(ldconfigListing)),
   vulkanDrivers: () => [
     // Drivers named by the loader's variables (containers often mount the NVIDIA one elsewhere).
     ...[process.env.VK_DRIVER_FILES, process.env.VK_ICD_FILENAMES].flatMap((files) => (files ?? '').split(':').filter((f) => f && fs.existsSync(f))),
     ...VULKAN_ICD_DIRS.flatMap((dir) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : [])),
   ],
-  trySession: (device, gpu) => runProbeChild(PROBE_SCRIPT, [device, String(gpu)]),
+  trySession: (device, gpu, libraryDirs = []) => runProbeChild(PROBE_SCRIPT, [device, String(gpu)], PROBE_TIMEOUT_MS, withCudaLibraryPath(process.env, { dirs: libraryDirs })),
   cpuName: () => `${os.cpus()[0]?.model.trim() ?? os.arch()}, ${os.availableParallelism()} threads`,
 };
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-/** CUDA: a GPU the driver shows, the provider library, then a model that really runs on it. */
+/** CUDA: a GPU the driver shows, the provider library, CUDA 13's libraries, then a model that really runs on it. */
 async function probeCuda(host: ProbeHost, gpu: number): Promise<DeviceFound> {
-  const gpus = host.platform === 'linux' ? host.nvidiaGpus() : [];
+  const unusable = (detail: string): DeviceFound => ({ name: 'cuda', usable: false, detail });
+  if (host.platform !== 'linux') return unusable(`onnxruntime-node has no CUDA provider for ${host.platform}`);
+  const gpus = host.nvidiaGpus();
+  // Without a GPU nothing else matters: the line says that alone.
+  if (gpus.length === 0) return unusable('no NVIDIA GPU visible (no /proc/driver/nvidia/gpus, no /dev/nvidia0)');
+  const name = gpus[gpu] ?? gpus[0]!;
   const problems: string[] = [];
-  if (host.platform !== 'linux') problems.push(`onnxruntime-node has no CUDA provider for ${host.platform}`);
-  else if (gpus.length === 0) problems.push('no NVIDIA GPU visible (no /proc/driver/nvidia/gpus, no /dev/nvidia0)');
-  else if (gpu >= gpus.length && !process.env.CUDA_VISIBLE_DEVICES) problems.push(`GPU ${gpu} asked for (--gpu), but ${plural(gpus.length, 'NVIDIA GPU')} visible`);
-  if (host.platform === 'linux' && !host.cudaProviderInstalled()) {
-    problems.push('the CUDA provider of onnxruntime-node is not installed (README "Devices": npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12)');
-  }
-  const name = gpus[gpu] ?? gpus[0] ?? 'NVIDIA GPU';
-  if (problems.length > 0) return { name: 'cuda', usable: false, detail: gpus.length > 0 ? `${name} found, but ${problems.join('; ')}` : problems.join('; ') };
-  const failed = await host.trySession('cuda', gpu);
-  if (failed === undefined) return { name: 'cuda', usable: true, detail: `${name} (GPU ${gpu} of ${gpus.length})` };
-  // The usual cause: CUDA 12 or cuDNN 9 missing from the loader path. Name them when they are.
-  const missing = ['libcudart.so.12', 'libcublasLt.so.12', 'libcudnn.so.9'].filter((lib) => host.findLibrary(lib) === undefined);
-  const hint = missing.length > 0 ? ` (not on the loader path: ${missing.join(', ')}; install CUDA 12 and cuDNN 9 or add them to LD_LIBRARY_PATH)` : '';
-  return { name: 'cuda', usable: false, detail: `${name} found, but ${failed}${hint}` };
+  if (gpu >= gpus.length && !process.env.CUDA_VISIBLE_DEVICES) problems.push(`GPU ${gpu} asked for (--gpu), but ${plural(gpus.length, 'NVIDIA GPU')} visible`);
+  if (!host.cudaProviderInstalled()) problems.push('the CUDA provider of onnxruntime-node is not installed: `npm run cuda-provider` fetches it from the npm registry (README "Devices")');
+  const libraries = host.cudaLibraries();
+  if (libraries.missing.length > 0) problems.push(`CUDA libraries missing: ${libraries.missing.map((l) => `${l.file} (${l.what})`).join(', ')}; ${CUDA_INSTALL_HINT}`);
+  if (problems.length > 0) return unusable(`${name} found, but ${problems.join('; ')}`);
+  const failed = await host.trySession('cuda', gpu, libraries.dirs);
+  if (failed !== undefined) return unusable(`${name} found, but ${failed}`);
+  const where = libraries.dirs.length > 0 ? `; CUDA libraries from ${libraries.dirs.join(', ')}` : '';
+  return { name: 'cuda', usable: true, detail: `${name} (GPU ${gpu} of ${gpus.length})${where}`, libraryDirs: libraries.dirs };
 }
 
 /** WebGPU: in this build, a Vulkan loader on Linux (Dawn's only backend there), then a model that runs. */
@@ -198,7 +191,8 @@ const why = (device: DeviceFound) => `${device.name}: ${device.detail}`;
 export function chooseDevice(requested: string, devices: DeviceFound[], fallback: boolean): DeviceSelection {
   const usable = DEVICE_ORDER.filter((name) => devices.find((d) => d.name === name)?.usable);
   const unusable = devices.filter((d) => !d.usable);
-  const select = (chosen: DeviceName, reason: string, order: DeviceName[]): DeviceSelection => ({ requested, chosen, reason, order: fallback ? order : [chosen], devices });
+  const libraryDirs = devices.find((d) => d.name === 'cuda')?.libraryDirs ?? [];
+  const select = (chosen: DeviceName, reason: string, order: DeviceName[]): DeviceSelection => ({ requested, chosen, reason, order: fallback ? order : [chosen], devices, libraryDirs });
   if (requested === 'cpu') return select('cpu', 'cpu as configured', ['cpu']);
   if (requested === 'auto') {
     const chosen = usable[0] ?? 'cpu';
@@ -219,7 +213,7 @@ export function chooseDevice(requested: string, devices: DeviceFound[], fallback
   // The named device is still tried first at each model load: the probe is a test model, a
   // real session has the last word, and its error then shows in the generation's device_fallbacks.
   const chosen = others[0] ?? 'cpu';
-  return { requested, chosen, reason: `${requested} was asked for but is not usable (${asked.detail}); falling back to ${chosen} (--no-device-fallback makes this an error)`, order: [asked.name, ...others], devices };
+  return { requested, chosen, reason: `${requested} was asked for but is not usable (${asked.detail}); falling back to ${chosen} (--no-device-fallback makes this an error)`, order: [asked.name, ...others], devices, libraryDirs };
 }
 
 /** Probes this machine (once per process) and chooses; see chooseDevice. */

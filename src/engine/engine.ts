@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+import { withCudaLibraryPath } from '../diffusion/cuda-libraries.js';
 import { budgetRefusal, estimatePeakBytes, modelResidentBytes } from '../diffusion/memory-estimate.js';
 import type { GenerationParams } from '../diffusion/request.js';
 import type { Logger } from '../log/logger.js';
@@ -18,6 +19,8 @@ export interface EngineOptions {
   device: string;
   /** CUDA device id. */
   gpu: number;
+  /** Folders the worker's loader needs for CUDA's libraries (the device probe found them); the loader reads LD_LIBRARY_PATH only at start. */
+  libraryDirs?: string[];
   /** What loaded models plus the running job's working memory may take ("80%", "12GiB"); see ModelCache and resolveMemoryBudget. */
   memoryBudget: string;
   /** Told the queue depth whenever it changes, and how long a job waited when it starts (metrics). */
@@ -158,7 +161,7 @@ export class Engine {
       // Not the server's node flags (a --trace-gc there is about the server), and nothing on its stdout (the JSON log).
       execArgv: [],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: withoutSecrets(process.env),
+      env: withCudaLibraryPath(withoutSecrets(process.env), { dirs: this.options.libraryDirs ?? [] }),
     });
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (error) => {

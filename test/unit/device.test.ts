@@ -3,21 +3,27 @@ import { describe, it } from 'node:test';
 
 import { UsageError } from '../../src/config/errors.js';
 import { deviceError, devicePreference } from '../../src/diffusion/device.js';
+import { CUDA_LIBRARIES } from '../../src/diffusion/cuda-libraries.js';
 import { chooseDevice, probeDevices, type DeviceFound, type ProbeHost } from '../../src/diffusion/device-probe.js';
 
 /** A machine as the probe sees it; by default a Linux box with no GPU, no CUDA provider, no Vulkan. */
-function host(overrides: Partial<ProbeHost> & { libraries?: string[]; sessions?: Record<string, string | undefined> } = {}): ProbeHost & { tried: string[] } {
+function host(overrides: Partial<ProbeHost> & { libraries?: string[]; libraryDirs?: string[]; sessions?: Record<string, string | undefined> } = {}): ProbeHost & { tried: string[] } {
   const tried: string[] = [];
-  const { libraries = [], sessions = {}, ...rest } = overrides;
+  const { libraries = [], libraryDirs = [], sessions = {}, ...rest } = overrides;
   return {
     platform: 'linux',
     backends: () => ['cpu', 'webgpu', 'cuda', 'tensorrt'],
     cudaProviderInstalled: () => false,
     nvidiaGpus: () => [],
     findLibrary: (name) => (libraries.includes(name) ? `/usr/lib/x86_64-linux-gnu/${name}` : undefined),
+    cudaLibraries: () => ({
+      found: new Map(libraries.filter((l) => l.startsWith('libcu')).map((l) => [l, `/usr/lib/x86_64-linux-gnu/${l}`])),
+      missing: CUDA_LIBRARIES.filter((l) => !libraries.includes(l.file)),
+      dirs: libraryDirs,
+    }),
     vulkanDrivers: () => ['nvidia_icd.json'],
-    trySession: async (device, gpu) => {
-      tried.push(`${device}:${gpu}`);
+    trySession: async (device, gpu, dirs = []) => {
+      tried.push(`${device}:${gpu}${dirs.length ? ` with ${dirs.join(':')}` : ''}`);
       return sessions[device];
     },
     cpuName: () => 'Test CPU, 2 threads',
@@ -26,7 +32,7 @@ function host(overrides: Partial<ProbeHost> & { libraries?: string[]; sessions?:
   };
 }
 
-const gpuBox = (extra: Parameters<typeof host>[0] = {}) => host({ nvidiaGpus: () => ['NVIDIA H100 80GB HBM3'], cudaProviderInstalled: () => true, libraries: ['libvulkan.so.1', 'libcudart.so.12', 'libcublasLt.so.12', 'libcudnn.so.9'], ...extra });
+const gpuBox = (extra: Parameters<typeof host>[0] = {}) => host({ nvidiaGpus: () => ['NVIDIA H100 80GB HBM3'], cudaProviderInstalled: () => true, libraries: ['libvulkan.so.1', ...CUDA_LIBRARIES.map((l) => l.file)], ...extra });
 const byName = (devices: DeviceFound[]) => Object.fromEntries(devices.map((d) => [d.name, d]));
 
 describe('device probe', () => {
@@ -34,7 +40,8 @@ describe('device probe', () => {
     const machine = host();
     const found = byName(await probeDevices(0, machine));
     assert.equal(found.cuda!.usable, false);
-    assert.match(found.cuda!.detail, /^no NVIDIA GPU visible .*; the CUDA provider of onnxruntime-node is not installed .*npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12/);
+    // Without a GPU, the line names that alone: the provider and libraries do not matter then.
+    assert.equal(found.cuda!.detail, 'no NVIDIA GPU visible (no /proc/driver/nvidia/gpus, no /dev/nvidia0)');
     assert.equal(found.webgpu!.usable, false);
     assert.match(found.webgpu!.detail, /^no Vulkan loader \(libvulkan\.so\.1\): install libvulkan1/);
     assert.deepEqual(found.cpu, { name: 'cpu', usable: true, detail: 'Test CPU, 2 threads' });
@@ -44,7 +51,7 @@ describe('device probe', () => {
   it('on a GPU machine runs a test model on each GPU device and names the GPU', async () => {
     const machine = gpuBox();
     const found = byName(await probeDevices(0, machine));
-    assert.deepEqual(found.cuda, { name: 'cuda', usable: true, detail: 'NVIDIA H100 80GB HBM3 (GPU 0 of 1)' });
+    assert.deepEqual(found.cuda, { name: 'cuda', usable: true, detail: 'NVIDIA H100 80GB HBM3 (GPU 0 of 1)', libraryDirs: [] });
     assert.equal(found.webgpu!.usable, true);
     assert.match(found.webgpu!.detail, /Vulkan loader \/usr\/lib\/x86_64-linux-gnu\/libvulkan\.so\.1/);
     assert.deepEqual(machine.tried.sort(), ['cuda:0', 'webgpu:0']);
@@ -52,13 +59,29 @@ describe('device probe', () => {
 
   it('says what is missing when a GPU is there but the CUDA provider, the GPU index or the CUDA libraries are not', async () => {
     const noProvider = byName(await probeDevices(0, gpuBox({ cudaProviderInstalled: () => false }))).cuda!;
-    assert.match(noProvider.detail, /^NVIDIA H100 80GB HBM3 found, but the CUDA provider of onnxruntime-node is not installed/);
+    assert.match(noProvider.detail, /^NVIDIA H100 80GB HBM3 found, but the CUDA provider of onnxruntime-node is not installed: `npm run cuda-provider` fetches it from the npm registry/);
     const wrongIndex = byName(await probeDevices(2, gpuBox())).cuda!;
     assert.match(wrongIndex.detail, /GPU 2 asked for \(--gpu\), but 1 NVIDIA GPU visible/);
-    const noCudnn = gpuBox({ libraries: ['libcudart.so.12', 'libcublasLt.so.12'], sessions: { cuda: 'a test model failed: libcudnn.so.9: cannot open shared object file' } });
-    const failed = byName(await probeDevices(0, noCudnn));
-    assert.equal(failed.cuda!.usable, false);
-    assert.equal(failed.cuda!.detail, 'NVIDIA H100 80GB HBM3 found, but a test model failed: libcudnn.so.9: cannot open shared object file (not on the loader path: libcudnn.so.9; install CUDA 12 and cuDNN 9 or add them to LD_LIBRARY_PATH)');
+    const noCudnn = gpuBox({ libraries: ['libvulkan.so.1', 'libcudart.so.13', 'libcublasLt.so.13', 'libcurand.so.10'] });
+    const missing = byName(await probeDevices(0, noCudnn)).cuda!;
+    assert.equal(missing.usable, false);
+    assert.match(
+      missing.detail,
+      /^NVIDIA H100 80GB HBM3 found, but CUDA libraries missing: libcublas\.so\.13 \(cuBLAS 13\), libcudnn\.so\.9 \(cuDNN 9\); install NVIDIA's CUDA 13 runtime and cuDNN 9 .*pip install nvidia-cuda-runtime nvidia-cublas nvidia-curand nvidia-cudnn-cu13/,
+    );
+    assert.ok(!noCudnn.tried.some((t) => t.startsWith('cuda')), 'a test model ran on CUDA with libraries missing');
+    const failing = byName(await probeDevices(0, gpuBox({ sessions: { cuda: 'a test model failed: CUDA driver version is insufficient for CUDA runtime version' } }))).cuda!;
+    assert.equal(failing.detail, 'NVIDIA H100 80GB HBM3 found, but a test model failed: CUDA driver version is insufficient for CUDA runtime version');
+  });
+
+  it("runs CUDA's test model with the library folders it found, and hands them on for the worker", async () => {
+    const wheels = ['/venv/lib/python3.12/site-packages/nvidia/cu13/lib', '/venv/lib/python3.12/site-packages/nvidia/cudnn/lib'];
+    const machine = gpuBox({ libraryDirs: wheels });
+    const devices = await probeDevices(0, machine);
+    assert.ok(machine.tried.includes(`cuda:0 with ${wheels.join(':')}`), machine.tried.join(', '));
+    const cuda = byName(devices).cuda!;
+    assert.equal(cuda.detail, `NVIDIA H100 80GB HBM3 (GPU 0 of 1); CUDA libraries from ${wheels.join(', ')}`);
+    assert.deepEqual(chooseDevice('auto', devices, true).libraryDirs, wheels);
   });
 
   it('marks WebGPU unusable when its test model fails, with the reason, and when the build lacks it', async () => {
