@@ -1,13 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import type * as ort from 'onnxruntime-node';
+
 import { ClipTokenizer } from './tokenizer.js';
 import type { SchedulerConfig } from './types.js';
 import type { UNetCall } from './unet-call.js';
 import { devicePreference } from './device.js';
 import type { EncoderSpec } from './model-parts.js';
 import { inspectModelFolder, type ModelSpec } from './model-spec.js';
-import { floatTensor, inputNamed, intTensor, openSession, toFloat32, type ModelSession, type RunClock } from './onnx-session.js';
+import { floatTensor, inputNamed, intTensor, openSession, toFloat32, type ModelSession, type RunClock, type TensorType } from './onnx-session.js';
 /** UNet inputs that come per batch item from the family's conditioning (see unet-call.ts). */
 const EXTRA_UNET_INPUTS = ['text_embeds', 'time_ids', 'timestep_cond'];
 
@@ -118,6 +120,16 @@ export class LoadedModel {
     const context = inputNamed(this.unet, ['encoder_hidden_states']);
     const extras = EXTRA_UNET_INPUTS.filter((name) => this.unet.inputs.has(name)).map((name) => inputNamed(this.unet, [name]));
     const output = this.unet.outputNames.includes('out_sample') ? 'out_sample' : this.unet.outputNames[0]!;
+    // The text context and the extras are the same arrays at every step (model-denoiser builds
+    // them once): their tensors are made once too, not converted to fp16 again per step.
+    const steady = new WeakMap<Float32Array, { dims: string; tensor: ort.Tensor }>();
+    const steadyTensor = (type: TensorType, data: Float32Array, dims: number[]): ort.Tensor => {
+      const known = steady.get(data);
+      if (known && known.dims === dims.join()) return known.tensor;
+      const tensor = floatTensor(type, data, dims);
+      steady.set(data, { dims: dims.join(), tensor });
+      return tensor;
+    };
     return async (x, xShape, t, hidden, hiddenShape, given = {}) => {
       // Timestep layouts in the wild: a scalar, [1], or one per batch item; integer exports want whole steps.
       const tDims = timestep.shape.length === 0 ? [] : typeof timestep.shape[0] === 'number' && timestep.shape[0] === 1 ? [1] : [xShape[0]];
@@ -126,12 +138,12 @@ export class LoadedModel {
       const feeds = {
         [sample.name]: floatTensor(sample.type, x, xShape),
         [timestep.name]: timestep.type === 'float32' || timestep.type === 'float16' ? floatTensor(timestep.type, new Float32Array(count).fill(tValue), tDims) : intTensor(timestep.type, new Array<number>(count).fill(tValue), tDims),
-        [context.name]: floatTensor(context.type, hidden, hiddenShape),
+        [context.name]: steadyTensor(context.type, hidden, hiddenShape),
       };
       for (const input of extras) {
         const data = given[input.name];
         if (!data) throw new Error(`the UNet takes ${input.name} and the pipeline gave none`);
-        feeds[input.name] = floatTensor(input.type, data, [xShape[0], data.length / xShape[0]]);
+        feeds[input.name] = steadyTensor(input.type, data, [xShape[0], data.length / xShape[0]]);
       }
       const out = await clock.run(this.unet, feeds);
       return toFloat32(out[output]!);
