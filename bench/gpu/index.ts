@@ -22,6 +22,8 @@ import { fileURLToPath } from 'node:url';
 
 import * as ort from 'onnxruntime-node';
 
+import { findCudaLibraries, systemLibrarySearch, withCudaLibraryPath } from '../../src/diffusion/cuda-libraries.js';
+import { ldconfigListing } from '../../src/diffusion/ldconfig.js';
 import type { DeviceResult } from './device-run.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -33,6 +35,11 @@ const models = (process.env.BENCH_GPU_MODELS ?? 'sd15-fp16-fused,sd15-fp16').spl
 const modelsDir = process.env.BENCH_GPU_MODELS_DIR ?? path.join(os.tmpdir(), 'dts-bench-gpu');
 /** A device that hangs (a driver stuck in shader compilation, say) must not eat the whole lease. */
 const DEVICE_TIMEOUT_MS = 180_000;
+/** ONNX Runtime's published SD 1.5 figure on an H100 (fp16, 512², CUDA provider; FACTS.md): the target. */
+const ORT_PUBLISHED_IT_S = 87;
+/** CUDA 13 and cuDNN 9 as the server finds them (NVIDIA's wheels in a venv, a CUDA install): every child starts with them. */
+const cudaLibraries = findCudaLibraries(systemLibrarySearch(ldconfigListing));
+const childEnv = withCudaLibraryPath(process.env, cudaLibraries);
 
 function sh(command: string, args: string[]): string {
   try {
@@ -72,7 +79,7 @@ function baselineGpuMiB(): number | undefined {
 function runDevice(device: string, modelDir: string): Promise<DeviceResult> {
   const cap = device === 'cpu' ? cpuCapSeconds : DEVICE_TIMEOUT_MS / 1000;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(here, 'device-run.js'), device, modelDir, String(steps), String(size), String(cap)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(here, 'device-run.js'), device, modelDir, String(steps), String(size), String(cap)], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -106,6 +113,19 @@ console.log(`gpu bench: ${size}×${size} × ${steps} steps, Euler, CFG 7.5 (UNet
 console.log(`host: ${os.cpus().length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; onnxruntime-node backends: ${ort.listSupportedBackends().map((b) => `${b.name}${b.bundled ? '' : ' (not bundled)'}`).join(', ')}`);
 console.log(`gpu: ${sh('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader'])}`);
 console.log(`vulkan loader: ${sh('sh', ['-c', 'ldconfig -p | grep -m1 libvulkan.so.1 || echo none'])}`);
+console.log(`cuda libraries: ${[...cudaLibraries.found].map(([file, where]) => `${file} ${where}`).join(', ') || 'none'}${cudaLibraries.missing.length ? `; missing ${cudaLibraries.missing.map((l) => l.file).join(', ')}` : ''}`);
+// Correctness before speed: tiny pipelines on each GPU device against the CPU, pixel by pixel.
+const gpuDevices = devices.filter((d) => d !== 'cpu');
+if (gpuDevices.length > 0 && process.env.BENCH_GPU_PARITY !== '0') {
+  const started = performance.now();
+  try {
+    const out = execFileSync(process.execPath, [path.join(here, 'parity.js'), path.join(modelsDir, 'parity'), gpuDevices.join(',')], { encoding: 'utf8', env: childEnv, timeout: DEVICE_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const line of out.split('\n').filter((l) => l.startsWith('parity '))) console.log(line);
+  } catch (error) {
+    console.log(`parity: failed: ${(error as Error).message.split('\n')[0]}`);
+  }
+  console.log(`parity: ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
 const results: (DeviceResult & { model: string; gpuPeakMiB?: number })[] = [];
 for (const model of models) {
   const modelDir = buildModel(model);
@@ -121,11 +141,13 @@ for (const model of models) {
     if (!result.ok) console.log(`${model} on ${device}: not measured — ${result.reason} (${wall} s)`);
     else {
       const stepsNote = result.capped ? ` (${result.stepsDone}/${steps} steps within the ${cpuCapSeconds} s cap)` : '';
+      const versusPublished = device === 'cuda' && result.itPerSec !== undefined ? ` = ${(result.itPerSec / ORT_PUBLISHED_IT_S).toFixed(2)}× ORT's published ${ORT_PUBLISHED_IT_S} it/s` : '';
+      const firstRun = ((result.loadMs ?? 0) + (result.warmupMs ?? 0)) / 1000;
       console.log(
-        `${model} on ${device}: ${fmt(result.itPerSec, 2)} it/s${stepsNote}; load ${fmt((result.loadMs ?? 0) / 1000)} s, warm-up ${fmt((result.warmupMs ?? 0) / 1000)} s, decode ${fmt(result.decodeMs, 0)} ms; peak RSS ${result.maxRssMiB} MiB${gpuPeakMiB !== undefined ? `, GPU memory +${gpuPeakMiB} MiB` : ''} (${wall} s)`,
+        `${model} on ${device}: ${fmt(result.itPerSec, 2)} it/s${versusPublished}${stepsNote}; first run ${fmt(firstRun)} s (load ${fmt((result.loadMs ?? 0) / 1000)} s, warm-up ${fmt((result.warmupMs ?? 0) / 1000)} s), decode ${fmt(result.decodeMs, 0)} ms; peak RSS ${result.maxRssMiB} MiB${gpuPeakMiB !== undefined ? `, GPU memory +${gpuPeakMiB} MiB` : ''} (${wall} s)`,
       );
     }
   }
 }
-console.log('reference: ORT CUDA on an H100 ≈ 87 it/s for SD 1.5 at 512² (fp16; FACTS.md)');
+console.log(`reference: ORT CUDA on an H100 ≈ ${ORT_PUBLISHED_IT_S} it/s for SD 1.5 at 512² (fp16; FACTS.md)`);
 if (process.env.OUT) fs.writeFileSync(path.join(process.env.OUT, 'gpu-bench.json'), JSON.stringify({ size, steps, results }, null, 2));

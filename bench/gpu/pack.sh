@@ -5,6 +5,10 @@
 # loader and the GL dispatch libraries NVIDIA's Vulkan driver needs into .gl/ (for WebGPU).
 #   sh bench/gpu/pack.sh            the benchmark only (≈ 45 MB)
 #   sh bench/gpu/pack.sh --serve    the whole dts-util CLI and server too (serve-check.sh)
+#   sh bench/gpu/pack.sh --cuda     also ONNX Runtime's CUDA provider (from the npm registry, see
+#                                   scripts/fetch-cuda-provider.mjs), xz-compressed and split into
+#                                   .gpu/cuda-provider.xz.part-* of 56 MiB: one device call each
+#                                   (165 MB does not fit the 64 MiB a call carries)
 # Run from the repository root after `npm run build`.
 set -eu
 stage=$(mktemp -d)
@@ -14,7 +18,7 @@ cp package.json "$stage/"
 cp -r proto "$stage/"
 cp node_modules/node/bin/node "$stage/bin/node"
 cp -r dist/src dist/tools dist/bench "$stage/dist/"
-if [ "${1:-}" = "--serve" ]; then
+if [ "${1:-}" = "--serve" ] || [ "${2:-}" = "--serve" ]; then
   cp -r bin templates models oclif.manifest.json "$stage/"
   cp bin/run.js "$stage/bin/run.js"
   # Every runtime module but the big ones that are not needed there: Node itself (bin/node
@@ -32,6 +36,17 @@ fi
 mkdir -p "$stage/node_modules/onnxruntime-node/bin/napi-v6/linux"
 (cd node_modules/onnxruntime-node && cp -r package.json dist lib "$stage/node_modules/onnxruntime-node/")
 cp -r node_modules/onnxruntime-node/bin/napi-v6/linux/x64 "$stage/node_modules/onnxruntime-node/bin/napi-v6/linux/"
+# The big provider travels on its own (below); the bundle keeps the rest of onnxruntime-node small.
+rm -f "$stage/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_"*
+if [ "${1:-}" = "--cuda" ] || [ "${2:-}" = "--cuda" ]; then
+  mkdir -p .gpu/cuda
+  node_modules/.bin/node scripts/fetch-cuda-provider.mjs --always --into .gpu/cuda
+  cp .gpu/cuda/libonnxruntime_providers_shared.so .gpu/cuda/dts-util-cuda-provider.json "$stage/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/"
+  if [ ! -f .gpu/cuda-provider.xz.part-aa ]; then
+    xz -T0 -6 -c .gpu/cuda/libonnxruntime_providers_cuda.so | split -b 56M - .gpu/cuda-provider.xz.part-
+  fi
+  ls -l .gpu/cuda-provider.xz.part-*
+fi
 tar -C "$stage" -cf - . | xz -T0 -6 > .gpu/bundle.tar.xz
 ls -l .gpu/bundle.tar.xz
 if [ ! -d .gl ]; then

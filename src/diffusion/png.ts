@@ -67,6 +67,39 @@ export function encodePng(rgb: Uint8Array, width: number, height: number, text: 
   ]);
 }
 
+/**
+ * The pixels of a PNG this project wrote (8-bit RGB, every row filtered with Sub, see encodePng):
+ * enough to compare two generations pixel by pixel without an image library. Anything else is refused.
+ */
+export function decodeOwnPng(png: Uint8Array): { width: number; height: number; rgb: Uint8Array } {
+  const bytes = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+  if (!bytes.subarray(0, 8).equals(SIGNATURE)) throw new Error('not a PNG');
+  let width = 0;
+  let height = 0;
+  const idat: Buffer[] = [];
+  for (let at = 8; at < bytes.length; ) {
+    const length = bytes.readUInt32BE(at);
+    const type = bytes.toString('latin1', at + 4, at + 8);
+    const data = bytes.subarray(at + 8, at + 8 + length);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      if (data[8] !== 8 || data[9] !== 2) throw new Error('only 8-bit RGB PNGs (as encodePng writes them) are read');
+    }
+    if (type === 'IDAT') idat.push(data);
+    at += 12 + length;
+  }
+  const raw = zlib.inflateSync(Buffer.concat(idat));
+  const stride = width * 3;
+  const rgb = new Uint8Array(stride * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (stride + 1);
+    if (raw[row] !== 1) throw new Error(`row ${y} uses PNG filter ${raw[row]}, not Sub`);
+    for (let x = 0; x < stride; x++) rgb[y * stride + x] = (raw[row + 1 + x]! + (x >= 3 ? rgb[y * stride + x - 3]! : 0)) & 0xff;
+  }
+  return { width, height, rgb };
+}
+
 /** VAE output in [-1, 1], planar [3, h, w] at `offset` → interleaved 8-bit RGB. */
 export function toRgb8(planar: Float32Array, offset: number, width: number, height: number): Uint8Array {
   const plane = width * height;

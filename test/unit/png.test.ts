@@ -3,7 +3,7 @@ import { it } from 'node:test';
 
 import { PNG } from 'pngjs';
 
-import { encodePng, readPngText, toRgb8 } from '../../src/diffusion/png.js';
+import { decodeOwnPng, encodePng, readPngText, toRgb8 } from '../../src/diffusion/png.js';
 
 function gradient(width: number, height: number): Uint8Array {
   const rgb = new Uint8Array(width * height * 3);
@@ -40,4 +40,14 @@ it('maps VAE output [-1, 1] planar to 8-bit RGB with clamping and rounding', () 
   // 2×1 image: channel planes R=[-1, 1], G=[0, 2], B=[-2, 0.5]
   const planar = Float32Array.from([-1, 1, 0, 2, -2, 0.5]);
   assert.deepEqual([...toRgb8(planar, 0, 2, 1)], [0, 128, 0, 255, 255, 191]);
+});
+
+it('reads back the pixels of its own PNGs (what the GPU parity bench compares), and refuses others', () => {
+  const width = 5;
+  const height = 3;
+  const rgb = Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 37 + 11) % 256);
+  assert.deepEqual(decodeOwnPng(encodePng(rgb, width, height, { parameters: 'x' })), { width, height, rgb });
+  const other = new PNG({ width: 2, height: 2, colorType: 6 });
+  assert.throws(() => decodeOwnPng(PNG.sync.write(other)), /only 8-bit RGB PNGs/);
+  assert.throws(() => decodeOwnPng(Buffer.from('GIF89a')), /not a PNG/);
 });
