@@ -1,0 +1,241 @@
+/**
+ * Finds plain attention around one Softmax: softmax(q·kᵀ·scale)·v with q, k, v split into heads
+ * from 3-D projections and the heads merged back, in the forms torch.onnx.export and the
+ * project's own builder write (heads as a 4th axis, or folded into the batch as diffusers'
+ * AttnProcessor does; the scale on the scores, or on q and k apart; baddbmm's zero addend). It
+ * only answers when every value in between is read by the next step alone, so replacing the
+ * whole chain by one node changes nothing any other node sees.
+ */
+import type { GraphIndex } from './graph-index.js';
+import { intAttribute, intsAttribute } from './graph-index.js';
+import { batchToHeads, type Heads, headSplit, headsToBatch, isTranspose, mergeHeads, reshapeSpec } from './head-layout.js';
+import type { Node } from './model-proto.js';
+import type { Dims } from './static-shapes.js';
+
+export interface AttentionMatch {
+  /** The 3-D [B, L, h·d] projections the heads were split from. */
+  query: string;
+  key: string;
+  value: string;
+  /** The merged [B, Lq, h·d] result; the fused node writes this same value. */
+  output: string;
+  numHeads: number;
+  /** The product of every constant factor the scores got, ≈ 1/√headDim. */
+  scale: number;
+  /** Every node the fused one replaces. */
+  nodes: Node[];
+}
+
+export interface MatchContext {
+  index: GraphIndex;
+  shapes: Map<string, Dims>;
+  /** The model's default-domain opset: Softmax's default axis changed at 13. */
+  opset: number;
+}
+
+/** How far the scale may stray from 1/√headDim: float16 constants round by up to 2⁻¹¹ each. */
+const SCALE_TOLERANCE = 2e-3;
+const STEP_LIMIT = 12;
+
+interface Operand {
+  source: string;
+  /** Layout steps from the source towards the MatMul, consecutive Transposes folded into one perm. */
+  steps: { node: Node; perm?: number[] }[];
+  scale: number;
+  nodes: Node[];
+}
+
+function isDefaultDomain(node: Node | undefined): node is Node {
+  return node !== undefined && (node.domain ?? '') === '' && (node.output ?? []).length === 1;
+}
+
+/** A single-element constant, as a number. */
+function scalar(value: string, ctx: MatchContext): number | undefined {
+  const tensor = ctx.index.constantTensor(value);
+  if (!tensor || (tensor.dims ?? []).length > 1) return undefined;
+  const values = ctx.index.constantValues(value);
+  return values?.length === 1 ? values[0] : undefined;
+}
+
+/** Mul or Div of `value` by a constant scalar: the other operand and the factor it applies. */
+function scaling(node: Node, ctx: MatchContext): { input: string; factor: number } | undefined {
+  const [a, b] = node.input ?? [];
+  if (!a || !b || (node.input ?? []).length !== 2) return undefined;
+  if (node.opType === 'Mul') {
+    const fb = scalar(b, ctx);
+    if (fb !== undefined) return { input: a, factor: fb };
+    const fa = scalar(a, ctx);
+    return fa !== undefined ? { input: b, factor: fa } : undefined;
+  }
+  if (node.opType === 'Div') {
+    const divisor = scalar(b, ctx);
+    return divisor ? { input: a, factor: 1 / divisor } : undefined;
+  }
+  return undefined;
+}
+
+/** Walks back from a MatMul operand through scalings, Transposes and Reshapes to the 3-D projection. */
+function walkOperand(start: string, reader: Node, ctx: MatchContext): Operand | undefined {
+  const { index, shapes } = ctx;
+  const reversed: Node[] = [];
+  const nodes: Node[] = [];
+  let scale = 1;
+  let value = start;
+  let from = reader;
+  for (let i = 0; i < STEP_LIMIT; i++) {
+    const node = index.producer.get(value);
+    if (index.soleReader(value) !== from || !isDefaultDomain(node)) return undefined;
+    nodes.push(node);
+    from = node;
+    const scaled = scaling(node, ctx);
+    if (scaled) {
+      scale *= scaled.factor;
+      value = scaled.input;
+      continue;
+    }
+    if (node.opType !== 'Transpose' && node.opType !== 'Reshape') return undefined;
+    reversed.push(node);
+    value = node.input?.[0] ?? '';
+    if (node.opType === 'Reshape' && shapes.get(value)?.length === 3 && reshapeSpec(node, index)?.length === 4) {
+      return { source: value, steps: foldTransposes(reversed.reverse()), scale, nodes };
+    }
+  }
+  return undefined;
+}
+
+function foldTransposes(steps: Node[]): { node: Node; perm?: number[] }[] {
+  const folded: { node: Node; perm?: number[] }[] = [];
+  for (const node of steps) {
+    const perm = node.opType === 'Transpose' ? intsAttribute(node, 'perm') : undefined;
+    const last = folded.at(-1);
+    if (perm && last?.perm && last.perm.length === perm.length) last.perm = perm.map((p) => last.perm![p]!);
+    else folded.push({ node, perm: node.opType === 'Transpose' ? (perm ?? []) : undefined });
+  }
+  return folded;
+}
+
+function samePerm(perm: number[] | undefined, expected: number[]): boolean {
+  return perm !== undefined && perm.length === expected.length && perm.every((p, i) => p === expected[i]);
+}
+
+/**
+ * Reads an operand's layout: heads split off, moved before the length (and, for k, the head
+ * width moved last), optionally folded into the batch. Returns the heads and whether folded.
+ */
+function operandLayout(operand: Operand, role: 'q' | 'kT' | 'v', ctx: MatchContext): { heads: Heads; folded: boolean } | undefined {
+  const [split, ...rest] = operand.steps;
+  const heads = split && !split.perm ? headSplit(split.node, ctx.index, ctx.shapes.get(operand.source)) : undefined;
+  if (!heads) return undefined;
+  const fourD = role === 'kT' ? [0, 2, 3, 1] : [0, 2, 1, 3];
+  if (rest.length === 1 && samePerm(rest[0]!.perm, fourD)) return { heads, folded: false };
+  const foldedLength = role === 'kT' ? 3 : 2;
+  if (rest.length !== foldedLength || !samePerm(rest[0]!.perm, [0, 2, 1, 3]) || rest[1]!.perm || !headsToBatch(rest[1]!.node, ctx.index, heads)) return undefined;
+  if (role === 'kT' && !samePerm(rest[2]!.perm, [0, 2, 1])) return undefined;
+  return { heads, folded: true };
+}
+
+/** From the scores to the MatMul that made them: constant scalings and all-zero addends only. */
+function walkScores(softmax: Node, ctx: MatchContext): { matmul: Node; scale: number; nodes: Node[] } | undefined {
+  const { index, shapes } = ctx;
+  const nodes: Node[] = [];
+  let scale = 1;
+  let value = softmax.input?.[0] ?? '';
+  let from = softmax;
+  for (let i = 0; i < STEP_LIMIT; i++) {
+    const node = index.producer.get(value);
+    if (index.soleReader(value) !== from || !isDefaultDomain(node)) return undefined;
+    if (node.opType === 'MatMul' && (node.input ?? []).length === 2) return { matmul: node, scale, nodes };
+    nodes.push(node);
+    from = node;
+    const scaled = scaling(node, ctx);
+    if (scaled) {
+      scale *= scaled.factor;
+      value = scaled.input;
+      continue;
+    }
+    const other = node.opType === 'Add' ? zeroAddendOperand(node, shapes.get(node.output![0]!), ctx) : undefined;
+    if (other === undefined) return undefined;
+    value = other;
+  }
+  return undefined;
+}
+
+/**
+ * baddbmm(empty, q, kᵀ, beta=0) exports as an Add of a constant zero tensor: when one operand of
+ * `add` is such a tensor that cannot widen the result by broadcasting, the other operand.
+ */
+function zeroAddendOperand(add: Node, result: Dims | undefined, ctx: MatchContext): string | undefined {
+  const inputs = add.input ?? [];
+  if (inputs.length !== 2 || !result) return undefined;
+  for (const [zero, other] of [[inputs[1]!, inputs[0]!], [inputs[0]!, inputs[1]!]] as const) {
+    const tensor = ctx.index.constantTensor(zero);
+    const values = tensor ? ctx.index.constantValues(zero) : undefined;
+    if (!tensor || !values || values.some((v) => v !== 0)) continue;
+    const dims = (tensor.dims ?? []).map(Number);
+    const fits = dims.length <= result.length && dims.every((d, i) => d === 1 || d === result[result.length - dims.length + i]);
+    const otherDims = ctx.shapes.get(other);
+    if (fits && otherDims?.length === result.length && otherDims.every((d, i) => d !== undefined && d === result[i])) return other;
+  }
+  return undefined;
+}
+
+/** From the probabilities·v MatMul forward through the head merge: the merged value and its nodes. */
+function walkOutput(pv: Node, heads: Heads, folded: boolean, ctx: MatchContext): { output: string; nodes: Node[] } | undefined {
+  const { index } = ctx;
+  const nodes: Node[] = [];
+  let value = pv.output![0]!;
+  const next = (): Node | undefined => {
+    const node = index.soleReader(value);
+    if (!isDefaultDomain(node) || node.input?.[0] !== value) return undefined;
+    nodes.push(node);
+    value = node.output![0]!;
+    return node;
+  };
+  if (folded) {
+    const unfold = next();
+    if (!unfold || !batchToHeads(unfold, index, heads)) return undefined;
+  }
+  if (!isTranspose(next(), [0, 2, 1, 3])) return undefined;
+  const merge = next();
+  if (!merge || !mergeHeads(merge, index, heads)) return undefined;
+  return { output: value, nodes };
+}
+
+function sameSize(a: number | undefined, b: number | undefined): boolean {
+  return a === undefined || b === undefined || a === b;
+}
+
+export function matchAttention(softmax: Node, ctx: MatchContext): AttentionMatch | undefined {
+  if (!isDefaultDomain(softmax) || softmax.opType !== 'Softmax') return undefined;
+  const scores = walkScores(softmax, ctx);
+  if (!scores) return undefined;
+  const [qInput, kInput] = scores.matmul.input as [string, string];
+  const q = walkOperand(qInput, scores.matmul, ctx);
+  const k = walkOperand(kInput, scores.matmul, ctx);
+  const pv = ctx.index.soleReader(softmax.output![0]!);
+  if (!q || !k || !isDefaultDomain(pv) || pv.opType !== 'MatMul' || pv.input?.[0] !== softmax.output![0] || (pv.input ?? []).length !== 2) return undefined;
+  const v = walkOperand(pv.input![1]!, pv, ctx);
+  if (!v || v.scale !== 1) return undefined;
+  const [qLayout, kLayout, vLayout] = [operandLayout(q, 'q', ctx), operandLayout(k, 'kT', ctx), operandLayout(v, 'v', ctx)];
+  if (!qLayout || !kLayout || !vLayout) return undefined;
+  const all = [qLayout, kLayout, vLayout];
+  const { heads, headDim } = qLayout.heads;
+  if (!all.every((l) => l.folded === qLayout.folded && l.heads.heads === heads && l.heads.headDim === headDim && sameSize(l.heads.batch, qLayout.heads.batch))) return undefined;
+  if (!sameSize(kLayout.heads.length, vLayout.heads.length)) return undefined;
+  const rank = qLayout.folded ? 3 : 4;
+  const axis = intAttribute(softmax, 'axis') ?? (ctx.opset >= 13 ? -1 : 1);
+  if (axis !== -1 && axis !== rank - 1) return undefined;
+  const scale = q.scale * k.scale * scores.scale;
+  if (!(Math.abs(scale * Math.sqrt(headDim) - 1) <= SCALE_TOLERANCE)) return undefined;
+  const out = walkOutput(pv, qLayout.heads, qLayout.folded, ctx);
+  if (!out) return undefined;
+  return {
+    query: q.source,
+    key: k.source,
+    value: v.source,
+    output: out.output,
+    numHeads: heads,
+    scale,
+    nodes: [...q.nodes, ...k.nodes, ...v.nodes, scores.matmul, ...scores.nodes, softmax, pv, ...out.nodes],
+  };
+}

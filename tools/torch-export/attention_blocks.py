@@ -1,0 +1,216 @@
+"""Exports diffusers-style attention blocks with torch.onnx.export, for the graph optimizer's tests.
+
+The modules are written here in plain torch (no diffusers package) in the forms diffusers' UNet
+and VAE take, so the optimizer is proven on what the exporter itself writes for them.
+
+Usage: /usr/bin/python3 attention_blocks.py OUT_DIR
+Writes OUT_DIR/<name>.fp32.onnx (and <name>.fp16.onnx) plus OUT_DIR/manifest.json describing each
+model's inputs and how many attentions it holds.
+"""
+import json
+import math
+import os
+import sys
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+BATCH, TOKENS, WIDTH, HEADS = 2, 16, 64, 4
+CONTEXT_TOKENS, CONTEXT_WIDTH = 7, 48
+
+
+class ClassicAttention(nn.Module):
+    """diffusers' AttnProcessor: heads folded into the batch, scores by baddbmm (or matmul + scale)."""
+
+    def __init__(self, query_dim, context_dim=None, heads=HEADS, baddbmm=True, bias=False):
+        super().__init__()
+        context_dim = context_dim or query_dim
+        self.heads = heads
+        self.scale = (query_dim // heads) ** -0.5
+        self.baddbmm = baddbmm
+        self.to_q = nn.Linear(query_dim, query_dim, bias=bias)
+        self.to_k = nn.Linear(context_dim, query_dim, bias=bias)
+        self.to_v = nn.Linear(context_dim, query_dim, bias=bias)
+        self.to_out = nn.Linear(query_dim, query_dim)
+
+    def head_to_batch_dim(self, tensor):
+        batch, length, dim = tensor.shape
+        tensor = tensor.reshape(batch, length, self.heads, dim // self.heads)
+        return tensor.permute(0, 2, 1, 3).reshape(batch * self.heads, length, dim // self.heads)
+
+    def batch_to_head_dim(self, tensor):
+        batch, length, dim = tensor.shape
+        tensor = tensor.reshape(batch // self.heads, self.heads, length, dim)
+        return tensor.permute(0, 2, 1, 3).reshape(batch // self.heads, length, dim * self.heads)
+
+    def forward(self, x, context=None):
+        context = x if context is None else context
+        q = self.head_to_batch_dim(self.to_q(x))
+        k = self.head_to_batch_dim(self.to_k(context))
+        v = self.head_to_batch_dim(self.to_v(context))
+        if self.baddbmm:
+            # diffusers passes torch.empty with beta=0; zeros keep the export deterministic.
+            base = torch.zeros(q.shape[0], q.shape[1], k.shape[1], dtype=q.dtype)
+            scores = torch.baddbmm(base, q, k.transpose(-1, -2), beta=0, alpha=self.scale)
+        else:
+            scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale
+        probs = scores.softmax(dim=-1)
+        return self.to_out(self.batch_to_head_dim(torch.bmm(probs, v)))
+
+
+class SplitScaleAttention(nn.Module):
+    """The scale applied to q and to k separately (headDim^-0.25 each), heads in the batch."""
+
+    def __init__(self, query_dim, heads=HEADS):
+        super().__init__()
+        self.heads = heads
+        self.head_dim = query_dim // heads
+        self.to_q = nn.Linear(query_dim, query_dim)
+        self.to_k = nn.Linear(query_dim, query_dim)
+        self.to_v = nn.Linear(query_dim, query_dim)
+
+    def split(self, t):
+        b, n, _ = t.shape
+        return t.reshape(b, n, self.heads, self.head_dim).permute(0, 2, 1, 3).reshape(b * self.heads, n, self.head_dim)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        scale = 1 / math.sqrt(math.sqrt(self.head_dim))
+        q, k, v = self.split(self.to_q(x)), self.split(self.to_k(x)), self.split(self.to_v(x))
+        weight = torch.softmax(torch.bmm(q * scale, (k * scale).transpose(1, 2)), dim=-1)
+        out = torch.bmm(weight, v)
+        return out.reshape(b, self.heads, n, self.head_dim).permute(0, 2, 1, 3).reshape(b, n, c)
+
+
+class FourDAttention(nn.Module):
+    """Heads as a 4th axis, F.softmax(q @ k^T / sqrt(d)) @ v as scaled_dot_product_attention spells it."""
+
+    def __init__(self, query_dim, context_dim=None, heads=HEADS):
+        super().__init__()
+        context_dim = context_dim or query_dim
+        self.heads = heads
+        self.to_q = nn.Linear(query_dim, query_dim, bias=False)
+        self.to_k = nn.Linear(context_dim, query_dim, bias=False)
+        self.to_v = nn.Linear(context_dim, query_dim, bias=False)
+        self.to_out = nn.Linear(query_dim, query_dim)
+
+    def forward(self, x, context=None):
+        context = x if context is None else context
+        b, n, c = x.shape
+        d = c // self.heads
+        q = self.to_q(x).view(b, -1, self.heads, d).transpose(1, 2)
+        k = self.to_k(context).view(b, -1, self.heads, d).transpose(1, 2)
+        v = self.to_v(context).view(b, -1, self.heads, d).transpose(1, 2)
+        probs = F.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)
+        out = (probs @ v).transpose(1, 2).reshape(b, -1, self.heads * d)
+        return self.to_out(out)
+
+
+class GEGLU(nn.Module):
+    def __init__(self, dim, inner):
+        super().__init__()
+        self.proj = nn.Linear(dim, inner * 2)
+
+    def forward(self, x):
+        hidden, gate = self.proj(x).chunk(2, dim=-1)
+        return hidden * F.gelu(gate)
+
+
+class TransformerBlock(nn.Module):
+    """diffusers' BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward."""
+
+    def __init__(self, dim, context_dim, attention=ClassicAttention):
+        super().__init__()
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn1 = attention(dim)
+        self.attn2 = attention(dim, context_dim)
+        self.ff = nn.Sequential(GEGLU(dim, dim * 4), nn.Linear(dim * 4, dim))
+
+    def forward(self, x, context):
+        x = self.attn1(self.norm1(x)) + x
+        x = self.attn2(self.norm2(x), context) + x
+        return self.ff(self.norm3(x)) + x
+
+
+class VaeMidAttention(nn.Module):
+    """The VAE mid-block's single-head attention over [B, C, H, W] as tokens [B, HW, C]."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.group_norm = nn.GroupNorm(8, channels)
+        self.attn = ClassicAttention(channels, heads=1, baddbmm=True, bias=True)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        tokens = self.group_norm(x).view(b, c, h * w).transpose(1, 2)
+        out = self.attn(tokens).transpose(-1, -2).reshape(b, c, h, w)
+        return out + x
+
+
+class ResnetBlock(nn.Module):
+    """GroupNorm + SiLU + conv twice, with a skip: no attention, so the optimizer must leave it be."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.norm1, self.norm2 = nn.GroupNorm(8, channels), nn.GroupNorm(8, channels)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x):
+        h = self.conv1(F.silu(self.norm1(x)))
+        return self.conv2(F.silu(self.norm2(h))) + x
+
+
+def tokens():
+    return torch.randn(BATCH, TOKENS, WIDTH)
+
+
+def context():
+    return torch.randn(BATCH, CONTEXT_TOKENS, CONTEXT_WIDTH)
+
+
+def feature_map():
+    return torch.randn(BATCH, 32, 4, 4)
+
+
+# name: (module, example inputs, input names, attentions it holds)
+BLOCKS = {
+    'classic-baddbmm': (lambda: TransformerBlock(WIDTH, CONTEXT_WIDTH), lambda: (tokens(), context()), ['x', 'context'], 2),
+    'classic-matmul': (lambda: TransformerBlock(WIDTH, CONTEXT_WIDTH, lambda *a: ClassicAttention(*a, baddbmm=False)), lambda: (tokens(), context()), ['x', 'context'], 2),
+    'split-scale': (lambda: SplitScaleAttention(WIDTH), lambda: (tokens(),), ['x'], 1),
+    'four-d': (lambda: TransformerBlock(WIDTH, CONTEXT_WIDTH, FourDAttention), lambda: (tokens(), context()), ['x', 'context'], 2),
+    'vae-mid': (lambda: VaeMidAttention(32), lambda: (feature_map(),), ['x'], 1),
+    'resnet': (lambda: ResnetBlock(32), lambda: (feature_map(),), ['x'], 0),
+}
+
+
+def export(module, inputs, names, path):
+    torch.onnx.export(module, inputs, path, input_names=names, output_names=['out'], opset_version=17, do_constant_folding=True)
+
+
+def main():
+    out_dir = sys.argv[1]
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(0)
+    manifest = []
+    for name, (make, example, names, attentions) in BLOCKS.items():
+        module = make().eval()
+        inputs = example()
+        fp32 = os.path.join(out_dir, f'{name}.fp32.onnx')
+        export(module, inputs, names, fp32)
+        entry = {'name': name, 'inputs': {n: list(t.shape) for n, t in zip(names, inputs)}, 'attentions': attentions, 'files': {'float32': fp32}}
+        fp16 = os.path.join(out_dir, f'{name}.fp16.onnx')
+        try:
+            export(module.half(), tuple(t.half() for t in inputs), names, fp16)
+            entry['files']['float16'] = fp16
+        except Exception as error:  # torch 1.13 on CPU lacks some half kernels the tracer runs
+            entry['fp16Skipped'] = str(error).splitlines()[0][:200]
+        manifest.append(entry)
+    with open(os.path.join(out_dir, 'manifest.json'), 'w') as f:
+        json.dump(manifest, f, indent=1)
+
+
+if __name__ == '__main__':
+    with torch.no_grad():
+        main()
