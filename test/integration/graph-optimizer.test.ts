@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import onnxProto from 'onnx-proto';
+
+import { optimizeGraph } from '../../src/diffusion/graph-optimizer/index.js';
+import { TINY_SDXL } from '../../tools/model-builder/family-configs.js';
+import { buildPipeline, type PipelineConfig, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
+import { compareOnCpu, countOps, randomFeeds } from '../helpers/onnx-parity.js';
+
+const { onnx } = onnxProto;
+const EXPORTER = path.resolve('tools/torch-export/attention_blocks.py');
+/** The parity bounds, relative to the output's largest magnitude. */
+const TOLERANCE = { float32: 1e-4, float16: 2e-2 } as const;
+
+interface ExportedBlock {
+  name: string;
+  inputs: Record<string, number[]>;
+  attentions: number;
+  files: { float32: string; float16: string };
+}
+
+function contribImport(model: Uint8Array): number | undefined {
+  const entry = (onnx.ModelProto.decode(model).opsetImport ?? []).find((o) => o.domain === 'com.microsoft');
+  return entry ? Number(entry.version) : undefined;
+}
+
+async function assertSameOutputs(plain: Uint8Array | string, optimized: Uint8Array | string, feeds: Parameters<typeof compareOnCpu>[2], tolerance: number): Promise<void> {
+  for (const { name, maxAbsDifference, scale } of await compareOnCpu(plain, optimized, feeds)) {
+    assert.ok(scale > 0, `${name} is all zeros: the comparison would prove nothing`);
+    assert.ok(maxAbsDifference <= tolerance * scale, `${name}: max |Δ| ${maxAbsDifference} over scale ${scale}`);
+  }
+}
+
+describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', () => {
+  let dir: string;
+  let blocks: ExportedBlock[];
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-optimizer-'));
+    execFileSync('/usr/bin/python3', [EXPORTER, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    blocks = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as ExportedBlock[];
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('exports every block the optimizer is proven on', () => {
+    assert.deepEqual(blocks.map((b) => b.name).sort(), ['classic-baddbmm', 'classic-matmul', 'four-d', 'resnet', 'split-scale', 'vae-mid']);
+  });
+
+  for (const dtype of ['float32', 'float16'] as const) {
+    it(`fuses each attention of the ${dtype} exports into one MultiHeadAttention, computing the same`, async () => {
+      for (const block of blocks.filter((b) => b.attentions > 0)) {
+        const plain = new Uint8Array(fs.readFileSync(block.files[dtype]));
+        assert.equal(countOps(plain, 'Softmax'), block.attentions, `${block.name}: the export has one Softmax per attention`);
+        const { bytes, fused } = optimizeGraph(plain, 'cpu');
+        assert.deepEqual(fused, { MultiHeadAttention: block.attentions }, block.name);
+        assert.equal(countOps(bytes, 'MultiHeadAttention'), block.attentions, block.name);
+        assert.equal(countOps(bytes, 'Softmax'), 0, `${block.name}: no plain attention left`);
+        assert.equal(contribImport(bytes), 1, block.name);
+        await assertSameOutputs(plain, bytes, randomFeeds(plain, block.inputs), TOLERANCE[dtype]);
+      }
+    });
+
+    it(`returns the ${dtype} resnet block (no attention) as the same bytes`, () => {
+      const plain = new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === 'resnet')!.files[dtype]));
+      const result = optimizeGraph(plain, 'cuda');
+      assert.equal(result.bytes, plain);
+      assert.deepEqual(result.fused, {});
+    });
+  }
+
+  it('fuses for every target alike', () => {
+    const plain = new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === 'four-d')!.files.float32));
+    for (const target of ['cuda', 'webgpu', 'cpu'] as const) assert.deepEqual(optimizeGraph(plain, target).fused, { MultiHeadAttention: 2 });
+  });
+
+  it('removes the constants only the fused nodes used', () => {
+    const plain = new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === 'classic-baddbmm')!.files.float32));
+    const graph = onnx.ModelProto.decode(optimizeGraph(plain, 'cpu').bytes).graph!;
+    const read = new Set((graph.node ?? []).flatMap((n) => n.input ?? []));
+    const unread = (graph.node ?? []).filter((n) => n.opType === 'Constant' && !read.has(n.output![0]!)).map((n) => n.output![0]);
+    assert.deepEqual(unread, []);
+    assert.deepEqual((graph.initializer ?? []).filter((t) => !read.has(t.name!)).map((t) => t.name), []);
+  });
+});
+
+describe("graph optimizer on the project builder's plain UNets", () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-optimizer-unet-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const cases: [string, PipelineConfig][] = [
+    ['tiny-sd15', TINY_SD15],
+    ['tiny-sdxl', TINY_SDXL],
+    ['tiny-sd15 with external data', { ...TINY_SD15, name: 'tiny-sd15-external', weights: { ...TINY_SD15.weights, externalData: true } }],
+  ];
+  for (const [label, config] of cases) {
+    it(`${label}: every UNet and VAE attention fused, outputs as before`, async () => {
+      const pipeline = path.join(dir, config.name);
+      await buildPipeline(pipeline, config, { seed: 3 });
+      for (const part of ['unet', 'vae_decoder']) {
+        const file = path.join(pipeline, part, 'model.onnx');
+        const plain = new Uint8Array(fs.readFileSync(file));
+        const attentions = countOps(plain, 'Softmax');
+        assert.ok(attentions > 0, `${label} ${part} has attention to fuse`);
+        const { bytes, fused } = optimizeGraph(plain, 'cpu');
+        assert.deepEqual(fused, { MultiHeadAttention: attentions }, `${label} ${part}`);
+        assert.equal(countOps(bytes, 'Softmax'), 0);
+        // Beside the original, so weights kept in model.onnx_data are found by the same relative references.
+        const optimized = path.join(pipeline, part, 'model.optimized.onnx');
+        fs.writeFileSync(optimized, bytes);
+        await assertSameOutputs(file, optimized, randomFeeds(plain), TOLERANCE.float32);
+      }
+    });
+  }
+
+  it('keeps external-data references exactly as they were', async () => {
+    const pipeline = path.join(dir, 'tiny-sd15-external');
+    const plain = onnx.ModelProto.decode(fs.readFileSync(path.join(pipeline, 'unet', 'model.onnx')));
+    const optimized = onnx.ModelProto.decode(optimizeGraph(new Uint8Array(fs.readFileSync(path.join(pipeline, 'unet', 'model.onnx'))), 'cpu').bytes);
+    const references = (model: typeof plain) => new Map((model.graph!.initializer ?? []).filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL).map((t) => [t.name, JSON.stringify(t.externalData)]));
+    const before = references(plain);
+    assert.ok(before.size > 0, 'the model keeps weights outside');
+    assert.deepEqual(references(optimized), before);
+  });
+});
