@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import onnxProto from 'onnx-proto';
+
+import { optimizeGraph } from '../../src/diffusion/graph-optimizer/index.js';
+import { DataType, GraphBuilder } from '../../tools/model-builder/onnx-graph.js';
+import { compareOnCpu, randomFeeds } from '../helpers/onnx-parity.js';
+
+const { onnx } = onnxProto;
+const [BATCH, LQ, LK, WIDTH, CONTEXT_WIDTH, HEADS] = [2, 5, 3, 8, 6, 2];
+const HEAD_DIM = WIDTH / HEADS;
+
+/** What to change in the plain attention, each one a way an almost-attention must not be fused. */
+interface Variant {
+  kPerm?: number[];
+  scale?: number;
+  /** Divide the scores by this instead of multiplying q. */
+  divideScoresBy?: number;
+  softmaxAxis?: number;
+  /** Also expose the scores as a graph output (another reader). */
+  exposeScores?: boolean;
+  /** The q split's spec, [0, 0, h, d] by default. */
+  qSplit?: number[];
+  /** Compute the q split's spec from Shape (not a constant). */
+  computedSplit?: boolean;
+  /** Add this constant to the scores (baddbmm's zero addend when 0). */
+  addToScores?: number;
+  /** The merge's spec, [0, 0, width] by default. */
+  merge?: number[];
+}
+
+/** Cross-attention of x [2, 5, 8] over context [2, 3, 6] with 2 heads, as the builder writes it, changed by `v`. */
+function attentionModel(v: Variant = {}): Uint8Array {
+  const g = new GraphBuilder('attention');
+  const x = g.input('x', DataType.FLOAT, [BATCH, LQ, WIDTH]);
+  const context = g.input('context', DataType.FLOAT, [BATCH, LK, CONTEXT_WIDTH]);
+  const weight = (rows: number, seed: number) => g.floats('w', Array.from({ length: rows * WIDTH }, (_, i) => Math.sin(i * 0.7 + seed) * 0.5), [rows, WIDTH]);
+  const q = g.node('MatMul', [x, weight(WIDTH, 1)]);
+  const k = g.node('MatMul', [context, weight(CONTEXT_WIDTH, 2)]);
+  const val = g.node('MatMul', [context, weight(CONTEXT_WIDTH, 3)]);
+  const split = g.int64s('split', [0, 0, HEADS, HEAD_DIM]);
+  const qSplit = v.computedSplit
+    ? g.node('Concat', [g.node('Slice', [g.node('Shape', [q]), g.int64s('s', [0]), g.int64s('e', [2])]), g.int64s('hd', [HEADS, HEAD_DIM])], { axis: 0 })
+    : v.qSplit ? g.int64s('qsplit', v.qSplit) : split;
+  const qHeads = g.node('Transpose', [g.node('Reshape', [q, qSplit])], { perm: [0, 2, 1, 3] });
+  const kHeadsT = g.node('Transpose', [g.node('Reshape', [k, split])], { perm: v.kPerm ?? [0, 2, 3, 1] });
+  const vHeads = g.node('Transpose', [g.node('Reshape', [val, split])], { perm: [0, 2, 1, 3] });
+  const scaledQ = v.divideScoresBy ? qHeads : g.node('Mul', [qHeads, g.floats('scale', [v.scale ?? 1 / Math.sqrt(HEAD_DIM)], [])]);
+  let scores = g.node('MatMul', [scaledQ, kHeadsT]);
+  if (v.divideScoresBy) scores = g.node('Div', [scores, g.floats('divisor', [v.divideScoresBy], [])]);
+  if (v.addToScores !== undefined) scores = g.node('Add', [scores, g.floats('zeros', new Array(BATCH * HEADS * LQ * LK).fill(v.addToScores), [BATCH, HEADS, LQ, LK])]);
+  if (v.exposeScores) g.output(g.alias(scores, 'scores'), DataType.FLOAT, [BATCH, HEADS, LQ, LK]);
+  const probs = g.node('Softmax', [scores], { axis: v.softmaxAxis ?? -1 });
+  const merged = g.node('Transpose', [g.node('MatMul', [probs, vHeads])], { perm: [0, 2, 1, 3] });
+  g.node('Reshape', [merged, g.int64s('merge', v.merge ?? [0, 0, WIDTH])], {}, ['out']);
+  g.output('out', DataType.FLOAT, [BATCH, LQ, WIDTH]);
+  return g.encode();
+}
+
+function fusedNodes(bytes: Uint8Array) {
+  return (onnx.ModelProto.decode(bytes).graph!.node ?? []).filter((n) => n.opType === 'MultiHeadAttention');
+}
+
+describe('attention matcher', () => {
+  it('fuses the plain form into one MultiHeadAttention over the projections, with the graph’s scale', async () => {
+    const plain = attentionModel();
+    const { bytes, fused } = optimizeGraph(plain, 'cpu');
+    assert.deepEqual(fused, { MultiHeadAttention: 1 });
+    const [node] = fusedNodes(bytes);
+    assert.equal(node!.domain, 'com.microsoft');
+    assert.equal(node!.output![0], 'out');
+    assert.equal(Number(node!.attribute!.find((a) => a.name === 'num_heads')!.i), HEADS);
+    assert.ok(Math.abs(node!.attribute!.find((a) => a.name === 'scale')!.f! - 0.5) < 1e-7);
+    // Only the three projections and the output remain around it.
+    assert.deepEqual((onnx.ModelProto.decode(bytes).graph!.node ?? []).map((n) => n.opType), ['MatMul', 'MatMul', 'MatMul', 'MultiHeadAttention']);
+    for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
+  });
+
+  it('fuses the scores divided by √d, and a named batch and length in the specs', () => {
+    assert.deepEqual(optimizeGraph(attentionModel({ divideScoresBy: 2 }), 'cpu').fused, { MultiHeadAttention: 1 });
+    assert.deepEqual(optimizeGraph(attentionModel({ qSplit: [BATCH, LQ, HEADS, HEAD_DIM], merge: [BATCH, -1, WIDTH] }), 'cpu').fused, { MultiHeadAttention: 1 });
+  });
+
+  it('fuses an all-zero addend (baddbmm with beta 0) and keeps a non-zero one', () => {
+    assert.deepEqual(optimizeGraph(attentionModel({ addToScores: 0 }), 'cpu').fused, { MultiHeadAttention: 1 });
+    const biased = attentionModel({ addToScores: 0.5 });
+    assert.equal(optimizeGraph(biased, 'cpu').bytes, biased);
+  });
+
+  const nearMisses: [string, Variant][] = [
+    ['k not transposed to [B, h, d, L]', { kPerm: [0, 2, 1, 3] }],
+    ['a scale that is not 1/√d', { scale: 0.4 }],
+    ['softmax over another axis', { softmaxAxis: 2 }],
+    ['the scores read by something else too', { exposeScores: true }],
+    ['a split whose heads do not fill the width', { qSplit: [0, 0, HEADS, HEAD_DIM / 2] }],
+    ['a split with the head count left to -1', { qSplit: [0, 0, -1, HEAD_DIM] }],
+    ['a split spec computed at run time', { computedSplit: true }],
+    ['a split that names the wrong length', { qSplit: [-1, LQ + 1, HEADS, HEAD_DIM] }],
+    ['a merge to another width', { merge: [0, -1, WIDTH / 2] }],
+    ['a merge that leaves two sizes unchecked', { merge: [-1, LQ * 2, WIDTH] }],
+  ];
+  for (const [label, variant] of nearMisses) {
+    it(`leaves ${label} as it was (the same bytes)`, () => {
+      const plain = attentionModel(variant);
+      const result = optimizeGraph(plain, 'webgpu');
+      assert.equal(result.bytes, plain);
+      assert.deepEqual(result.fused, {});
+    });
+  }
+
+  it('says what is wrong with bytes that are not a model', () => {
+    assert.throws(() => optimizeGraph(new Uint8Array([0xff, 0xff, 0xff]), 'cpu'), /not an ONNX model/);
+  });
+});
