@@ -74,33 +74,44 @@ function scaling(node: Node, ctx: MatchContext): { input: string; factor: number
   return undefined;
 }
 
-/** Walks back from a MatMul operand through scalings, Transposes and Reshapes to the 3-D projection. */
-function walkOperand(start: string, reader: Node, ctx: MatchContext): Operand | undefined {
-  const { index, shapes } = ctx;
-  const reversed: Node[] = [];
+type Step<T> = { next: string } | { stop: T; keep: boolean } | undefined;
+
+/**
+ * Walks producers back from `start`, each value read by the step before alone, taking constant
+ * scalings as it goes; `step` says where to go on from any other node, or where the walk ends
+ * (and whether the node it ends at belongs to the chain).
+ */
+function walkBack<T>(start: string, reader: Node, ctx: MatchContext, step: (node: Node) => Step<T>): { stop: T; scale: number; nodes: Node[] } | undefined {
   const nodes: Node[] = [];
   let scale = 1;
   let value = start;
   let from = reader;
   for (let i = 0; i < STEP_LIMIT; i++) {
-    const node = index.producer.get(value);
-    if (index.soleReader(value) !== from || !isDefaultDomain(node)) return undefined;
-    nodes.push(node);
-    from = node;
+    const node = ctx.index.producer.get(value);
+    if (ctx.index.soleReader(value) !== from || !isDefaultDomain(node)) return undefined;
     const scaled = scaling(node, ctx);
-    if (scaled) {
-      scale *= scaled.factor;
-      value = scaled.input;
-      continue;
-    }
-    if (node.opType !== 'Transpose' && node.opType !== 'Reshape') return undefined;
-    reversed.push(node);
-    value = node.input?.[0] ?? '';
-    if (node.opType === 'Reshape' && shapes.get(value)?.length === 3 && reshapeSpec(node, index)?.length === 4) {
-      return { source: value, steps: foldTransposes(reversed.reverse()), scale, nodes };
-    }
+    const next: Step<T> = scaled ? { next: scaled.input } : step(node);
+    if (!next) return undefined;
+    if (scaled) scale *= scaled.factor;
+    if (!('stop' in next) || next.keep) nodes.push(node);
+    if ('stop' in next) return { stop: next.stop, scale, nodes };
+    from = node;
+    value = next.next;
   }
   return undefined;
+}
+
+/** Walks back from a MatMul operand through scalings, Transposes and Reshapes to the 3-D projection. */
+function walkOperand(start: string, reader: Node, ctx: MatchContext): Operand | undefined {
+  const layout: Node[] = [];
+  const walked = walkBack(start, reader, ctx, (node): Step<string> => {
+    if (node.opType !== 'Transpose' && node.opType !== 'Reshape') return undefined;
+    layout.push(node);
+    const input = node.input?.[0] ?? '';
+    const splitsHeads = node.opType === 'Reshape' && ctx.shapes.get(input)?.length === 3 && reshapeSpec(node, ctx.index)?.length === 4;
+    return splitsHeads ? { stop: input, keep: true } : { next: input };
+  });
+  return walked && { source: walked.stop, steps: foldTransposes(layout.reverse()), scale: walked.scale, nodes: walked.nodes };
 }
 
 function foldTransposes(steps: Node[]): { node: Node; perm?: number[] }[] {
@@ -136,28 +147,12 @@ function operandLayout(operand: Operand, role: 'q' | 'kT' | 'v', ctx: MatchConte
 
 /** From the scores to the MatMul that made them: constant scalings and all-zero addends only. */
 function walkScores(softmax: Node, ctx: MatchContext): { matmul: Node; scale: number; nodes: Node[] } | undefined {
-  const { index, shapes } = ctx;
-  const nodes: Node[] = [];
-  let scale = 1;
-  let value = softmax.input?.[0] ?? '';
-  let from = softmax;
-  for (let i = 0; i < STEP_LIMIT; i++) {
-    const node = index.producer.get(value);
-    if (index.soleReader(value) !== from || !isDefaultDomain(node)) return undefined;
-    if (node.opType === 'MatMul' && (node.input ?? []).length === 2) return { matmul: node, scale, nodes };
-    nodes.push(node);
-    from = node;
-    const scaled = scaling(node, ctx);
-    if (scaled) {
-      scale *= scaled.factor;
-      value = scaled.input;
-      continue;
-    }
-    const other = node.opType === 'Add' ? zeroAddendOperand(node, shapes.get(node.output![0]!), ctx) : undefined;
-    if (other === undefined) return undefined;
-    value = other;
-  }
-  return undefined;
+  const walked = walkBack(softmax.input?.[0] ?? '', softmax, ctx, (node): Step<Node> => {
+    if (node.opType === 'MatMul' && (node.input ?? []).length === 2) return { stop: node, keep: false };
+    const other = node.opType === 'Add' ? zeroAddendOperand(node, ctx.shapes.get(node.output![0]!), ctx) : undefined;
+    return other === undefined ? undefined : { next: other };
+  });
+  return walked && { matmul: walked.stop, scale: walked.scale, nodes: walked.nodes };
 }
 
 /**
