@@ -3,7 +3,8 @@
  * graph after optimizeGraph(…, 'cpu'), in alternating rounds (this machine is noisy), printed as
  * optimized ÷ plain time per call. Models: tiny-sd15's UNet (an 8×8 latent, BENCH_GRAPH_TINY_RUNS
  * calls each, default 300) and bench/generate.ts's SD 1.5 architecture at half width with a 32×32
- * latent (BENCH_GRAPH_HALF_RUNS, default 6; BENCH_GRAPH_HALF=0 skips it). Batch 2, as
+ * latent (BENCH_GRAPH_HALF_RUNS, default 6; BENCH_GRAPH_HALF_LATENT, default 32; BENCH_GRAPH_HALF=0
+ * skips it). Batch 2, as
  * classifier-free guidance runs it. Prints figures only.
  */
 import { execFileSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { optimizeGraph } from '../src/diffusion/graph-optimizer/index.js';
+import { toFloat32 } from '../src/diffusion/onnx-session.js';
 import { randomFeeds } from '../test/helpers/onnx-parity.js';
 import { tempHome } from '../test/helpers/temp-home.js';
 import { buildPipeline, type PipelineConfig, TINY_SD15 } from '../tools/model-builder/pipeline.js';
@@ -44,7 +46,10 @@ async function compare(label: string, unetDir: string, config: PipelineConfig, l
   const feeds = randomFeeds(plain, { sample: [2, config.unet.inChannels, latent, latent], encoder_hidden_states: [2, 77, contextDim] });
   const sessions = await Promise.all([plainFile, optimizedFile].map((file) => ort.InferenceSession.create(file, { executionProviders: ['cpu'] })));
   const totals = [0, 0];
-  for (const session of sessions) await session.run(feeds); // warm-up
+  // The warm-up calls double as a parity check at this model's real width.
+  const [plainOut, optimizedOut] = await Promise.all(sessions.map(async (session) => toFloat32(Object.values(await session.run(feeds))[0]!)));
+  let [difference, scale] = [0, 0];
+  plainOut!.forEach((v, i) => ([difference, scale] = [Math.max(difference, Math.abs(v - optimizedOut![i]!)), Math.max(scale, Math.abs(v))]));
   const perRound = Math.max(1, Math.round(runs / ROUNDS));
   for (let round = 0; round < ROUNDS; round++) {
     // ABBA order, so a drift in the machine's speed falls on both alike.
@@ -53,7 +58,7 @@ async function compare(label: string, unetDir: string, config: PipelineConfig, l
   }
   const calls = perRound * ROUNDS;
   const [plainMs, optimizedMs] = totals.map((t) => t / calls) as [number, number];
-  console.log(`graph-optimize-cpu: ${label}: optimized ÷ plain ${(optimizedMs / plainMs).toFixed(3)} (${optimizedMs.toFixed(2)} vs ${plainMs.toFixed(2)} ms per UNet call, ${calls} calls each, ${JSON.stringify(fused)}, optimizeGraph ${optimizeMs.toFixed(0)} ms)`);
+  console.log(`graph-optimize-cpu: ${label}: optimized ÷ plain ${(optimizedMs / plainMs).toFixed(3)} (${optimizedMs.toFixed(2)} vs ${plainMs.toFixed(2)} ms per UNet call, ${calls} calls each, ${JSON.stringify(fused)}, optimizeGraph ${optimizeMs.toFixed(0)} ms, max |Δ| ${(difference / scale).toExponential(1)} of the output's scale)`);
   await Promise.all(sessions.map((s) => s.release()));
 }
 
@@ -66,7 +71,8 @@ export async function benchGraphOptimizeCpu(): Promise<void> {
     if (process.env.BENCH_GRAPH_HALF !== '0') {
       const half = path.join(home.home, BENCH_MODEL.name);
       buildApart(half, BENCH_MODEL);
-      await compare('SD 1.5 half-width UNet, 32×32 latent', path.join(half, 'unet'), BENCH_MODEL, 32, Number(process.env.BENCH_GRAPH_HALF_RUNS ?? 6));
+      const latent = Number(process.env.BENCH_GRAPH_HALF_LATENT ?? 32);
+      await compare(`SD 1.5 half-width UNet, ${latent}×${latent} latent`, path.join(half, 'unet'), BENCH_MODEL, latent, Number(process.env.BENCH_GRAPH_HALF_RUNS ?? 6));
     }
   } finally {
     home.cleanup();
