@@ -21,7 +21,7 @@ interface ExportedBlock {
   name: string;
   inputs: Record<string, number[]>;
   attentions: number;
-  files: { float32: string; float16: string };
+  files: { float32: string; float16: string; inferred: string };
 }
 
 function contribImport(model: Uint8Array): number | undefined {
@@ -72,6 +72,19 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
       assert.deepEqual(result.fused, {});
     });
   }
+
+  it('drops the value_info of values the fusion removed, and still fuses with value_info present', async () => {
+    for (const block of blocks.filter((b) => b.attentions > 0)) {
+      const plain = new Uint8Array(fs.readFileSync(block.files.inferred));
+      assert.ok((onnx.ModelProto.decode(plain).graph!.valueInfo ?? []).length > 0, `${block.name}: shape inference recorded value_info`);
+      const { bytes, fused } = optimizeGraph(plain, 'cpu');
+      assert.deepEqual(fused, { MultiHeadAttention: block.attentions }, block.name);
+      const graph = onnx.ModelProto.decode(bytes).graph!;
+      const produced = new Set((graph.node ?? []).flatMap((n) => n.output ?? []));
+      assert.deepEqual((graph.valueInfo ?? []).map((v) => v.name).filter((name) => !produced.has(name!)), [], block.name);
+      await assertSameOutputs(plain, bytes, randomFeeds(plain, block.inputs), TOLERANCE.float32);
+    }
+  });
 
   it('fuses for every target alike', () => {
     const plain = new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === 'four-d')!.files.float32));

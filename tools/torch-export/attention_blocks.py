@@ -4,7 +4,7 @@ The modules are written here in plain torch (no diffusers package) in the forms 
 and VAE take, so the optimizer is proven on what the exporter itself writes for them.
 
 Usage: /usr/bin/python3 attention_blocks.py OUT_DIR
-Writes OUT_DIR/<name>.fp32.onnx (and <name>.fp16.onnx) plus OUT_DIR/manifest.json describing each
+Writes OUT_DIR/<name>.fp32.onnx, <name>.fp16.onnx and <name>.inferred.onnx (fp32 with value_info), plus OUT_DIR/manifest.json describing each
 model's inputs and how many attentions it holds.
 """
 import json
@@ -234,6 +234,10 @@ def main():
         fp16 = os.path.join(out_dir, f'{name}.fp16.onnx')
         to_half(fp32, fp16)
         entry['files']['float16'] = fp16
+        # What onnx's shape inference (or an optimizer run before ours) leaves: value_info on every value.
+        inferred = os.path.join(out_dir, f'{name}.inferred.onnx')
+        onnx.save(onnx.shape_inference.infer_shapes(onnx.load(fp32)), inferred)
+        entry['files']['inferred'] = inferred
         manifest.append(entry)
     with open(os.path.join(out_dir, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=1)

@@ -27,8 +27,13 @@ export function fuseAttention(model: Model): number {
     fusedAt.set(index.producer.get(match.output)!, fusedNode(match, uniqueName(names, 'MultiHeadAttention_fused')));
   }
   const removedInputs = [...replaced].flatMap((node) => node.input ?? []);
+  const producedBefore = (graph.node ?? []).flatMap((node) => node.output ?? []);
   graph.node = (graph.node ?? []).flatMap((node) => (fusedAt.has(node) ? [fusedAt.get(node)!] : replaced.has(node) ? [] : [node]));
   removeUnread(graph, removedInputs);
+  // Shapes recorded for values that no longer exist would only mislead a later reader of the graph.
+  const kept = new Set((graph.node ?? []).flatMap((node) => node.output ?? []));
+  const gone = new Set(producedBefore.filter((name) => !kept.has(name)));
+  if (graph.valueInfo?.length) graph.valueInfo = graph.valueInfo.filter((info) => !gone.has(info.name ?? ''));
   if (opsetVersion(model, CONTRIB_DOMAIN) === undefined) model.opsetImport = [...(model.opsetImport ?? []), { domain: CONTRIB_DOMAIN, version: 1 }];
   return matches.length;
 }
