@@ -14,6 +14,8 @@ const HEAD_DIM = WIDTH / HEADS;
 /** What to change in the plain attention, each one a way an almost-attention must not be fused. */
 interface Variant {
   kPerm?: number[];
+  /** A second Transpose on k after the first (torch without its peephole pass: 0,2,1,3 then 0,1,3,2). */
+  kThenPerm?: number[];
   scale?: number;
   /** Divide the scores by this instead of multiplying q. */
   divideScoresBy?: number;
@@ -44,7 +46,8 @@ function attentionModel(v: Variant = {}): Uint8Array {
     ? g.node('Concat', [g.node('Slice', [g.node('Shape', [q]), g.int64s('s', [0]), g.int64s('e', [2])]), g.int64s('hd', [HEADS, HEAD_DIM])], { axis: 0 })
     : v.qSplit ? g.int64s('qsplit', v.qSplit) : split;
   const qHeads = g.node('Transpose', [g.node('Reshape', [q, qSplit])], { perm: [0, 2, 1, 3] });
-  const kHeadsT = g.node('Transpose', [g.node('Reshape', [k, split])], { perm: v.kPerm ?? [0, 2, 3, 1] });
+  const kFirst = g.node('Transpose', [g.node('Reshape', [k, split])], { perm: v.kPerm ?? [0, 2, 3, 1] });
+  const kHeadsT = v.kThenPerm ? g.node('Transpose', [kFirst], { perm: v.kThenPerm }) : kFirst;
   const vHeads = g.node('Transpose', [g.node('Reshape', [val, split])], { perm: [0, 2, 1, 3] });
   const scaledQ = v.divideScoresBy ? qHeads : g.node('Mul', [qHeads, g.floats('scale', [v.scale ?? 1 / Math.sqrt(HEAD_DIM)], [])]);
   let scores = g.node('MatMul', [scaledQ, kHeadsT]);
@@ -80,6 +83,12 @@ describe('attention matcher', () => {
   it('fuses the scores divided by √d, and a named batch and length in the specs', () => {
     assert.deepEqual(optimizeGraph(attentionModel({ divideScoresBy: 2 }), 'cpu').fused, { MultiHeadAttention: 1 });
     assert.deepEqual(optimizeGraph(attentionModel({ qSplit: [BATCH, LQ, HEADS, HEAD_DIM], merge: [BATCH, -1, WIDTH] }), 'cpu').fused, { MultiHeadAttention: 1 });
+  });
+
+  it('fuses k transposed in two steps that compose to [B, h, d, L], and not in two that do not', () => {
+    assert.deepEqual(optimizeGraph(attentionModel({ kPerm: [0, 2, 1, 3], kThenPerm: [0, 1, 3, 2] }), 'cpu').fused, { MultiHeadAttention: 1 });
+    const wrong = attentionModel({ kPerm: [0, 2, 1, 3], kThenPerm: [0, 2, 1, 3] });
+    assert.equal(optimizeGraph(wrong, 'cpu').bytes, wrong);
   });
 
   it('fuses an all-zero addend (baddbmm with beta 0) and keeps a non-zero one', () => {
