@@ -19,6 +19,7 @@ interface ServerFlagValues {
   gpu?: number;
   'device-fallback'?: boolean;
   'direct-io'?: boolean;
+  'graph-optimize'?: boolean;
   metrics?: boolean;
   'datadog-api-key'?: string;
   'memory-budget'?: string;
@@ -72,6 +73,11 @@ export abstract class BaseCommand extends Command {
       description: 'write uploads with direct I/O (O_DIRECT) where the filesystem takes it; --no-direct-io writes them through the page cache (default: on) [env: DTS_UTIL_DIRECT_IO]',
       allowNo: true,
     }),
+    'graph-optimize': Flags.boolean({
+      description:
+        "fuse what plain exports leave unfused (attention into ONNX Runtime's MultiHeadAttention) for the device, at a model's first load, cached beside each part; --no-graph-optimize runs the files as they are (default: on) [env: DTS_UTIL_GRAPH_OPTIMIZE]",
+      allowNo: true,
+    }),
     metrics: Flags.boolean({ description: 'DogStatsD metrics to the Datadog agent; --no-metrics turns them off (default: on) [env: DTS_UTIL_METRICS]', allowNo: true }),
     'datadog-api-key': Flags.string({ description: 'Datadog API key: logs go to Datadog directly; prefer the DD_API_KEY variable (argv is visible in ps)' }),
     'upload-idle-timeout': Flags.integer({ description: 'seconds an upload may receive nothing before it is ended (DEADLINE_EXCEEDED) and discarded (default: 60) [env: DTS_UTIL_UPLOAD_IDLE_TIMEOUT]', min: 1 }),
@@ -102,6 +108,7 @@ export abstract class BaseCommand extends Command {
       gpu: flags.gpu,
       deviceFallback: flags['device-fallback'],
       directIo: flags['direct-io'],
+      graphOptimize: flags['graph-optimize'],
       metrics: flags.metrics,
       datadogApiKey: flags['datadog-api-key'],
       memoryBudget: flags['memory-budget'],

@@ -11,6 +11,8 @@ export interface ServerChoices {
   gpu?: number;
   deviceFallback?: boolean;
   directIo?: boolean;
+  /** Fuse plain exports' attention (and more) for the device at a model's first load (`--no-graph-optimize`). */
+  graphOptimize?: boolean;
   metrics?: boolean;
   /** Seconds an upload may receive nothing before it is ended (`--upload-idle-timeout`). */
   uploadIdleTimeout?: number;

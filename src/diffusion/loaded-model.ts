@@ -9,7 +9,8 @@ import type { UNetCall } from './unet-call.js';
 import { devicePreference } from './device.js';
 import type { EncoderSpec } from './model-parts.js';
 import { inspectModelFolder, type ModelSpec } from './model-spec.js';
-import { floatTensor, inputNamed, intTensor, openSession, toFloat32, type ModelSession, type RunClock, type TensorType } from './onnx-session.js';
+import { floatTensor, inputNamed, intTensor, openOnDevice, openSession, toFloat32, type ModelSession, type RunClock, type SessionOpener, type TensorType } from './onnx-session.js';
+import { optimizedPart } from './optimized-graphs.js';
 /** UNet inputs that come per batch item from the family's conditioning (see unet-call.ts). */
 const EXTRA_UNET_INPUTS = ['text_embeds', 'time_ids', 'timestep_cond'];
 
@@ -53,7 +54,10 @@ export class LoadedModel {
     readonly loadMs: number,
   ) {}
 
-  static async load(dir: string, name: string, device: string, gpu = 0): Promise<LoadedModel> {
+  /** What the graph optimizer fused in each part, as loaded ({} per part it left as it was). */
+  fused: Record<string, Record<string, number>> = {};
+
+  static async load(dir: string, name: string, device: string, gpu = 0, options: { graphOptimize?: boolean } = {}): Promise<LoadedModel> {
     const started = performance.now();
     // The request handler refused a bad folder already; this catches one changed since.
     const inspection = inspectModelFolder(dir);
@@ -62,14 +66,17 @@ export class LoadedModel {
     const devices = devicePreference(device);
     const fallbacks: string[] = [];
     const scheduler = readJson<SchedulerConfig>(path.join(dir, 'scheduler', 'scheduler_config.json'), {});
-    const open = (component: string) => openSession(path.join(dir, component, 'model.onnx'), devices, fallbacks, gpu);
+    const fused: Record<string, Record<string, number>> = {};
+    const open = (component: string) => openSession(path.join(dir, component, 'model.onnx'), devices, fallbacks, gpu, options.graphOptimize ? optimizingOpener(component, fused) : openOnDevice);
     const encoders: LoadedEncoder[] = [];
     for (const encoder of spec.encoders) {
       encoders.push({ spec: encoder, tokenizer: await ClipTokenizer.fromDirectory(path.join(dir, encoder.tokenizer)), session: await open(encoder.folder) });
     }
     const unet = await open('unet');
     const vaeDecoder = await open('vae_decoder');
-    return new LoadedModel(name, spec, scheduler, encoders, unet, vaeDecoder, fallbacks, performance.now() - started);
+    const model = new LoadedModel(name, spec, scheduler, encoders, unet, vaeDecoder, fallbacks, performance.now() - started);
+    model.fused = fused;
+    return model;
   }
 
   get device(): string {
@@ -181,3 +188,28 @@ function concatFeatures(parts: { data: Float32Array; dim: number }[], rows: numb
   }
   return out;
 }
+
+/**
+ * Opens each part from its graph optimized for the device it is opened on (made at the first
+ * load, then cached beside it; see optimized-graphs.ts), noting what was fused. Should the
+ * optimized graph not open, the part's own file is opened instead: an optimization never costs a
+ * model that worked before.
+ */
+function optimizingOpener(component: string, fused: Record<string, Record<string, number>>, open: SessionOpener = openOnDevice): SessionOpener {
+  return async (file, device, gpu) => {
+    const part = optimizedPart(file, device);
+    if (part.file === file) {
+      fused[component] = {};
+      return open(file, device, gpu);
+    }
+    try {
+      const session = await open(part.file, device, gpu);
+      fused[component] = part.fused;
+      return session;
+    } catch {
+      fused[component] = {};
+      return open(file, device, gpu);
+    }
+  };
+}
+

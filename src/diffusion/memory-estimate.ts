@@ -58,7 +58,8 @@ export function modelResidentBytes(modelDir: string): number {
       continue;
     }
     for (const entry of entries) {
-      if (entry.name.endsWith('.json')) continue;
+      // Hidden files are the graph optimizer's caches (optimized-graphs.ts): loaded instead of the part, not beside it.
+      if (entry.name.endsWith('.json') || entry.name.startsWith('.')) continue;
       try {
         const stat = fs.statSync(path.join(modelDir, part, entry.name)); // follows links, as ORT does
         if (stat.isFile()) total += stat.size;

@@ -15,11 +15,11 @@ function readJson(file: string): Record<string, unknown> {
   }
 }
 
-/** Bytes of the files under a folder; links inside it are not followed. */
+/** Bytes of the model's own files under a folder (not the hidden caches the graph optimizer keeps beside them); links inside it are not followed. */
 export function sizeOnDisk(dir: string): number {
   let total = 0;
   for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
+    if (entry.isFile() && !entry.name.startsWith('.')) total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
   }
   return total;
 }

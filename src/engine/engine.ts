@@ -9,6 +9,7 @@ import { DATADOG_KEY_ENV, SECRET_ENV } from '../config/settings.js';
 import { GenerationError } from './errors.js';
 import { resolveMemoryBudget, type MemoryBudget } from './memory-budget.js';
 import type { Resident } from './model-cache.js';
+import { describeFused } from '../diffusion/optimized-graphs.js';
 import { RELOADED_NOTE, type CacheChange, type FromWorker, type GenerationResult, type Progress, type ToWorker, type WorkerConfig } from './messages.js';
 
 export interface EngineOptions {
@@ -19,6 +20,8 @@ export interface EngineOptions {
   device: string;
   /** CUDA device id. */
   gpu: number;
+  /** Load model parts optimized for their device (serve --no-graph-optimize turns it off). */
+  graphOptimize?: boolean;
   /** Folders the worker's loader needs for CUDA's libraries (the device probe found them); the loader reads LD_LIBRARY_PATH only at start. */
   libraryDirs?: string[];
   /** What loaded models plus the running job's working memory may take ("80%", "12GiB"); see ModelCache and resolveMemoryBudget. */
@@ -154,7 +157,7 @@ export class Engine {
 
   private ensureWorker(): ChildProcess {
     if (this.worker) return this.worker;
-    const config: WorkerConfig = { device: this.options.device, gpu: this.options.gpu, memoryBudgetBytes: this.memoryBudgetBytes };
+    const config: WorkerConfig = { device: this.options.device, gpu: this.options.gpu, memoryBudgetBytes: this.memoryBudgetBytes, graphOptimize: this.options.graphOptimize ?? true };
     const worker = fork(fileURLToPath(new URL('./worker.js', import.meta.url)), [JSON.stringify(config)], {
       // Structured clone over the channel: typed arrays (the PNGs) arrive as they were sent.
       serialization: 'advanced',
@@ -202,7 +205,8 @@ export class Engine {
     this.resident = resident;
     const loaded = resident.map((m) => m.name);
     if (event.change === 'loaded') {
-      this.options.logger.info(`model ${event.model} loaded in ${event.loadMs.toFixed(0)} ms${event.replaced ? RELOADED_NOTE : ''}`, { model: event.model, device: event.device, loadMs: Math.round(event.loadMs), bytes: event.bytes, loaded });
+      const fused = describeFused(event.fused);
+      this.options.logger.info(`model ${event.model} loaded in ${event.loadMs.toFixed(0)} ms${event.replaced ? RELOADED_NOTE : ''}${fused ? `; ${fused}` : ''}`, { model: event.model, device: event.device, loadMs: Math.round(event.loadMs), bytes: event.bytes, loaded, fused: event.fused });
     } else {
       this.options.logger.info(`evicted model ${event.model} to make room: loading ${event.for} would exceed the memory budget`, { model: event.model, bytes: event.bytes, for: event.for, memoryBudgetBytes: this.memoryBudgetBytes, loaded });
     }

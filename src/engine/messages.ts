@@ -37,13 +37,15 @@ export interface WorkerConfig {
   device: string;
   gpu: number;
   memoryBudgetBytes: number;
+  /** Load each model part optimized for its device (src/diffusion/optimized-graphs.ts). */
+  graphOptimize: boolean;
 }
 
 /** Said after "model X loaded in N ms" when the cache held the folder before, from files since replaced. */
 export const RELOADED_NOTE = ' (reloaded: its files changed on disk since it was last loaded)';
 
 /** A change to the worker's model cache, with what is loaded after it (least recently used first). */
-export type CacheChange = { change: 'loaded'; model: string; bytes: number; loadMs: number; device: string; replaced: boolean } | { change: 'evicted'; model: string; bytes: number; for: string };
+export type CacheChange = { change: 'loaded'; model: string; bytes: number; loadMs: number; device: string; replaced: boolean; fused: Record<string, Record<string, number>> } | { change: 'evicted'; model: string; bytes: number; for: string };
 
 export type FromWorker =
   | { type: 'progress'; jobId: number; progress: Progress }

@@ -10,6 +10,7 @@ import { runPipeline } from '../diffusion/pipeline.js';
 import { UnknownSamplerError } from '../diffusion/samplers/registry.js';
 import { PACKAGE_VERSION } from '../util/package-root.js';
 import { isOutOfMemory, ModelCache, ModelCacheFullError, type Acquired, type Resident } from './model-cache.js';
+import { describeFused } from '../diffusion/optimized-graphs.js';
 import { RELOADED_NOTE, type FailureKind, type FromWorker, type RunJob, type ToWorker, type WorkerConfig } from './messages.js';
 
 /**
@@ -23,7 +24,7 @@ import { RELOADED_NOTE, type FailureKind, type FromWorker, type RunJob, type ToW
  * same load, answered in 6–7 ms (bench/README.md). A crash in a native kernel also ends only this
  * process: the server reports the job as failed and starts a new worker for the next one.
  */
-const { device, gpu, memoryBudgetBytes } = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
+const { device, gpu, memoryBudgetBytes, graphOptimize } = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 
 // Lower this process's scheduling priority, every thread of it, before ONNX Runtime creates its
 // thread pool (whose threads inherit it: on Linux a priority belongs to a thread). Generation
@@ -83,11 +84,12 @@ async function acquireModel(message: RunJob, events: string[]): Promise<Acquired
     events.push(`evicted model ${victim.name} (${formatBytes(victim.bytes)}) to make room for ${modelName}: memory budget ${formatBytes(models.budgetBytes)}`);
     post({ type: 'cache', jobId, event: { change: 'evicted', model: victim.name, bytes: victim.bytes, for: modelName }, resident: models.resident() });
   };
-  const acquired = await models.acquire(spec, message.workingBytes, () => LoadedModel.load(modelDir, modelName, device, gpu), onEvict);
+  const acquired = await models.acquire(spec, message.workingBytes, () => LoadedModel.load(modelDir, modelName, device, gpu, { graphOptimize }), onEvict);
   const { model, loaded, replaced } = acquired;
   if (loaded) {
-    events.push(`model ${modelName} loaded in ${model.loadMs.toFixed(0)} ms on ${model.device}${replaced ? RELOADED_NOTE : ''}`);
-    post({ type: 'cache', jobId, event: { change: 'loaded', model: modelName, bytes: spec.bytes, loadMs: model.loadMs, device: model.device, replaced }, resident: models.resident() });
+    const fused = describeFused(model.fused);
+    events.push(`model ${modelName} loaded in ${model.loadMs.toFixed(0)} ms on ${model.device}${replaced ? RELOADED_NOTE : ''}${fused ? `; ${fused}` : ''}`);
+    post({ type: 'cache', jobId, event: { change: 'loaded', model: modelName, bytes: spec.bytes, loadMs: model.loadMs, device: model.device, replaced, fused: model.fused }, resident: models.resident() });
   }
   return acquired;
 }

@@ -95,7 +95,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     ...FLOW_CONTROL_OPTION,
   });
   raiseStreamWindow(server, logger);
-  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: devices.order.join(','), gpu: settings.gpu, libraryDirs: devices.libraryDirs, memoryBudget: settings.memoryBudget, onQueue: (depth, waitMs) => metrics.queue(depth, waitMs) });
+  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: devices.order.join(','), gpu: settings.gpu, libraryDirs: devices.libraryDirs, graphOptimize: settings.graphOptimize, memoryBudget: settings.memoryBudget, onQueue: (depth, waitMs) => metrics.queue(depth, waitMs) });
   const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel, onGenerated: (model: string, result: GenerationResult, requestId: string) => reportGeneration(metrics, logger, model, result, requestId) };
   const openCalls = new OpenCalls();
   const adapter = new HandlerAdapter(logger, openCalls);

@@ -280,6 +280,7 @@ function configFor(settings: ServerSettings): ConfigFile {
     deviceFallback: settings.deviceFallback,
     // Written only when turned off, so an install from before the setting existed is unchanged.
     ...(settings.directIo ? {} : { directIo: false }),
+    ...(settings.graphOptimize ? {} : { graphOptimize: false }),
     metrics: settings.metrics,
     memoryBudget: settings.memoryBudget,
     // Written only when changed, as directIo: an install keeps following the defaults.

@@ -72,6 +72,7 @@ describe('settings precedence: flag > environment > config.json > default', () =
   for (const [setting, variable] of [
     ['deviceFallback', 'DTS_UTIL_DEVICE_FALLBACK'],
     ['directIo', 'DTS_UTIL_DIRECT_IO'],
+    ['graphOptimize', 'DTS_UTIL_GRAPH_OPTIMIZE'],
   ] as const) {
     it(`takes ${setting} from flag, environment or config.json, on by default`, () => {
       assert.equal(resolveServerSettings({}, home.env)[setting], true);
