@@ -4,7 +4,7 @@
  * (a silent fallback to CPU counts as "not available"), warms up (WebGPU compiles its shaders on
  * the first run), then times one generation and prints a single JSON line on stdout.
  *
- *   node dist/bench/gpu/device-run.js <device> <modelDir> <steps> <size> <capSeconds>
+ *   node dist/bench/gpu/device-run.js <device> <modelDir> <steps> <size> <capSeconds> [optimize|as-is]
  *
  * `capSeconds` bounds the timed sampling: a device too slow to finish every step in it (the CPU
  * on a big model) reports its speed over the steps it did, marked as capped.
@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 
 import { LoadedModel } from '../../src/diffusion/loaded-model.js';
+import { describeFused } from '../../src/diffusion/optimized-graphs.js';
 import { runPipeline } from '../../src/diffusion/pipeline.js';
 import type { GenerationParams } from '../../src/diffusion/request.js';
 import { DataType, GraphBuilder } from '../../tools/model-builder/onnx-graph.js';
@@ -33,6 +34,8 @@ export interface DeviceResult {
   totalMs?: number;
   /** Peak resident memory of this process (the host side of the device's work). */
   maxRssMiB?: number;
+  /** What the graph optimizer fused at load, when the model was loaded through it. */
+  fused?: string;
 }
 
 class CapReached extends Error {}
@@ -75,12 +78,13 @@ async function probe(device: string): Promise<string | undefined> {
   }
 }
 
-async function measure(device: string, modelDir: string, steps: number, size: number, capSeconds: number): Promise<DeviceResult> {
+async function measure(device: string, modelDir: string, steps: number, size: number, capSeconds: number, optimize: boolean): Promise<DeviceResult> {
   const unavailable = await probe(device);
   if (unavailable) return { device, ok: false, reason: unavailable };
   let model: LoadedModel;
   try {
-    model = await LoadedModel.load(modelDir, 'sd15-fp16', device, 0);
+    // 'optimize': as the server loads it by default, through the graph optimizer (its first load writes the cache).
+    model = await LoadedModel.load(modelDir, 'sd15-fp16', device, 0, { graphOptimize: optimize });
   } catch (error) {
     return { device, ok: false, reason: (error as Error).message.split('\n')[0] };
   }
@@ -124,6 +128,7 @@ async function measure(device: string, modelDir: string, steps: number, size: nu
       device,
       ok: true,
       loadMs: model.loadMs,
+      fused: describeFused(model.fused),
       warmupMs,
       steps,
       stepsDone: steps,
@@ -134,7 +139,7 @@ async function measure(device: string, modelDir: string, steps: number, size: nu
     };
   } catch (error) {
     if (!(error instanceof CapReached)) throw error;
-    return { device, ok: true, loadMs: model.loadMs, warmupMs, steps, stepsDone, capped: true, itPerSec: stepsDone / ((lastStepAt - samplingStart) / 1000) };
+    return { device, ok: true, loadMs: model.loadMs, fused: describeFused(model.fused), warmupMs, steps, stepsDone, capped: true, itPerSec: stepsDone / ((lastStepAt - samplingStart) / 1000) };
   } finally {
     await model.release();
   }
@@ -155,14 +160,14 @@ function peakRssMiB(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
 
-const [device, modelDir, steps, size, cap] = process.argv.slice(2);
+const [device, modelDir, steps, size, cap, mode] = process.argv.slice(2);
 if (!device || !modelDir) {
   console.error('usage: device-run.js <device> <modelDir> <steps> <size> <capSeconds>');
   process.exit(2);
 }
 let result: DeviceResult;
 try {
-  result = await measure(device, modelDir, Number(steps ?? 20), Number(size ?? 512), Number(cap ?? 120));
+  result = await measure(device, modelDir, Number(steps ?? 20), Number(size ?? 512), Number(cap ?? 120), mode === 'optimize');
 } catch (error) {
   result = { device, ok: false, reason: `failed while running: ${(error as Error).message.split('\n')[0]}` };
 }

@@ -10,7 +10,8 @@
  * Environment: BENCH_GPU_DEVICES (default cuda,webgpu,cpu), BENCH_GPU_STEPS (20),
  * BENCH_GPU_SIZE (512), BENCH_GPU_CPU_CAP_S (seconds of timed CPU sampling, default 45),
  * BENCH_GPU_MODELS (default sd15-fp16-fused,sd15-fp16: model-builder names),
- * BENCH_GPU_MODELS_DIR (default $TMPDIR/dts-bench-gpu; built models there are reused),
+ * BENCH_GPU_MODELS_DIR (default $TMPDIR/dts-bench-gpu; built models there are reused); a model name
+ * ending in :optimized is that build loaded through dts-util's graph optimizer (a plain export fused at load),
  * OUT (a folder: results are also written there as gpu-bench.json).
  * Published reference: ORT CUDA on an H100 ≈ 87 it/s for SD 1.5 at 512² (fp16, FACTS.md).
  */
@@ -31,7 +32,7 @@ const devices = (process.env.BENCH_GPU_DEVICES ?? 'cuda,webgpu,cpu').split(',').
 const steps = Number(process.env.BENCH_GPU_STEPS ?? 20);
 const size = Number(process.env.BENCH_GPU_SIZE ?? 512);
 const cpuCapSeconds = Number(process.env.BENCH_GPU_CPU_CAP_S ?? 45);
-const models = (process.env.BENCH_GPU_MODELS ?? 'sd15-fp16-fused,sd15-fp16').split(',').filter(Boolean);
+const models = (process.env.BENCH_GPU_MODELS ?? 'sd15-fp16-fused,sd15-fp16,sd15-fp16:optimized').split(',').filter(Boolean);
 const modelsDir = process.env.BENCH_GPU_MODELS_DIR ?? path.join(os.tmpdir(), 'dts-bench-gpu');
 /** A device that hangs (a driver stuck in shader compilation, say) must not eat the whole lease. */
 const DEVICE_TIMEOUT_MS = 180_000;
@@ -76,10 +77,10 @@ function baselineGpuMiB(): number | undefined {
   return Number.isFinite(value) ? value : undefined;
 }
 
-function runDevice(device: string, modelDir: string): Promise<DeviceResult> {
+function runDevice(device: string, modelDir: string, optimize: boolean): Promise<DeviceResult> {
   const cap = device === 'cpu' ? cpuCapSeconds : DEVICE_TIMEOUT_MS / 1000;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(here, 'device-run.js'), device, modelDir, String(steps), String(size), String(cap)], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
+    const child = spawn(process.execPath, [path.join(here, 'device-run.js'), device, modelDir, String(steps), String(size), String(cap), optimize ? 'optimize' : 'as-is'], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -128,12 +129,13 @@ if (gpuDevices.length > 0 && process.env.BENCH_GPU_PARITY !== '0') {
 }
 const results: (DeviceResult & { model: string; gpuPeakMiB?: number })[] = [];
 for (const model of models) {
-  const modelDir = buildModel(model);
+  const [build, variant] = model.split(':');
+  const modelDir = buildModel(build!);
   for (const device of devices) {
     const base = baselineGpuMiB();
     const sampler = gpuMemorySampler();
     const started = performance.now();
-    const result = await runDevice(device, modelDir);
+    const result = await runDevice(device, modelDir, variant === 'optimized');
     const peak = sampler.stop();
     const gpuPeakMiB = device !== 'cpu' && peak !== undefined && base !== undefined ? peak - base : undefined;
     results.push({ ...result, model, gpuPeakMiB });
@@ -144,7 +146,7 @@ for (const model of models) {
       const versusPublished = device === 'cuda' && result.itPerSec !== undefined ? ` = ${(result.itPerSec / ORT_PUBLISHED_IT_S).toFixed(2)}× ORT's published ${ORT_PUBLISHED_IT_S} it/s` : '';
       const firstRun = ((result.loadMs ?? 0) + (result.warmupMs ?? 0)) / 1000;
       console.log(
-        `${model} on ${device}: ${fmt(result.itPerSec, 2)} it/s${versusPublished}${stepsNote}; first run ${fmt(firstRun)} s (load ${fmt((result.loadMs ?? 0) / 1000)} s, warm-up ${fmt((result.warmupMs ?? 0) / 1000)} s), decode ${fmt(result.decodeMs, 0)} ms; peak RSS ${result.maxRssMiB} MiB${gpuPeakMiB !== undefined ? `, GPU memory +${gpuPeakMiB} MiB` : ''} (${wall} s)`,
+        `${model} on ${device}: ${fmt(result.itPerSec, 2)} it/s${versusPublished}${stepsNote}; first run ${fmt(firstRun)} s (load ${fmt((result.loadMs ?? 0) / 1000)} s, warm-up ${fmt((result.warmupMs ?? 0) / 1000)} s), decode ${fmt(result.decodeMs, 0)} ms; peak RSS ${result.maxRssMiB} MiB${gpuPeakMiB !== undefined ? `, GPU memory +${gpuPeakMiB} MiB` : ''}${result.fused ? `; ${result.fused}` : ''} (${wall} s)`,
       );
     }
   }
