@@ -25,9 +25,15 @@ describe('install scripts (package.json allowScripts)', () => {
     assert.deepEqual(undecided, []);
   });
 
-  it('lets the scripts run that the tool needs: Node 24 itself, the CUDA provider download, the DogStatsD socket addon', () => {
+  it('lets the scripts run that the tool needs: Node 24 itself, the DogStatsD socket addon', () => {
     // node@24's preinstall puts the Node binary in node_modules/.bin; without it npx runs the system Node.
-    for (const name of ['node', 'onnxruntime-node', 'unix-dgram']) assert.equal(allowScripts[name], true, name);
+    for (const name of ['node', 'unix-dgram']) assert.equal(allowScripts[name], true, name);
+  });
+
+  it("keeps onnxruntime-node's own download off: the CUDA provider comes from the npm registry (scripts/fetch-cuda-provider.mjs)", () => {
+    // Its script fetches a CUDA 12 provider from NuGet, a second source and the wrong CUDA for the pinned core.
+    assert.equal(allowScripts['onnxruntime-node'], false);
+    assert.match(readJson('package.json').scripts.postinstall, /fetch-cuda-provider\.mjs/);
   });
 
   it('names no package that is not locked with an install script (a stale entry would hide a future one)', () => {
