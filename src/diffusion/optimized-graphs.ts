@@ -1,7 +1,9 @@
 import fs from 'node:fs';
-import path from 'node:path';
 
 import { optimizeGraph, type OptimizeTarget } from './graph-optimizer/index.js';
+import { optimizedPaths } from './optimizer-cache-names.js';
+
+export { isOptimizerCache, optimizedPaths } from './optimizer-cache-names.js';
 
 /**
  * Bumped whenever the optimizer writes something different for the same input: every cached
@@ -30,17 +32,6 @@ interface CacheRecord {
 }
 
 const TARGETS = new Set<string>(['cuda', 'webgpu', 'cpu']);
-
-/**
- * Where the optimized graph of `source` for `target` lives: beside it, as a hidden file, so a
- * model with its weights in external data files (referenced relative to the graph) finds them,
- * and so uploads, `models list` and the model's fingerprint (which skip hidden files) do not see it.
- */
-export function optimizedPaths(source: string, target: OptimizeTarget): { graph: string; record: string } {
-  const dir = path.dirname(source);
-  const base = `.${path.basename(source, '.onnx')}.dts-util-${target}`;
-  return { graph: path.join(dir, `${base}.onnx`), record: path.join(dir, `${base}.json`) };
-}
 
 function identity(file: string): CacheRecord['source'] {
   const stats = fs.statSync(file);

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
+import { isOptimizerCache } from '../diffusion/optimizer-cache-names.js';
 import { isInside } from '../util/path-inside.js';
 import { quoteInput } from '../util/quote-input.js';
 import { invalidArgument, ServiceError } from './errors.js';
@@ -40,6 +41,8 @@ export function splitRelativeName(name: string): string[] {
     if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) throw invalidPath(`a folder or file name in ${quoteInput(name)} is longer than ${MAX_SEGMENT_BYTES} bytes (UTF-8; ENAMETOOLONG)`);
   }
   if (segments[0] === STAGING_DIR) throw invalidPath(`${STAGING_DIR} is reserved for uploads in progress`);
+  // A client's file under that name would be loaded in place of the part it names.
+  if (isOptimizerCache(segments.at(-1)!)) throw invalidPath(`${quoteInput(segments.at(-1)!)} is reserved for the server's optimized graphs`);
   return segments;
 }
 

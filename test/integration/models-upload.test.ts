@@ -151,6 +151,7 @@ describe('models upload (library) to a real TLS server', () => {
       ['/abs/x.onnx', /is absolute/],
       ['sd\\unet.onnx', /separate folders with '\/'/],
       ['.dts-util-incoming/x.onnx', /reserved for uploads in progress/],
+      ['sd15/unet/.model.dts-util-cuda.onnx', /reserved for the server's optimized graphs/],
     ] as const) {
       await assert.rejects(uploadModel(t.client(), file, { as }), (error: Error) => error.message.startsWith(`--as ${as} is not a name inside the models directory`) && why.test(error.message));
     }

@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 
 import { modelResidentBytes } from '../../src/diffusion/memory-estimate.js';
 import { sizeOnDisk } from '../../src/diffusion/model-inventory.js';
-import { optimizedPart, optimizedPaths } from '../../src/diffusion/optimized-graphs.js';
+import { isOptimizerCache, optimizedPart, optimizedPaths } from '../../src/diffusion/optimized-graphs.js';
 import { DataType, GraphBuilder } from '../../tools/model-builder/onnx-graph.js';
 import { runCli } from '../helpers/cli.js';
 import { tempHome } from '../helpers/temp-home.js';
@@ -31,6 +31,9 @@ describe('optimized graphs, cached beside each part (real files, the real optimi
     await session.release();
     const again = optimizedPart(unet, 'cpu');
     assert.deepEqual(again, { ...first, cached: true });
+    // Named so that clients cannot write or ask for it (UploadFile refuses the name).
+    assert.ok(isOptimizerCache(path.basename(first.file)) && isOptimizerCache(path.basename(optimizedPaths(unet, 'cpu').record)));
+    assert.ok(!isOptimizerCache('model.onnx') && !isOptimizerCache('.model.onnx_data'));
     // The cache is not the model's: its size and memory cost stay those of its own files.
     assert.deepEqual([modelResidentBytes(model), sizeOnDisk(model)], costs);
   });
