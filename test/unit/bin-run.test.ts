@@ -61,8 +61,8 @@ describe('bin/run.js (the dts-util entry point)', () => {
     const topic = await runBin([], ['models', '--help']);
     assert.equal(topic.code, 0, topic.stderr);
     const description = topic.stdout.split('\n')[0]!;
-    assert.match(description, /list.*pull.*upload.*verify.*remove/);
-    for (const command of ['list', 'pull', 'upload', 'verify', 'rm']) assert.match(topic.stdout, new RegExp(`^  models ${command} `, 'm'));
+    assert.match(description, /list.*pull.*upload.*verify.*optimize.*remove/);
+    for (const command of ['list', 'pull', 'upload', 'verify', 'optimize', 'rm']) assert.match(topic.stdout, new RegExp(`^  models ${command} `, 'm'));
   });
 
   it("warns in --help that npx keeps --shared-secret visible in its own command line", async () => {
