@@ -73,7 +73,7 @@ interface Planned extends LocalFile {
 }
 
 /** What to send: a folder's files under NAME/, or one file under its --as name. */
-function plan(source: string, as: string | undefined): { name: string; files: Planned[] } {
+export function planUpload(source: string, as: string | undefined): { name: string; files: Planned[] } {
   let stats: fs.Stats;
   try {
     stats = fs.statSync(source);
@@ -160,7 +160,7 @@ async function alreadyThere(connection: Connection, files: Planned[], onProgress
  */
 export async function uploadModel(connection: Connection, source: string, options: ModelUploadOptions = {}): Promise<ModelUploadResult> {
   const started = performance.now();
-  const { name, files } = plan(source, options.as);
+  const { name, files } = planUpload(source, options.as);
   const skip = await alreadyThere(connection, files, options.onProgress);
   const toSend = files.filter((f) => !skip.has(f.remote));
   const total = toSend.reduce((sum, f) => sum + f.size, 0);

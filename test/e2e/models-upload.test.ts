@@ -91,6 +91,10 @@ describe('dts-util models upload (built binary, real TLS server in its own proce
     }
     const server = path.join(home.home, 'models');
     assert.ok(!fs.existsSync(path.join(server, 'loose.onnx')) && !fs.existsSync(path.join(server, 'just-a-folder')), 'something reached the models directory');
+    // Checked before connecting: the same answer with no server and no CA at all.
+    const nowhere = await runCli(['models', 'upload', single, '--port', '1', '--ca', path.join(home.home, 'no-such-ca.pem')], home.env);
+    assert.equal(nowhere.code, 2);
+    assert.match(oneLine(nowhere.stderr), /is a single file, and a file on its own is no model/);
   });
 
   it('says how to start a server when none answers, that --tls must match, and which --ca to use (exit 1)', async () => {

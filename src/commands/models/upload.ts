@@ -7,7 +7,7 @@ import { resolveConnectionSettings } from '../../config/settings.js';
 import { formatBytes } from '../../util/format-bytes.js';
 import { formatCount } from '../../util/format-count.js';
 import { ProgressLine } from '../../models/progress.js';
-import { uploadModel, type ModelUploadResult } from '../../models/upload-folder.js';
+import { planUpload, uploadModel, type ModelUploadResult } from '../../models/upload-folder.js';
 
 
 export default class ModelsUpload extends BaseCommand {
@@ -29,6 +29,8 @@ export default class ModelsUpload extends BaseCommand {
 
   async run(): Promise<ModelUploadResult> {
     const { args, flags } = await this.parse(ModelsUpload);
+    // What to send is checked first: a source that is no model is a usage error whatever the server.
+    planUpload(args.source, flags.as);
     const settings = resolveConnectionSettings(this.connectionFlags(flags));
     this.noteSettingsSource(settings);
     const caPath = caPathFor(settings, flags.ca);
