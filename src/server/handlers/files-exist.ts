@@ -12,7 +12,7 @@ export const MAX_FILES_PER_REQUEST = 1000;
 /** Names checked at once: enough to keep the disk busy, few enough that other calls are not kept waiting. */
 const CHECKS_IN_FLIGHT = 32;
 
-interface Answer {
+export interface Answer {
   error: string;
   size: number;
   sha256: string;
@@ -38,7 +38,8 @@ export function filesExist(modelsDir: string) {
   };
 }
 
-function checkBounds(names: readonly string[]): void {
+/** Refuses a request over the bounds as a whole (the Draw Things FilesExist shares them). */
+export function checkBounds(names: readonly string[]): void {
   if (names.length > MAX_FILES_PER_REQUEST) {
     throw invalidArgument(`too many names (${names.length}); ask for at most ${MAX_FILES_PER_REQUEST} per call`);
   }
@@ -48,7 +49,8 @@ function checkBounds(names: readonly string[]): void {
   });
 }
 
-async function checkOne(modelsDir: string, name: string, withSha256: boolean): Promise<Answer> {
+/** One name's answer; a bad or missing name is an answer with its reason, not a failed call. */
+export async function checkOne(modelsDir: string, name: string, withSha256: boolean): Promise<Answer> {
   const problem = (error: string): Answer => ({ error, size: 0, sha256: '' });
   try {
     const file = await resolveInside(modelsDir, name);
