@@ -3,11 +3,8 @@ import { status } from '@grpc/grpc-js';
 import type { FileExistenceResponse, FileListRequest } from '../../generated/draw_things_image_service.js';
 import { mapLimited } from '../../util/map-limited.js';
 import { ServiceError } from '../errors.js';
-import { checkBounds, checkOne } from '../handlers/files-exist.js';
+import { checkBounds, checkOne, CHECKS_IN_FLIGHT } from '../file-check.js';
 import { offeredModels } from './model-offer.js';
-
-/** Names checked at once, as in the seed's FilesExist. */
-const CHECKS_IN_FLIGHT = 32;
 
 export interface DrawThingsFilesExistOptions {
   modelsDir: string;
