@@ -20,23 +20,31 @@ def message_classes(descriptor_set: str) -> dict:
     for file in files.file:
         pool.Add(file)
     factory = message_factory.MessageFactory(pool)
-    names = ("EchoRequest", "EchoReply")
+    names = ("EchoRequest", "EchoReply", "FileListRequest", "FileExistenceResponse")
     # No package: the full names are the bare message names.
     return {name: factory.GetPrototype(pool.FindMessageTypeByName(name)) for name in names}
 
 
-def call_draw_things(channel, descriptor_set: str, secret: str) -> dict:
-    classes = message_classes(descriptor_set)
-    echo = channel.unary_unary(
-        "/ImageGenerationService/Echo",
+def unary(channel, method: str, reply_class):
+    return channel.unary_unary(
+        f"/ImageGenerationService/{method}",
         request_serializer=lambda m: m.SerializeToString(),
-        response_deserializer=classes["EchoReply"].FromString,
+        response_deserializer=reply_class.FromString,
     )
+
+
+def call_draw_things(channel, descriptor_set: str, secret: str, files: list) -> dict:
+    classes = message_classes(descriptor_set)
+    echo = unary(channel, "Echo", classes["EchoReply"])
+    files_exist = unary(channel, "FilesExist", classes["FileExistenceResponse"])
     request = classes["EchoRequest"]
     # The secret travels in the request, never in metadata.
     accepted = echo(request(name="python", sharedSecret=secret), timeout=10)
     refused = echo(request(name="python"), timeout=10)
+    existence = files_exist(classes["FileListRequest"](files=files, filesWithHash=files, sharedSecret=secret), timeout=10)
     return {
+        "dt_existences": list(existence.existences),
+        "dt_hashes": [h.hex() for h in existence.hashes],
         "dt_message": accepted.message,
         "dt_files": list(accepted.files),
         "dt_models": json.loads(accepted.override.models.decode("utf-8")),

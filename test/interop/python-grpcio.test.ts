@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -49,5 +50,8 @@ describe('interoperability with Python grpcio (Debian python3-grpcio)', () => {
     assert.ok(reply.dt_models.some((m: { file: string; version: string }) => m.file === 'smoke' && m.version === 'v1'));
     assert.ok(reply.dt_server_identifier > 0);
     assert.deepEqual(reply.dt_secret_missing, [false, true]);
+    // FilesExist over the same names plus the built-in model; hashes cross as raw 32-byte SHA-256.
+    assert.deepEqual(reply.dt_existences, [true, true, false, false]);
+    assert.deepEqual(reply.dt_hashes, ['', crypto.createHash('sha256').update('{}').digest('hex'), '', '']);
   });
 });

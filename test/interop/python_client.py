@@ -47,7 +47,7 @@ def call_server(proto_dir: str, address: str, ca_file: str, files: list, out: st
             unauthenticated = "OK"
         except grpc.RpcError as error:
             unauthenticated = error.code().name
-        draw_things = call_draw_things(channel, os.environ["DTS_INTEROP_DESCRIPTORS"], secret or "")
+        draw_things = call_draw_things(channel, os.environ["DTS_INTEROP_DESCRIPTORS"], secret or "", ["smoke", *files])
     print(json.dumps({
         **draw_things,
         "echo": echo.message,
