@@ -8,7 +8,7 @@ import { unaryCall, type Connection } from '../client/client.js';
 import { uploadLocalFile } from '../client/upload.js';
 import { UsageError } from '../config/errors.js';
 import type { FilesExistRequest, FilesExistResponse } from '../generated/image_generation.js';
-import { MAX_FILES_PER_REQUEST } from '../server/handlers/files-exist.js';
+import { MAX_FILES_PER_REQUEST } from '../server/file-check.js';
 import { splitRelativeName } from '../server/models-dir.js';
 import { checkModelName, listModelFiles, type LocalFile } from './local-files.js';
 import { localSha256 } from '../util/file-hash.js';

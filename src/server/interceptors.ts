@@ -4,9 +4,14 @@ import { Metadata, ResponderBuilder, ServerInterceptingCall, ServerListenerBuild
 
 import type { Logger } from '../log/logger.js';
 import { REQUEST_ID_HEADER } from './adapt.js';
+import { DRAW_THINGS_PATH_PREFIX } from './draw-things/service.js';
 
-/** Services that answer without the shared secret: probes and tools must work unauthenticated. */
-const OPEN_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.v1.ServerReflection/', '/grpc.reflection.v1alpha.ServerReflection/'];
+/**
+ * Services the metadata check lets through: probes and tools must work unauthenticated, and the
+ * Draw Things contract carries its secret in each request's sharedSecret field, which its own
+ * handlers check (src/server/draw-things/shared-secret.ts).
+ */
+const OPEN_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.v1.ServerReflection/', '/grpc.reflection.v1alpha.ServerReflection/', DRAW_THINGS_PATH_PREFIX];
 
 /**
  * One access-log line per call (method, status, duration, peer) and a request id that the handler

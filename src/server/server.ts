@@ -26,6 +26,7 @@ import { decodeUploadFileRequest } from './upload-decoding.js';
 import { withExplainedDecodeErrors } from './request-decoding.js';
 import { PROTO_FILE, SERVICE_NAME } from '../util/package-root.js';
 import { addHealthAndReflection } from './health-and-reflection.js';
+import { addDrawThingsService } from './draw-things/service.js';
 import { accessLogInterceptor, sharedSecretInterceptor } from './interceptors.js';
 import { FLOW_CONTROL_OPTION, raiseConnectionWindow, raiseStreamWindow } from './flow-control.js';
 import { bindAll } from './listen.js';
@@ -110,6 +111,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
   };
   // Requests that do not decode (a seed of 2^64) get INVALID_ARGUMENT naming the field, not INTERNAL.
   server.addService(withExplainedDecodeErrors(LEAN_UPLOAD_SERVICE, loadSync(PROTO_FILE, { keepCase: true }), SERVICE_NAME), service);
+  addDrawThingsService(server, { adapter, modelsDir: settings.modelsDir, sharedSecret: settings.sharedSecret });
   const health = addHealthAndReflection(server);
 
   const { port, addresses } = await bindAll(server, settings.host, settings.port, credentials, logger);

@@ -14,6 +14,9 @@ function findRoot(start: string): string {
 
 export const PROTO_FILE = path.join(PACKAGE_ROOT, 'proto', 'image_generation.proto');
 export const SERVICE_NAME = 'drawthings.ImageGenerationService';
+/** The Draw Things app's own contract: the same service name, unpackaged (proto/draw_things_image_service.proto). */
+export const DRAW_THINGS_PROTO_FILE = path.join(PACKAGE_ROOT, 'proto', 'draw_things_image_service.proto');
+export const DRAW_THINGS_SERVICE_NAME = 'ImageGenerationService';
 
 /** The package's version, from its package.json. */
 export const PACKAGE_VERSION: string = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

@@ -33,13 +33,18 @@ describe('server reflection', () => {
       });
       call.write({ list_services: '' });
       call.write({ file_containing_symbol: 'drawthings.ImageGenerationService' });
+      call.write({ file_containing_symbol: 'ImageGenerationService' });
       call.end();
       await done;
       const services = (replies[0] as { list_services_response: { service: { name: string }[] } }).list_services_response.service.map((s) => s.name);
       assert.ok(services.includes('drawthings.ImageGenerationService'), services.join(', '));
       assert.ok(services.includes('grpc.health.v1.Health'), services.join(', '));
+      // The Draw Things app's contract, unpackaged, is listed beside the seed's.
+      assert.ok(services.includes('ImageGenerationService'), services.join(', '));
       const files = (replies[1] as { file_descriptor_response: { file_descriptor_proto: Buffer[] } }).file_descriptor_response.file_descriptor_proto;
       assert.ok(files.some((f) => f.includes('ImageGenerationService') && f.includes('UploadFileRequest')));
+      const drawThingsFiles = (replies[2] as { file_descriptor_response?: { file_descriptor_proto: Buffer[] } }).file_descriptor_response?.file_descriptor_proto ?? [];
+      assert.ok(drawThingsFiles.some((f) => f.includes('FileExistenceResponse') && f.includes('sharedSecretMissing')), JSON.stringify(replies[2]).slice(0, 200));
     } finally {
       client.close();
     }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -21,13 +22,16 @@ describe('interoperability with Python grpcio (Debian python3-grpcio)', () => {
   });
   after(() => t.stop());
 
-  it('calls Echo and FilesExist over TLS verified against the install CA, with the secret', async () => {
+  it('calls Echo and FilesExist over TLS verified against the install CA, with the secret (both contracts)', async () => {
     const script = path.join(PACKAGE_ROOT, 'test', 'interop', 'python_client.py');
     const caFile = path.join(t.settings.paths.tlsDir, 'ca.pem');
+    // The Draw Things contract as a descriptor set: Debian's grpc_tools cannot compile proto3 optional.
+    const descriptors = path.join(t.home, 'protos.binpb');
+    await promisify(execFile)(path.join(PACKAGE_ROOT, 'node_modules', '.bin', 'buf'), ['build', '--output', descriptors], { cwd: PACKAGE_ROOT, timeout: 60_000 });
     let stdout: string;
     try {
       ({ stdout } = await promisify(execFile)(PYTHON, [script, path.join(PACKAGE_ROOT, 'proto'), t.address, caFile, 'sd15/model_index.json', 'nope.onnx', '../x'], {
-        env: { ...process.env, DTS_UTIL_SHARED_SECRET: SECRET },
+        env: { ...process.env, DTS_UTIL_SHARED_SECRET: SECRET, DTS_INTEROP_DESCRIPTORS: descriptors },
         timeout: 60_000,
       }));
     } catch (error) {
@@ -40,5 +44,14 @@ describe('interoperability with Python grpcio (Debian python3-grpcio)', () => {
     assert.equal(reply.errors[1], 'not found');
     assert.match(reply.errors[2], /^invalid path: /);
     assert.equal(reply.without_secret, 'UNAUTHENTICATED');
+    // The Draw Things app's contract, on the same port, secret in the request.
+    assert.equal(reply.dt_message, 'HELLO python');
+    assert.ok(reply.dt_files.includes('smoke'), reply.dt_files.join(', '));
+    assert.ok(reply.dt_models.some((m: { file: string; version: string }) => m.file === 'smoke' && m.version === 'v1'));
+    assert.ok(reply.dt_server_identifier > 0);
+    assert.deepEqual(reply.dt_secret_missing, [false, true]);
+    // FilesExist over the same names plus the built-in model; hashes cross as raw 32-byte SHA-256.
+    assert.deepEqual(reply.dt_existences, [true, true, false, false]);
+    assert.deepEqual(reply.dt_hashes, ['', crypto.createHash('sha256').update('{}').digest('hex'), '', '']);
   });
 });

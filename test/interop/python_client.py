@@ -1,7 +1,9 @@
 """Calls the server with Python's grpcio (a second, independent gRPC implementation).
 
 Usage: python_client.py PROTO_DIR ADDRESS CA_FILE [FILE ...]
-Reads the shared secret from DTS_UTIL_SHARED_SECRET, never from argv. Prints one JSON object.
+Reads the shared secret from DTS_UTIL_SHARED_SECRET, never from argv, and the Draw Things
+contract's descriptor set (see draw_things_call.py) from DTS_INTEROP_DESCRIPTORS. Prints one
+JSON object.
 """
 import json
 import os
@@ -25,6 +27,8 @@ def call_server(proto_dir: str, address: str, ca_file: str, files: list, out: st
     if rc != 0:
         raise SystemExit(f"protoc failed with {rc}")
     sys.path.insert(0, out)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from draw_things_call import call_draw_things
     import image_generation_pb2 as pb
     import image_generation_pb2_grpc as pb_grpc
 
@@ -43,7 +47,9 @@ def call_server(proto_dir: str, address: str, ca_file: str, files: list, out: st
             unauthenticated = "OK"
         except grpc.RpcError as error:
             unauthenticated = error.code().name
+        draw_things = call_draw_things(channel, os.environ["DTS_INTEROP_DESCRIPTORS"], secret or "", ["smoke", *files])
     print(json.dumps({
+        **draw_things,
         "echo": echo.message,
         "files": list(exists.files),
         "exists": list(exists.exists),

@@ -33,3 +33,24 @@ it('the contract keeps the seed API field numbers and the fixed extensions', () 
   const seed = ['string prompt = 1;', 'string negative_prompt = 2;', 'int32 width = 3;', 'int32 height = 4;', 'int32 steps = 5;', 'float cfg_scale = 6;', 'int64 seed = 7;', 'string sampler = 8;', 'bool restore_faces = 9;', 'bool enable_hr = 10;', 'float denoising_strength = 11;', 'int32 batch_size = 12;', 'int32 batch_count = 13;', 'repeated bytes images = 1;', 'string info = 2;', 'repeated string events = 3;', 'repeated bool exists = 2;', 'repeated string errors = 3;', 'string filename = 1;', 'bytes data = 2;'];
   for (const field of [...seed, 'string model = 14;', 'string sha256 = 3;']) assert.ok(proto.includes(field), field);
 });
+
+it('the Draw Things contract is unpackaged and keeps the app\'s field numbers and types', () => {
+  const proto = fs.readFileSync(path.join(PACKAGE_ROOT, 'proto', 'draw_things_image_service.proto'), 'utf8');
+  assert.doesNotMatch(proto, /^package /m, 'the app serves /ImageGenerationService/<Method>: no package');
+  for (const rpc of ['rpc Echo(EchoRequest) returns (EchoReply);', 'rpc FilesExist(FileListRequest) returns (FileExistenceResponse);', 'rpc UploadFile(stream FileUploadRequest) returns (stream UploadResponse);', 'rpc GenerateImage(ImageGenerationRequest) returns (stream ImageGenerationResponse);']) {
+    assert.ok(proto.includes(rpc), rpc);
+  }
+  const fields = {
+    EchoRequest: ['string name = 1;', 'optional string sharedSecret = 2;'],
+    EchoReply: ['string message = 1;', 'repeated string files = 2;', 'optional MetadataOverride override = 3;', 'bool sharedSecretMissing = 4;', 'optional ComputeUnitThreshold thresholds = 5;', 'uint64 serverIdentifier = 6;'],
+    MetadataOverride: ['bytes models = 1;', 'bytes loras = 2;', 'bytes controlNets = 3;', 'bytes textualInversions = 4;', 'bytes upscalers = 5;'],
+    FileListRequest: ['repeated string files = 1;', 'repeated string filesWithHash = 2;', 'optional string sharedSecret = 3;'],
+    FileExistenceResponse: ['repeated string files = 1;', 'repeated bool existences = 2;', 'repeated bytes hashes = 3;'],
+    FileUploadRequest: ['InitUploadRequest initRequest = 1;', 'FileChunk chunk = 2;', 'optional string sharedSecret = 3;'],
+    ImageGenerationRequest: ['bytes configuration = 7;', 'MetadataOverride override = 8;', 'repeated bytes contents = 12;', 'optional string sharedSecret = 13;', 'bool chunked = 14;'],
+  };
+  for (const [message, expected] of Object.entries(fields)) {
+    const body = new RegExp(`message ${message} \\{([\\s\\S]*?)\\n\\}`).exec(proto)?.[1] ?? '';
+    for (const field of expected) assert.ok(body.includes(field), `${message}: ${field}`);
+  }
+});

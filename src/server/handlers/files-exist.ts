@@ -1,22 +1,6 @@
-import fs from 'node:fs/promises';
-
 import type { FilesExistRequest, FilesExistResponse } from '../../generated/image_generation.js';
 import { mapLimited } from '../../util/map-limited.js';
-import { quoteInput } from '../../util/quote-input.js';
-import { invalidArgument, ServiceError } from '../errors.js';
-import { fileSha256 } from '../file-sha256.js';
-import { diskProblem, MAX_NAME_BYTES, resolveInside } from '../models-dir.js';
-
-/** Bounds one request's work and memory; a client checking a whole model needs a few dozen names. */
-export const MAX_FILES_PER_REQUEST = 1000;
-/** Names checked at once: enough to keep the disk busy, few enough that other calls are not kept waiting. */
-const CHECKS_IN_FLIGHT = 32;
-
-interface Answer {
-  error: string;
-  size: number;
-  sha256: string;
-}
+import { checkBounds, checkOne, CHECKS_IN_FLIGHT } from '../file-check.js';
 
 /**
  * Answers in parallel arrays, one entry per requested name in request order. A bad name is not a
@@ -36,32 +20,4 @@ export function filesExist(modelsDir: string) {
       sha256: answers.map((a) => a.sha256),
     };
   };
-}
-
-function checkBounds(names: readonly string[]): void {
-  if (names.length > MAX_FILES_PER_REQUEST) {
-    throw invalidArgument(`too many names (${names.length}); ask for at most ${MAX_FILES_PER_REQUEST} per call`);
-  }
-  names.forEach((name, index) => {
-    const bytes = Buffer.byteLength(name);
-    if (bytes > MAX_NAME_BYTES) throw invalidArgument(`name ${index} is ${bytes} bytes long (${quoteInput(name)}); names are at most ${MAX_NAME_BYTES} bytes (UTF-8)`);
-  });
-}
-
-async function checkOne(modelsDir: string, name: string, withSha256: boolean): Promise<Answer> {
-  const problem = (error: string): Answer => ({ error, size: 0, sha256: '' });
-  try {
-    const file = await resolveInside(modelsDir, name);
-    const stats = await fs.stat(file);
-    if (!stats.isFile()) return { error: '', size: 0, sha256: '' };
-    return { error: '', size: stats.size, sha256: withSha256 ? await fileSha256(file, stats) : '' };
-  } catch (error) {
-    if (error instanceof ServiceError) return problem(error.message);
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return problem('not found');
-    if (code === 'EACCES' || code === 'EPERM') return problem('not readable by the server');
-    const refused = code === undefined ? undefined : diskProblem(name, code);
-    if (refused) return problem(refused.message);
-    throw error;
-  }
 }
