@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { libraryInListing } from './ldconfig.js';
+
 /**
  * The libraries ONNX Runtime's CUDA provider (a CUDA 13 build, see scripts/cuda-provider.json)
  * needs beyond the driver's libcuda: it links the first four, and opens cuDNN when a
@@ -113,7 +115,7 @@ export function findCudaLibraries(search: LibrarySearch): CudaLibraries {
   const dirs: string[] = [];
   for (const library of CUDA_LIBRARIES) {
     const inLoaderPath = loaderDirs.map((dir) => path.join(dir, library.file)).find((file) => fs.existsSync(file));
-    const cached = new RegExp(`^\\s*${library.file.replace(/\./g, '\\.')} \\(.*\\) => (.+)$`, 'm').exec(cache)?.[1]?.trim();
+    const cached = libraryInListing(cache, library.file);
     if (inLoaderPath ?? cached) {
       found.set(library.file, (inLoaderPath ?? cached)!);
       continue;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 
 import { UsageError } from '../config/errors.js';
-import { ldconfigListing } from './ldconfig.js';
+import { ldconfigListing, libraryInListing } from './ldconfig.js';
 import { CUDA_INSTALL_HINT, findCudaLibraries, systemLibrarySearch, withCudaLibraryPath, type CudaLibraries } from './cuda-libraries.js';
 import { cudaProviderInstalled, DEVICE_ORDER, deviceError, type DeviceName } from './device.js';
 
@@ -79,8 +79,8 @@ function nvidiaGpus(root = '/proc/driver/nvidia/gpus'): string[] {
 }
 
 function findLibrary(name: string): string | undefined {
-  const fromCache = new RegExp(`^\\s*${name.replace(/\./g, '\\.')} \\(.*\\) => (.+)$`, 'm').exec(ldconfigListing())?.[1];
-  if (fromCache) return fromCache.trim();
+  const fromCache = libraryInListing(ldconfigListing(), name);
+  if (fromCache) return fromCache;
   const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIBRARY_DIRS];
   return dirs.map((dir) => path.join(dir, name)).find((file) => fs.existsSync(file));
 }

@@ -15,3 +15,8 @@ export function ldconfigListing(): string {
   }
   return ldconfigCache;
 }
+
+/** Where `ldconfig -p` text says the loader finds `library` (e.g. libcudart.so.13), or undefined. */
+export function libraryInListing(listing: string, library: string): string | undefined {
+  return new RegExp(`^\\s*${library.replace(/\./g, '\\.')} \\(.*\\) => (.+)$`, 'm').exec(listing)?.[1]?.trim();
+}
