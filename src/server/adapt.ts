@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 
-import type { handleClientStreamingCall, handleServerStreamingCall, handleUnaryCall, ServerReadableStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { handleBidiStreamingCall, handleClientStreamingCall, handleServerStreamingCall, handleUnaryCall, ServerDuplexStream, ServerReadableStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
 
 import type { Logger } from '../log/logger.js';
@@ -12,11 +12,12 @@ import { UndecodableRequest } from './request-decoding.js';
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 export type ClientStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, context: CallContext) => Promise<Res>;
 export type ServerStreamHandler<Req, Res> = (request: Req, context: CallContext, send: (message: Res) => void) => Promise<void>;
+export type BidiStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, context: CallContext, send: (message: Res) => void) => Promise<void>;
 
 /** Request ids are sent back as response metadata so a client can quote them. */
 export const REQUEST_ID_HEADER = 'x-request-id';
 
-type AnyCall = ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
 
 /** How one call is answered: with a response (undefined for a stream's end) or a failure status. */
 type Reply<Res> = (failure: { code: number; details: string } | null, response?: Res) => void;
@@ -48,13 +49,28 @@ export class HandlerAdapter {
 
   serverStream<Req, Res>(method: string, handler: ServerStreamHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
     return (call) => {
-      // grpc-js turns an 'error' on a server stream into the call's status.
-      const { context, settle, answered } = this.open<void>(method, call, (failure) => (failure ? call.emit('error', failure) : call.end()));
-      const send = (message: Res) => {
-        if (!call.cancelled && !answered()) call.write(message);
-      };
+      const { context, settle, send } = this.openStream<Res>(method, call);
       settle((async () => handler(decoded(call.request), context, send))());
     };
+  }
+
+  bidiStream<Req, Res>(method: string, handler: BidiStreamHandler<Req, Res>): handleBidiStreamingCall<Req, Res> {
+    return (call) => {
+      const { context, settle, send } = this.openStream<Res>(method, call);
+      // Read without the iterator's default destroy at the end: that would destroy the duplex
+      // stream's writing side too, and the answers still to come would be dropped.
+      settle(handler(eachDecoded(call.iterator({ destroyOnReturn: false }) as AsyncIterable<Req | UndecodableRequest>), context, send));
+    };
+  }
+
+  /** open() for a call that answers with a stream: its writer stops once the client is gone or the call was answered. */
+  private openStream<Res>(method: string, call: ServerWritableStream<unknown, Res> | ServerDuplexStream<unknown, Res>) {
+    // grpc-js turns an 'error' on a server stream into the call's status.
+    const { context, settle, answered } = this.open<void>(method, call, (failure) => (failure ? call.emit('error', failure) : call.end()));
+    const send = (message: Res) => {
+      if (!call.cancelled && !answered()) call.write(message);
+    };
+    return { context, settle, send };
   }
 
   /** The call's context, and the one way it is answered: by its handler's outcome or by shutdown, whichever comes first. */

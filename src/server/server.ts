@@ -100,18 +100,19 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
   const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel, onGenerated: (model: string, result: GenerationResult, requestId: string) => reportGeneration(metrics, logger, model, result, requestId) };
   const openCalls = new OpenCalls();
   const adapter = new HandlerAdapter(logger, openCalls);
+  const receiveUpload = uploadFile({ ...settings, logger, onUpload: (bytes, ok) => metrics.upload(bytes, ok) });
   const service: ImageGenerationServiceServer = {
     echo: adapter.unary('Echo', echo(devices)),
     filesExist: adapter.unary('FilesExist', filesExist(settings.modelsDir)),
     generateImage: adapter.unary('GenerateImage', generateImage(generation)),
     generateImageStream: adapter.serverStream('GenerateImageStream', generateImageStream(generation)),
-    uploadFile: adapter.clientStream('UploadFile', uploadFile({ ...settings, logger, onUpload: (bytes, ok) => metrics.upload(bytes, ok) })),
+    uploadFile: adapter.clientStream('UploadFile', receiveUpload),
     listModels: adapter.unary('ListModels', async () => ({ models: modelInventory(settings.modelsDir, settings.defaultModel) })),
     serverStatus: adapter.unary('ServerStatus', serverStatus(settings, devices.chosen, engine, extras.logStats ?? (() => undefined))),
   };
   // Requests that do not decode (a seed of 2^64) get INVALID_ARGUMENT naming the field, not INTERNAL.
   server.addService(withExplainedDecodeErrors(LEAN_UPLOAD_SERVICE, loadSync(PROTO_FILE, { keepCase: true }), SERVICE_NAME), service);
-  addDrawThingsService(server, { adapter, modelsDir: settings.modelsDir, sharedSecret: settings.sharedSecret });
+  addDrawThingsService(server, { adapter, modelsDir: settings.modelsDir, sharedSecret: settings.sharedSecret, receiveUpload });
   const health = addHealthAndReflection(server);
 
   const { port, addresses } = await bindAll(server, settings.host, settings.port, credentials, logger);

@@ -5,6 +5,7 @@ import { mapLimited } from '../../util/map-limited.js';
 import { ServiceError } from '../errors.js';
 import { checkBounds, checkOne, CHECKS_IN_FLIGHT } from '../file-check.js';
 import { offeredModels } from './model-offer.js';
+import { DRAW_THINGS_SECRET_REFUSAL } from './shared-secret.js';
 
 export interface DrawThingsFilesExistOptions {
   modelsDir: string;
@@ -21,7 +22,7 @@ export interface DrawThingsFilesExistOptions {
 export function drawThingsFilesExist({ modelsDir, secretMatches }: DrawThingsFilesExistOptions) {
   return async (request: FileListRequest): Promise<FileExistenceResponse> => {
     if (!secretMatches(request.sharedSecret)) {
-      throw new ServiceError(status.UNAUTHENTICATED, 'this server requires a shared secret: send it in the request\'s sharedSecret field (the Draw Things app: Server Offload settings)');
+      throw new ServiceError(status.UNAUTHENTICATED, DRAW_THINGS_SECRET_REFUSAL);
     }
     checkBounds(request.files);
     checkBounds(request.filesWithHash);

@@ -3,12 +3,14 @@ import { loadSync } from '@grpc/proto-loader';
 
 import { ImageGenerationServiceService } from '../../generated/draw_things_image_service.js';
 import { DRAW_THINGS_PROTO_FILE, DRAW_THINGS_SERVICE_NAME } from '../../util/package-root.js';
-import type { HandlerAdapter } from '../adapt.js';
+import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
+import type { ClientStreamHandler, HandlerAdapter } from '../adapt.js';
 import { withExplainedDecodeErrors } from '../request-decoding.js';
 import { drawThingsEcho } from './echo.js';
 import { drawThingsFilesExist } from './files-exist.js';
 import { secretChecker } from './shared-secret.js';
 import { newServerIdentifier } from './server-identifier.js';
+import { drawThingsUploadFile } from './upload-file.js';
 
 /** Every path of the Draw Things contract starts so (no package): the seed's metadata check lets them through. */
 export const DRAW_THINGS_PATH_PREFIX = `/${DRAW_THINGS_SERVICE_NAME}/`;
@@ -17,18 +19,21 @@ export interface DrawThingsServiceOptions {
   adapter: HandlerAdapter;
   modelsDir: string;
   sharedSecret: string | undefined;
+  /** The seed's upload receiver, so uploads on either contract share one set of limits. */
+  receiveUpload: ClientStreamHandler<UploadFileRequest, UploadFileResponse>;
 }
 
 /**
  * Serves the Draw Things app's own `ImageGenerationService` beside the seed's, on the same port.
- * Only Echo and FilesExist so far: GenerateImage, UploadFile and Pubkey are left out of the
+ * Echo, FilesExist and UploadFile so far: GenerateImage and Pubkey are left out of the
  * implementation, so grpc-js answers them UNIMPLEMENTED naming the method.
  */
-export function addDrawThingsService(server: Server, { adapter, modelsDir, sharedSecret }: DrawThingsServiceOptions): void {
+export function addDrawThingsService(server: Server, { adapter, modelsDir, sharedSecret, receiveUpload }: DrawThingsServiceOptions): void {
   const secretMatches = secretChecker(sharedSecret);
   const implementation: UntypedServiceImplementation = {
     echo: adapter.unary('DrawThings/Echo', drawThingsEcho({ modelsDir, serverIdentifier: newServerIdentifier(), secretMatches })),
     filesExist: adapter.unary('DrawThings/FilesExist', drawThingsFilesExist({ modelsDir, secretMatches })),
+    uploadFile: adapter.bidiStream('DrawThings/UploadFile', drawThingsUploadFile({ receive: receiveUpload, secretMatches })),
   };
   const described = loadSync(DRAW_THINGS_PROTO_FILE, { keepCase: true });
   server.addService(withExplainedDecodeErrors(ImageGenerationServiceService, described, DRAW_THINGS_SERVICE_NAME), implementation);

@@ -1,5 +1,8 @@
 import crypto from 'node:crypto';
 
+/** What a call that needs the secret answers without it (UNAUTHENTICATED); Echo answers OK with sharedSecretMissing instead. */
+export const DRAW_THINGS_SECRET_REFUSAL = "this server requires a shared secret: send it in the request's sharedSecret field (the Draw Things app: Server Offload settings)";
+
 /**
  * Whether a Draw Things request carries the server's secret. This protocol sends it in each
  * request's `sharedSecret` field, not in metadata, so the seed's interceptor cannot check it.
