@@ -29,6 +29,8 @@ export interface ConfigFile extends ServerChoices {
   maxUploadBytes?: number;
   /** "80%" of RAM or a size ("12GiB"); a number is bytes. */
   memoryBudget?: string | number;
+  /** Draw Things app model file names → local models (`dts-util models alias`; src/models/aliases.ts). */
+  modelAliases?: Record<string, string>;
 }
 
 export const CONFIG_FILE_NAME = 'config.json';

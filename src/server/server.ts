@@ -112,7 +112,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
   };
   // Requests that do not decode (a seed of 2^64) get INVALID_ARGUMENT naming the field, not INTERNAL.
   server.addService(withExplainedDecodeErrors(LEAN_UPLOAD_SERVICE, loadSync(PROTO_FILE, { keepCase: true }), SERVICE_NAME), service);
-  addDrawThingsService(server, { adapter, modelsDir: settings.modelsDir, sharedSecret: settings.sharedSecret, receiveUpload });
+  addDrawThingsService(server, { adapter, generation, configDir: settings.paths.configDir, sharedSecret: settings.sharedSecret, receiveUpload });
   const health = addHealthAndReflection(server);
 
   const { port, addresses } = await bindAll(server, settings.host, settings.port, credentials, logger);

@@ -10,6 +10,7 @@ import { CA_CERT_FILE, certificateNames, ensureCertificates, fingerprint } from 
 import { execaRunner, type CommandRunner } from './command-runner.js';
 import { FileSnapshot } from './file-snapshot.js';
 import { configChanged, generateSecret, writeConfig, writeSecrets } from './install-files.js';
+import { readModelAliases } from '../models/aliases.js';
 import { locateService, type LocatedService, type ServiceTarget } from './locate.js';
 import type { ServiceManager } from './service-manager.js';
 import type { ManagerKind, ServicePlan } from './plan.js';
@@ -286,7 +287,14 @@ function configFor(settings: ServerSettings): ConfigFile {
     // Written only when changed, as directIo: an install keeps following the defaults.
     ...(settings.uploadIdleTimeout === DEFAULT_UPLOAD_IDLE_TIMEOUT_SECONDS ? {} : { uploadIdleTimeout: settings.uploadIdleTimeout }),
     ...(settings.maxConcurrentUploads === DEFAULT_MAX_CONCURRENT_UPLOADS ? {} : { maxConcurrentUploads: settings.maxConcurrentUploads }),
+    // Not a serve setting but the user's own map (`models alias`): a re-install keeps it.
+    ...keptAliases(settings.paths.configDir),
   };
+}
+
+function keptAliases(configDir: string): Pick<ConfigFile, 'modelAliases'> {
+  const modelAliases = readModelAliases(configDir);
+  return Object.keys(modelAliases).length > 0 ? { modelAliases } : {};
 }
 
 async function waitHealthy(settings: ServerSettings, timeoutMs: number): Promise<string> {

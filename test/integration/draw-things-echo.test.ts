@@ -105,13 +105,10 @@ describe('the Draw Things app protocol (unpackaged ImageGenerationService): Echo
     }
   });
 
-  it('GenerateImage answers UNIMPLEMENTED (not served yet)', async () => {
-    const generate = await new Promise<ServiceError>((resolve) => {
-      const call = client.generateImage({ scaleFactor: 1, hints: [], prompt: 'x', negativePrompt: '', configuration: Buffer.alloc(0), override: undefined, keywords: [], user: '', device: 0, contents: [], chunked: false }, new Metadata());
-      call.on('data', () => {});
-      call.on('error', resolve);
-    });
-    assert.equal(generate.code, status.UNIMPLEMENTED);
+  it('Pubkey (the app\'s cloud key exchange) answers UNIMPLEMENTED naming the method', async () => {
+    const error = await grpcError(new Promise((resolve, reject) => client.pubkey({ name: 'x' }, new Metadata(), (e, r) => (e ? reject(e) : resolve(r)))));
+    assert.equal(error.code, status.UNIMPLEMENTED);
+    assert.match(error.details, /pubkey/i);
   });
 
   it('never writes the secret to the log, and logs each Draw Things call', () => {

@@ -1,6 +1,7 @@
 import { listModels, modelProblem } from '../../diffusion/model-catalog.js';
 import type { BaseFamily } from '../../diffusion/model-family.js';
 import { inspectModelFolder } from '../../diffusion/model-spec.js';
+import type { ModelAliases } from '../../models/aliases.js';
 
 /**
  * One model as the Draw Things app sees it: the name it goes by in EchoReply.files and in the
@@ -24,4 +25,13 @@ export function offeredModels(modelsDir: string): OfferedModel[] {
     if (spec) offered.push({ file: model.name, base: spec.base, size: spec.defaults.size });
   }
   return offered;
+}
+
+/**
+ * Every name a request may use for a model on offer: each model's own, and each alias
+ * (`dts-util models alias`) whose model is on offer, so the app finds its own file names here.
+ */
+export function offeredNames(models: readonly OfferedModel[], aliases: ModelAliases): string[] {
+  const files = new Set(models.map((m) => m.file));
+  return [...files, ...Object.keys(aliases).filter((alias) => !files.has(alias) && files.has(aliases[alias]!))];
 }

@@ -2,12 +2,15 @@ import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
 import { ImageGenerationServiceService } from '../../generated/draw_things_image_service.js';
-import { DRAW_THINGS_PROTO_FILE, DRAW_THINGS_SERVICE_NAME } from '../../util/package-root.js';
 import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
+import { readModelAliases, type ModelAliases } from '../../models/aliases.js';
+import { DRAW_THINGS_PROTO_FILE, DRAW_THINGS_SERVICE_NAME } from '../../util/package-root.js';
 import type { ClientStreamHandler, HandlerAdapter } from '../adapt.js';
+import type { GenerateOptions } from '../handlers/generate-image.js';
 import { withExplainedDecodeErrors } from '../request-decoding.js';
 import { drawThingsEcho } from './echo.js';
 import { drawThingsFilesExist } from './files-exist.js';
+import { drawThingsGenerateImage } from './generate-image.js';
 import { secretChecker } from './shared-secret.js';
 import { newServerIdentifier } from './server-identifier.js';
 import { drawThingsUploadFile } from './upload-file.js';
@@ -17,7 +20,10 @@ export const DRAW_THINGS_PATH_PREFIX = `/${DRAW_THINGS_SERVICE_NAME}/`;
 
 export interface DrawThingsServiceOptions {
   adapter: HandlerAdapter;
-  modelsDir: string;
+  /** The seed's engine, models directory and metrics: both contracts share one queue. */
+  generation: GenerateOptions;
+  /** Where config.json (and its model aliases) lives. */
+  configDir: string;
   sharedSecret: string | undefined;
   /** The seed's upload receiver, so uploads on either contract share one set of limits. */
   receiveUpload: ClientStreamHandler<UploadFileRequest, UploadFileResponse>;
@@ -25,16 +31,28 @@ export interface DrawThingsServiceOptions {
 
 /**
  * Serves the Draw Things app's own `ImageGenerationService` beside the seed's, on the same port.
- * Echo, FilesExist and UploadFile so far: GenerateImage and Pubkey are left out of the
- * implementation, so grpc-js answers them UNIMPLEMENTED naming the method.
+ * Pubkey (the app's cloud key exchange) is left out of the implementation, so grpc-js answers it
+ * UNIMPLEMENTED naming the method.
  */
-export function addDrawThingsService(server: Server, { adapter, modelsDir, sharedSecret, receiveUpload }: DrawThingsServiceOptions): void {
+export function addDrawThingsService(server: Server, { adapter, generation, configDir, sharedSecret, receiveUpload }: DrawThingsServiceOptions): void {
   const secretMatches = secretChecker(sharedSecret);
+  const { modelsDir } = generation;
+  const aliases = () => currentAliases(configDir);
   const implementation: UntypedServiceImplementation = {
-    echo: adapter.unary('DrawThings/Echo', drawThingsEcho({ modelsDir, serverIdentifier: newServerIdentifier(), secretMatches })),
-    filesExist: adapter.unary('DrawThings/FilesExist', drawThingsFilesExist({ modelsDir, secretMatches })),
+    echo: adapter.unary('DrawThings/Echo', drawThingsEcho({ modelsDir, aliases, serverIdentifier: newServerIdentifier(), secretMatches })),
+    filesExist: adapter.unary('DrawThings/FilesExist', drawThingsFilesExist({ modelsDir, aliases, secretMatches })),
     uploadFile: adapter.bidiStream('DrawThings/UploadFile', drawThingsUploadFile({ receive: receiveUpload, secretMatches })),
+    generateImage: adapter.serverStream('DrawThings/GenerateImage', drawThingsGenerateImage({ ...generation, aliases, secretMatches })),
   };
   const described = loadSync(DRAW_THINGS_PROTO_FILE, { keepCase: true });
   server.addService(withExplainedDecodeErrors(ImageGenerationServiceService, described, DRAW_THINGS_SERVICE_NAME), implementation);
+}
+
+/** The aliases config.json holds now; a config.json broken while the server runs means none, not failed calls. */
+function currentAliases(configDir: string): ModelAliases {
+  try {
+    return readModelAliases(configDir);
+  } catch {
+    return {};
+  }
 }

@@ -29,11 +29,15 @@ const KIND_TO_STATUS: Record<GenerationError['kind'], status> = {
   internal: status.INTERNAL,
 };
 
+/** A checked job, before it is given a call's cancellation and progress. */
+export type PreparedJob = Omit<JobRequest, 'signal' | 'onProgress'>;
+
 /**
  * Request → checked job, or the error a client can act on (nothing is queued for a bad request).
  * What does not fit the memory budget is refused by engine.generate(), also before queueing.
+ * The Draw Things contract's handler translates its requests into this one's and comes here too.
  */
-function prepare(request: ImageGenerationRequest, options: GenerateOptions): Omit<JobRequest, 'signal' | 'onProgress'> {
+export function prepareJob(request: ImageGenerationRequest, options: GenerateOptions): PreparedJob {
   try {
     checkRequestText(request);
     // The model first: its family decides the defaults (SDXL 1024², Turbo 1 step, LCM sampler),
@@ -47,7 +51,7 @@ function prepare(request: ImageGenerationRequest, options: GenerateOptions): Omi
   }
 }
 
-function toServiceError(error: unknown): unknown {
+export function toServiceError(error: unknown): unknown {
   if (error instanceof InvalidRequestError || error instanceof UnknownSamplerError || error instanceof ModelChoiceError) return new ServiceError(status.INVALID_ARGUMENT, error.message);
   if (error instanceof UnsupportedRequestError || error instanceof IncompleteModelError) return new ServiceError(status.FAILED_PRECONDITION, error.message);
   if (error instanceof ModelNotFoundError) return new ServiceError(status.NOT_FOUND, error.message);
@@ -60,7 +64,8 @@ function toResponse(result: GenerationResult): ImageGenerationResponse {
   return { images: result.images.map((image) => Buffer.from(image.buffer, image.byteOffset, image.byteLength)), info: result.info, events: result.events };
 }
 
-async function run(job: Omit<JobRequest, 'signal' | 'onProgress'>, context: CallContext, options: GenerateOptions, onProgress?: (progress: Progress) => void): Promise<GenerationResult> {
+/** Queues the job for this call (cancelled with it) and waits for its result, or the status its failure maps to. */
+export async function runJob(job: PreparedJob, context: CallContext, options: GenerateOptions, onProgress?: (progress: Progress) => void): Promise<GenerationResult> {
   try {
     const result = await options.engine.generate({ ...job, signal: context.signal, onProgress });
     options.onGenerated?.(job.modelName, result, context.requestId);
@@ -73,14 +78,14 @@ async function run(job: Omit<JobRequest, 'signal' | 'onProgress'>, context: Call
 /** GenerateImage: validate, queue, wait, answer. */
 export function generateImage(options: GenerateOptions) {
   return async (request: ImageGenerationRequest, context: CallContext): Promise<ImageGenerationResponse> =>
-    toResponse(await run(prepare(request, options), context, options));
+    toResponse(await runJob(prepareJob(request, options), context, options));
 }
 
 /** GenerateImageStream: the same, with a progress message per stage and step, then the result. */
 export function generateImageStream(options: GenerateOptions) {
   return async (request: ImageGenerationRequest, context: CallContext, send: (message: ImageGenerationProgress) => void): Promise<void> => {
-    const job = prepare(request, options);
-    const result = await run(job, context, options, (p) =>
+    const job = prepareJob(request, options);
+    const result = await runJob(job, context, options, (p) =>
       send({ event: p.event, stage: p.stage, step: p.step, steps: p.steps, batch: p.batch, batches: p.batches, queuePosition: p.queuePosition, result: undefined }),
     );
     send({ event: 'done', stage: 'done', step: 0, steps: 0, batch: job.params.batchCount, batches: job.params.batchCount, queuePosition: 0, result: toResponse(result) });

@@ -1,0 +1,57 @@
+import { ImageGenerationRequest as SeedRequest } from '../../generated/image_generation.js';
+import type { ImageGenerationRequest } from '../../generated/draw_things_image_service.js';
+import { InvalidRequestError, UnsupportedRequestError } from '../../diffusion/request.js';
+import type { DrawThingsConfiguration } from './configuration.js';
+import { samplerFor } from './samplers.js';
+
+/**
+ * A Draw Things request (with its configuration read) → the seed contract's request, which then
+ * goes through the seed's own checks and defaults: one pipeline, one set of limits for both
+ * contracts. `model` is the local model the app's file name resolved to (an alias, or itself).
+ * What the app can ask for and this server cannot do is refused, naming the setting to change,
+ * rather than quietly ignored: a picture without the LoRA the user chose is a wrong picture.
+ */
+export function toSeedRequest(request: ImageGenerationRequest, config: DrawThingsConfiguration, model: string): SeedRequest {
+  if (request.image !== undefined || request.mask !== undefined) {
+    throw new UnsupportedRequestError('image to image and inpainting (a request with an image or a mask) are not served by this dts-util version; clear the canvas for text to image');
+  }
+  if (request.hints.some((h) => h.tensors.length > 0)) {
+    throw new UnsupportedRequestError(`control hints (${request.hints.map((h) => h.hintType).join(', ')}) need ControlNet models, which this server does not run; remove the controls`);
+  }
+  if (config.asksFor.length > 0) {
+    throw new UnsupportedRequestError(`this server cannot apply ${config.asksFor.join(', ')}; turn ${config.asksFor.length > 1 ? 'them' : 'it'} off for this server`);
+  }
+  if (config.clipSkip > 1) {
+    throw new UnsupportedRequestError(`CLIP skip ${config.clipSkip} is not supported by this server (its text encoders give their last layer only); set CLIP skip to 1`);
+  }
+  return SeedRequest.fromPartial({
+    prompt: request.prompt,
+    negativePrompt: request.negativePrompt,
+    steps: config.steps,
+    cfgScale: config.guidanceScale,
+    seed: config.seed,
+    sampler: samplerFor(config.sampler),
+    batchSize: config.batchSize,
+    batchCount: config.batchCount,
+    model,
+    ...firstPass(config),
+  });
+}
+
+/**
+ * The app's hires fix renders at hires_fix_start_width × _height, then refines at the final size;
+ * dts-util's (A1111's) refines at exactly twice the first pass. A first pass at least as large as
+ * the final size is no hires fix, as in the app.
+ */
+function firstPass(config: DrawThingsConfiguration): Pick<SeedRequest, 'width' | 'height' | 'enableHr' | 'denoisingStrength'> {
+  const { width, height, hiresFixWidth, hiresFixHeight } = config;
+  const hires = config.hiresFix && hiresFixWidth > 0 && hiresFixHeight > 0 && (hiresFixWidth < width || hiresFixHeight < height);
+  if (!hires) return { width, height, enableHr: false, denoisingStrength: 0 };
+  if (hiresFixWidth * 2 !== width || hiresFixHeight * 2 !== height) {
+    throw new InvalidRequestError(
+      'hires_fix_start_width',
+      `this server's hires fix doubles the first pass, so a ${width}×${height} picture needs a first pass of ${width / 2}×${height / 2} (got ${hiresFixWidth}×${hiresFixHeight})`,
+    );
+  }
+  return { width: hiresFixWidth, height: hiresFixHeight, enableHr: true, denoisingStrength: config.hiresFixStrength };
+}
