@@ -6,7 +6,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 
+import { unaryCall } from '../../src/client/client.js';
+import { decodeOwnPng } from '../../src/diffusion/png.js';
 import { PACKAGE_ROOT } from '../../src/util/package-root.js';
+import { request } from '../helpers/requests.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** Debian's python3-grpcio lives with the system interpreter, not whatever python3 is first on PATH. */
@@ -22,7 +25,7 @@ describe('interoperability with Python grpcio (Debian python3-grpcio)', () => {
   });
   after(() => t.stop());
 
-  it('calls Echo and FilesExist over TLS verified against the install CA, with the secret (both contracts)', async () => {
+  it('calls Echo and FilesExist over TLS verified against the install CA, with the secret (both contracts), and the app\'s GenerateImage', async () => {
     const script = path.join(PACKAGE_ROOT, 'test', 'interop', 'python_client.py');
     const caFile = path.join(t.settings.paths.tlsDir, 'ca.pem');
     // The Draw Things contract as a descriptor set: Debian's grpc_tools cannot compile proto3 optional.
@@ -53,5 +56,12 @@ describe('interoperability with Python grpcio (Debian python3-grpcio)', () => {
     // FilesExist over the same names plus the built-in model; hashes cross as raw 32-byte SHA-256.
     assert.deepEqual(reply.dt_existences, [true, true, false, false]);
     assert.deepEqual(reply.dt_hashes, ['', crypto.createHash('sha256').update('{}').digest('hex'), '', '']);
+    // GenerateImage from a configuration Python's FlatBuffers library built by slot number: the
+    // app's signposts, the tensor header, and the seed contract's picture for the same settings.
+    assert.deepEqual(reply.dt_signposts, ['textEncoded', 'sampling', 'sampling', 'imageDecoded']);
+    assert.deepEqual(reply.dt_header, [0, 1, 2, 0x20000, 0, 1, 64, 64, 3]);
+    const connection = t.client({ sharedSecret: SECRET });
+    const seed = await unaryCall(connection.service, connection.service.generateImage, request({ model: 'smoke', steps: 2, seed: 42, cfgScale: 7, sampler: 'Euler a' }), 120_000);
+    assert.equal(reply.dt_rgb_sha256, crypto.createHash('sha256').update(decodeOwnPng(seed.images[0]!).rgb).digest('hex'));
   });
 });
