@@ -13,6 +13,8 @@ it('src/generated is what `npm run generate` makes from proto/ (regenerate and c
   try {
     await promisify(execFile)(path.join(PACKAGE_ROOT, 'node_modules', '.bin', 'buf'), ['generate', '--output', out], { cwd: PACKAGE_ROOT, timeout: 60_000 });
     const fresh = path.join(out, 'src', 'generated');
+    // The Draw Things configuration's reader, from Debian's flatc (flatbuffers-compiler).
+    await promisify(execFile)('flatc', ['--ts', '--ts-flat-files', '-o', fresh, path.join('proto', 'draw_things_config.fbs')], { cwd: PACKAGE_ROOT, timeout: 60_000 });
     const committed = path.join(PACKAGE_ROOT, 'src', 'generated');
     assert.deepEqual(fs.readdirSync(committed).sort(), fs.readdirSync(fresh).sort());
     for (const file of fs.readdirSync(fresh)) {
@@ -53,4 +55,13 @@ it('the Draw Things contract is unpackaged and keeps the app\'s field numbers an
     const body = new RegExp(`message ${message} \\{([\\s\\S]*?)\\n\\}`).exec(proto)?.[1] ?? '';
     for (const field of expected) assert.ok(body.includes(field), `${message}: ${field}`);
   }
+});
+
+it('the Draw Things configuration schema keeps the app\'s field order (a FlatBuffer field is its slot)', () => {
+  const schema = fs.readFileSync(path.join(PACKAGE_ROOT, 'proto', 'draw_things_config.fbs'), 'utf8');
+  const table = /table GenerationConfiguration \{([^}]*)\}/.exec(schema)![1]!;
+  const fields = [...table.matchAll(/^\s*(\w+):/gm)].map((m) => m[1]);
+  const slots: Record<string, number> = { id: 0, start_width: 1, start_height: 2, seed: 3, steps: 4, guidance_scale: 5, strength: 6, model: 7, sampler: 8, batch_count: 9, batch_size: 10, hires_fix: 11, hires_fix_start_width: 12, hires_fix_start_height: 13, hires_fix_strength: 14, upscaler: 15, seed_mode: 17, clip_skip: 18, controls: 19, loras: 20, mask_blur: 21, face_restoration: 22, decode_with_attention: 23, refiner_model: 28, refiner_start: 38, preserve_original_after_inpaint: 58, cfg_zero_init_steps: 83, compression_artifacts_quality: 85 };
+  for (const [name, slot] of Object.entries(slots)) assert.equal(fields.indexOf(name), slot, name);
+  assert.equal(fields.length, 86);
 });
