@@ -12,6 +12,8 @@ interface ServerFlagValues {
   'shared-secret'?: string;
   'shared-secret-file'?: string;
   'model-path'?: string;
+  'tls-cert'?: string;
+  'tls-key'?: string;
   'max-upload-size'?: string;
   'default-model'?: string;
   'max-queue'?: number;
@@ -60,6 +62,10 @@ export abstract class BaseCommand extends Command {
     ...BaseCommand.connectionFlags,
     host: Flags.string({ description: 'address to listen on, e.g. 0.0.0.0 for every interface (default: loopback only, 127.0.0.1 and ::1) [env: DTS_UTIL_HOST]' }),
     'model-path': Flags.string({ description: 'models directory [env: DTS_UTIL_MODEL_PATH]' }),
+    'tls-cert': Flags.string({
+      description: "serve this certificate chain (PEM, e.g. Let's Encrypt's fullchain.pem) instead of one from the install's own CA; needs --tls-key [env: DTS_UTIL_TLS_CERT]",
+    }),
+    'tls-key': Flags.string({ description: "the private key (PEM) of --tls-cert; readable by the server only [env: DTS_UTIL_TLS_KEY]" }),
     'max-upload-size': Flags.string({ description: 'largest file UploadFile accepts, e.g. 32GiB [env: DTS_UTIL_MAX_UPLOAD_SIZE]' }),
     'default-model': Flags.string({ description: 'model for requests that name none (default: the only one installed) [env: DTS_UTIL_DEFAULT_MODEL]' }),
     'max-queue': Flags.integer({ description: 'generations that may wait behind the running one (default: 16) [env: DTS_UTIL_MAX_QUEUE]', min: 0 }),
@@ -101,6 +107,8 @@ export abstract class BaseCommand extends Command {
     return {
       ...this.connectionFlags(flags),
       modelPath: flags['model-path'],
+      tlsCert: flags['tls-cert'],
+      tlsKey: flags['tls-key'],
       maxUploadSize: flags['max-upload-size'],
       defaultModel: flags['default-model'],
       maxQueue: flags['max-queue'],

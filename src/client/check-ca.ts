@@ -8,6 +8,8 @@ export interface TrustedCa {
   pem: string;
   /** SHA-256 of the CA certificate, `AB:CD:…`, as `serve` logs it. */
   fingerprint: string;
+  /** The name to verify when dialling an IP address (a supplied certificate's), instead of localhost. */
+  serverName?: string;
 }
 
 /**

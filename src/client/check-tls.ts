@@ -31,7 +31,8 @@ export function checkTls(address: string, ca: TrustedCa, timeoutMs: number): Pro
   const caFacts = { caPath: ca.path, caFingerprint: ca.fingerprint };
   return runCheck('tls', timeoutMs, async () => {
     const { host, port } = splitAddress(address);
-    const servername = serverNameFor(host);
+    // A supplied certificate names its host, not localhost: dialling an IP, verify that name.
+    const servername = ca.serverName && net.isIP(host) ? ca.serverName : serverNameFor(host);
     const { certificate, refusal } = await handshake({ host, port, servername, caPem: ca.pem, address, timeoutMs });
     const facts = describeCertificate(certificate, refusal === undefined);
     if (refusal !== undefined) throw new CheckFailure(explainRefusal(refusal, facts, ca, servername ?? host), { certificate: facts });

@@ -11,6 +11,7 @@ const ServiceClient = makeGenericClientConstructor(
 ) as unknown as typeof ImageGenerationServiceClient;
 
 const LOOPBACK_IP = /^(127\.\d+\.\d+\.\d+|\[::1\]):\d+$/;
+const IP_ADDRESS = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\]):\d+$/;
 
 export interface ConnectOptions {
   /** host:port ([v6]:port for IPv6). */
@@ -18,6 +19,8 @@ export interface ConnectOptions {
   tls: boolean;
   /** PEM of the CA that signed the server's certificate (the install's own CA). */
   caPem?: string | undefined;
+  /** The name the certificate carries, when dialling an IP address it does not name (a supplied certificate's). */
+  serverName?: string | undefined;
   sharedSecret?: string | undefined;
 }
 
@@ -32,14 +35,15 @@ export interface Connection {
  * sent as `authorization: Bearer …` metadata by an interceptor. grpc-js refuses call credentials
  * on plaintext channels, and a --no-tls server may still want the secret, so it is not one.
  */
-export function connect({ address, tls, caPem, sharedSecret }: ConnectOptions): Connection {
+export function connect({ address, tls, caPem, serverName, sharedSecret }: ConnectOptions): Connection {
   const channelCredentials = tls ? credentials.createSsl(caPem ? Buffer.from(caPem) : null) : credentials.createInsecure();
   const interceptors = sharedSecret ? [bearerInterceptor(sharedSecret)] : [];
   const options = {
     interceptors,
     'grpc.max_receive_message_length': 256 * 2 ** 20,
-    // TLS forbids an IP address as the server name; every certificate this tool makes names localhost.
-    ...(tls && LOOPBACK_IP.test(address) ? { 'grpc.ssl_target_name_override': 'localhost' } : {}),
+    // TLS forbids an IP address as the server name; every certificate this tool makes names
+    // localhost, and a supplied one names its host.
+    ...(tls && serverName && IP_ADDRESS.test(address) ? { 'grpc.ssl_target_name_override': serverName } : tls && LOOPBACK_IP.test(address) ? { 'grpc.ssl_target_name_override': 'localhost' } : {}),
   };
   const service = new ServiceClient(address, channelCredentials, options);
   const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');

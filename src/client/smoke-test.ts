@@ -1,5 +1,5 @@
 import type { ConnectionSettings } from '../config/settings.js';
-import { loadTrustedCa } from './check-ca.js';
+import type { TrustedCa } from './check-ca.js';
 import { checkEcho } from './check-echo.js';
 import { checkGenerate } from './check-generate.js';
 import { checkHealthStatus } from './check-health.js';
@@ -9,7 +9,7 @@ import type { Check } from './check-result.js';
 import { checkTls } from './check-tls.js';
 import { connect } from './client.js';
 import { dialAddress } from './server-address.js';
-import { caPathFor } from './server-connection.js';
+import { trustFor } from './server-connection.js';
 
 export type { Check } from './check-result.js';
 export { SMOKE_MODEL } from './check-generate.js';
@@ -55,21 +55,21 @@ export async function runSmokeTest({ settings, caPath, timeoutMs, generate, serv
     if (!serviceCheck.ok) return report();
   }
 
-  let caPem: string | undefined;
+  let trusted: TrustedCa | undefined;
   if (settings.tls) {
-    const ca = loadTrustedCa(caPathFor(settings, caPath), caPath !== undefined);
+    const ca = trustFor(settings, caPath);
     if ('problem' in ca) {
       checks.push({ name: 'tls', ok: false, detail: ca.problem });
       return report();
     }
-    caPem = ca.pem;
+    trusted = ca;
     const tls = await checkTls(address, ca, callTimeoutMs);
     checks.push(tls);
     // A certificate near expiry fails the check but still connects: the other checks say more.
     if (!tls.ok && !tls.certificate?.verified) return report();
   }
 
-  const connection = connect({ address, tls: settings.tls, caPem, sharedSecret: settings.sharedSecret });
+  const connection = connect({ address, tls: settings.tls, caPem: trusted?.pem, serverName: trusted?.serverName, sharedSecret: settings.sharedSecret });
   try {
     for (const next of [
       () => checkEcho(connection, callTimeoutMs),

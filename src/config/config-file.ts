@@ -29,6 +29,9 @@ export interface ConfigFile extends ServerChoices {
   maxUploadBytes?: number;
   /** "80%" of RAM or a size ("12GiB"); a number is bytes. */
   memoryBudget?: string | number;
+  /** A certificate chain and key from elsewhere (Let's Encrypt), served instead of the install's own CA's (`--tls-cert`, `--tls-key`). */
+  tlsCert?: string;
+  tlsKey?: string;
   /** Draw Things app model file names → local models (`dts-util models alias`; src/models/aliases.ts). */
   modelAliases?: Record<string, string>;
 }

@@ -13,6 +13,8 @@ export const SECRET_ENV = 'DTS_UTIL_SHARED_SECRET';
 
 /** What the user typed; undefined = not given. */
 export interface ConnectionFlags {
+  /** Only `serve` and `install` take it as a flag; clients read it from config.json or the environment. */
+  tlsCert?: string;
   port?: number;
   host?: string;
   tls?: boolean;
@@ -22,6 +24,7 @@ export interface ConnectionFlags {
 
 export interface ServerFlags extends ConnectionFlags, ServerChoices {
   modelPath?: string;
+  tlsKey?: string;
   maxUploadSize?: string;
   datadogApiKey?: string;
   memoryBudget?: string;
@@ -50,9 +53,16 @@ export interface ConnectionSettings {
   secretSource: 'none' | 'argv' | 'environment' | 'file' | 'secrets file';
   /** The --shared-secret-file the secret was read from (the server warns when others can read it). */
   secretFile?: string | undefined;
+  /**
+   * A certificate chain from elsewhere (`--tls-cert`; absolute), served instead of one from the
+   * install's CA. Clients on this machine trust the system's roots and it, and verify its name.
+   */
+  tlsCert: string | undefined;
 }
 
 export interface ServerSettings extends ConnectionSettings {
+  /** The private key of tlsCert (`--tls-key`; absolute); set exactly when tlsCert is. */
+  tlsKey: string | undefined;
   modelsDir: string;
   maxUploadBytes: number;
   /** Model for requests that name none; undefined = the only installed one. */
@@ -93,12 +103,17 @@ export function resolveConnectionSettings(flags: ConnectionFlags, env: NodeJS.Pr
   const host = nonEmpty(flags.host) ?? nonEmpty(env.DTS_UTIL_HOST) ?? nonEmpty(config.host);
   const tls = flags.tls ?? (env.DTS_UTIL_TLS ? parseBoolean(env.DTS_UTIL_TLS, 'DTS_UTIL_TLS') : undefined) ?? config.tls ?? true;
   const { secret, source, file } = resolveSecret(flags, env, paths.configDir);
-  return { paths, port, host, tls, sharedSecret: secret, secretSource: source, secretFile: file };
+  const tlsCert = absolute(nonEmpty(flags.tlsCert) ?? nonEmpty(env.DTS_UTIL_TLS_CERT) ?? nonEmpty(config.tlsCert));
+  return { paths, port, host, tls, sharedSecret: secret, secretSource: source, secretFile: file, tlsCert };
 }
 
 export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): ServerSettings {
   const connection = resolveConnectionSettings(flags, env);
   const config = readConfigFile(connection.paths.configDir);
+  const tlsKey = absolute(nonEmpty(flags.tlsKey) ?? nonEmpty(env.DTS_UTIL_TLS_KEY) ?? nonEmpty(config.tlsKey));
+  if ((connection.tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new UsageError(`${connection.tlsCert ? '--tls-cert' : '--tls-key'} was given without ${connection.tlsCert ? '--tls-key' : '--tls-cert'}`, 'give both: the certificate chain (PEM) and its private key (PEM)');
+  }
   const modelsDir = path.resolve(nonEmpty(flags.modelPath) ?? nonEmpty(env.DTS_UTIL_MODEL_PATH) ?? nonEmpty(config.modelPath) ?? connection.paths.modelsDir);
   const maxUploadBytes =
     flags.maxUploadSize !== undefined
@@ -123,7 +138,7 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const uploadIdleTimeout = positiveSetting(flags.uploadIdleTimeout, '--upload-idle-timeout', env, 'DTS_UTIL_UPLOAD_IDLE_TIMEOUT', config.uploadIdleTimeout, 'uploadIdleTimeout', 'seconds') ?? DEFAULT_UPLOAD_IDLE_TIMEOUT_SECONDS;
   const maxConcurrentUploads =
     positiveSetting(flags.maxConcurrentUploads, '--max-concurrent-uploads', env, 'DTS_UTIL_MAX_CONCURRENT_UPLOADS', config.maxConcurrentUploads, 'maxConcurrentUploads', 'uploads') ?? DEFAULT_MAX_CONCURRENT_UPLOADS;
-  return { ...connection, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, directIo, graphOptimize, metrics, datadogApiKey, memoryBudget, uploadIdleTimeout, maxConcurrentUploads };
+  return { ...connection, tlsKey, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, directIo, graphOptimize, metrics, datadogApiKey, memoryBudget, uploadIdleTimeout, maxConcurrentUploads };
 }
 
 /** Flag > environment variable > config.json for a whole number, 1 or more; each checked, and named when it is wrong. */
@@ -190,6 +205,11 @@ function checkSecret(secret: string, source: string): string {
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/** A file named on the command line or in config.json, as an absolute path (a service runs elsewhere). */
+function absolute(file: string | undefined): string | undefined {
+  return file === undefined ? undefined : path.resolve(file);
 }
 
 /** True for addresses only this machine can reach. */

@@ -52,6 +52,7 @@ export async function runServerUntilSignal(
     caPath: server.certificates?.caPath,
     caFingerprint: server.certificates?.caFingerprint,
     certificatesCreated: server.certificates?.created,
+    ...(server.supplied ? { tlsCert: server.supplied.certPath, tlsCertNames: server.supplied.dnsNames, tlsCertFingerprint: server.supplied.fingerprint, tlsCertExpires: server.supplied.validTo } : {}),
     authentication: settings.sharedSecret ? `shared secret (from ${settings.secretSource})` : 'none',
     settingsFile: settingsFile(settings.paths) ?? '(none: flags, environment and defaults)',
     modelsDir: settings.modelsDir,
@@ -71,6 +72,7 @@ export async function runServerUntilSignal(
   logDevices(logger, server.devices);
   const exposure = settings.secretFile ? secretFileExposure(settings.secretFile) : undefined;
   if (exposure) logger.warn(exposure);
+  if (server.supplied?.keyReadableByOthers) logger.warn('the TLS private key file can be read by other users of this machine: chmod o-r it', { tlsKey: server.supplied.keyPath });
 
   const signal = await stopRequest;
   logger.info('shutting down: health NOT_SERVING, draining running calls', { signal, graceMs });

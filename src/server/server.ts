@@ -14,6 +14,7 @@ import { ImageGenerationServiceService, type ImageGenerationServiceServer } from
 import type { Logger } from '../log/logger.js';
 import { routeGrpcLogging } from '../log/grpc-logging.js';
 import { certificateNames, ensureCertificates, type Certificates } from '../tls/certificates.js';
+import { loadSuppliedCertificate, type SuppliedCertificate } from '../tls/supplied-certificate.js';
 import { HandlerAdapter } from './adapt.js';
 import { OpenCalls, shuttingDownError } from './open-calls.js';
 import { serverTlsCredentials } from './tls-credentials.js';
@@ -52,7 +53,10 @@ export interface RunningServer {
   port: number;
   /** host:port strings actually bound. */
   addresses: string[];
+  /** The install CA's certificates, when TLS is on and no certificate was supplied. */
   certificates: Certificates | undefined;
+  /** The certificate given with --tls-cert / --tls-key, when one was. */
+  supplied: SuppliedCertificate | undefined;
   engine: Engine;
   /** The devices found at start-up, the one chosen and why (the start-up log and Echo say it). */
   devices: DeviceSelection;
@@ -82,10 +86,14 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
   // Before listening: with fallback off, an unusable device must stop the start-up.
   const devices = await selectDevice({ requested: settings.device, gpu: settings.gpu, fallback: settings.deviceFallback });
 
-  const certificates = settings.tls ? ensureCertificates(settings.paths.tlsDir, certificateNames(settings.host)) : undefined;
-  const credentials = certificates
-    ? serverTlsCredentials(certificates.serverCertPem, certificates.serverKeyPem)
-    : ServerCredentials.createInsecure();
+  // A certificate the user brought (Let's Encrypt: what the Draw Things app trusts), else the install CA's.
+  const supplied = settings.tls && settings.tlsCert && settings.tlsKey ? loadSuppliedCertificate(settings.tlsCert, settings.tlsKey) : undefined;
+  const certificates = settings.tls && !supplied ? ensureCertificates(settings.paths.tlsDir, certificateNames(settings.host)) : undefined;
+  const credentials = supplied
+    ? serverTlsCredentials(supplied.certPem, supplied.keyPem)
+    : certificates
+      ? serverTlsCredentials(certificates.serverCertPem, certificates.serverKeyPem)
+      : ServerCredentials.createInsecure();
 
   routeGrpcLogging(logger);
   const metrics = createMetrics({ enabled: settings.metrics, env: process.env, logger, device: devices.chosen });
@@ -122,6 +130,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     port,
     addresses,
     certificates,
+    supplied,
     engine,
     devices,
     async shutdown(graceMs) {

@@ -11,6 +11,7 @@ import { execaRunner, type CommandRunner } from './command-runner.js';
 import { FileSnapshot } from './file-snapshot.js';
 import { configChanged, generateSecret, writeConfig, writeSecrets } from './install-files.js';
 import { readModelAliases } from '../models/aliases.js';
+import { loadSuppliedCertificate } from '../tls/supplied-certificate.js';
 import { locateService, type LocatedService, type ServiceTarget } from './locate.js';
 import type { ServiceManager } from './service-manager.js';
 import type { ManagerKind, ServicePlan } from './plan.js';
@@ -89,8 +90,10 @@ export async function planInstall(request: InstallRequest): Promise<PlannedInsta
   const settings = resolveServerSettings({ ...request.flags, ...(chosenSecret ? { sharedSecret: chosenSecret } : {}) }, env);
   checkExposure(settings);
   checkWritable(settings.modelsDir, !request.dryRun);
+  // A certificate the service could not load would only show as a unit that keeps failing.
+  if (settings.tls && settings.tlsCert && settings.tlsKey) loadSuppliedCertificate(settings.tlsCert, settings.tlsKey);
   const config = configFor(settings);
-  const plan: ServicePlan = { ...located.plan, modelsDir: settings.modelsDir };
+  const plan: ServicePlan = { ...located.plan, modelsDir: settings.modelsDir, ...(config.tlsCert && config.tlsKey ? { readFiles: [config.tlsCert, config.tlsKey] } : {}) };
   const { environment } = plan;
   const serviceText = kind === 'systemd' ? renderSystemdUnit(plan) : kind === 'launchd' ? renderLaunchdPlist(plan) : undefined;
   const previousText = serviceFile && fs.existsSync(serviceFile) ? fs.readFileSync(serviceFile, 'utf8') : undefined;
@@ -272,6 +275,7 @@ function configFor(settings: ServerSettings): ConfigFile {
     port: settings.port,
     ...(settings.host ? { host: settings.host } : {}),
     tls: settings.tls,
+    ...(settings.tlsCert && settings.tlsKey ? { tlsCert: settings.tlsCert, tlsKey: settings.tlsKey } : {}),
     modelPath: settings.modelsDir,
     maxUploadBytes: settings.maxUploadBytes,
     ...(settings.defaultModel ? { defaultModel: settings.defaultModel } : {}),

@@ -29,6 +29,8 @@ export interface ServicePlan {
   tlsDir: string;
   logDir: string;
   modelsDir: string;
+  /** Files the server reads from outside its own folders (a supplied TLS certificate and key). */
+  readFiles?: string[];
   /** System services only: run as this user (systemd User=, launchd UserName). */
   user?: string;
 }

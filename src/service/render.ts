@@ -158,7 +158,7 @@ export function writablePaths(plan: ServicePlan): string[] {
 function protectHomeMode(plan: ServicePlan): 'yes' | 'read-only' {
   if (plan.scope === 'user') return 'read-only';
   const homes = ['/home', '/root', '/run/user'];
-  const used = [plan.nodePath, plan.entryPoint, plan.secretsFile, ...writablePaths(plan)].flatMap((p) => [p, realPath(p)]);
+  const used = [plan.nodePath, plan.entryPoint, plan.secretsFile, ...(plan.readFiles ?? []), ...writablePaths(plan)].flatMap((p) => [p, realPath(p)]);
   return used.some((p) => homes.some((home) => isInside(home, p))) ? 'read-only' : 'yes';
 }
 
