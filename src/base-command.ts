@@ -23,6 +23,7 @@ interface ServerFlagValues {
   'direct-io'?: boolean;
   'graph-optimize'?: boolean;
   metrics?: boolean;
+  bonjour?: boolean;
   'datadog-api-key'?: string;
   'memory-budget'?: string;
   'upload-idle-timeout'?: number;
@@ -85,6 +86,10 @@ export abstract class BaseCommand extends Command {
       allowNo: true,
     }),
     metrics: Flags.boolean({ description: 'DogStatsD metrics to the Datadog agent; --no-metrics turns them off (default: on) [env: DTS_UTIL_METRICS]', allowNo: true }),
+    bonjour: Flags.boolean({
+      description: "advertise the server as _dt-grpc._tcp over mDNS, as the Draw Things app's server browser expects, when it listens beyond loopback; --no-bonjour turns it off (default: on) [env: DTS_UTIL_BONJOUR]",
+      allowNo: true,
+    }),
     'datadog-api-key': Flags.string({ description: 'Datadog API key: logs go to Datadog directly; prefer the DD_API_KEY variable (argv is visible in ps)' }),
     'upload-idle-timeout': Flags.integer({ description: 'seconds an upload may receive nothing before it is ended (DEADLINE_EXCEEDED) and discarded (default: 60) [env: DTS_UTIL_UPLOAD_IDLE_TIMEOUT]', min: 1 }),
     'max-concurrent-uploads': Flags.integer({ description: 'uploads received at once; more are refused with RESOURCE_EXHAUSTED (default: 16) [env: DTS_UTIL_MAX_CONCURRENT_UPLOADS]', min: 1 }),
@@ -118,6 +123,7 @@ export abstract class BaseCommand extends Command {
       directIo: flags['direct-io'],
       graphOptimize: flags['graph-optimize'],
       metrics: flags.metrics,
+      bonjour: flags.bonjour,
       datadogApiKey: flags['datadog-api-key'],
       memoryBudget: flags['memory-budget'],
       uploadIdleTimeout: flags['upload-idle-timeout'],

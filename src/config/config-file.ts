@@ -14,6 +14,8 @@ export interface ServerChoices {
   /** Fuse plain exports' attention (and more) for the device at a model's first load (`--no-graph-optimize`). */
   graphOptimize?: boolean;
   metrics?: boolean;
+  /** Advertise `_dt-grpc._tcp` over mDNS when listening beyond loopback (`--no-bonjour`). */
+  bonjour?: boolean;
   /** Seconds an upload may receive nothing before it is ended (`--upload-idle-timeout`). */
   uploadIdleTimeout?: number;
   /** Uploads received at once; more are refused with RESOURCE_EXHAUSTED (`--max-concurrent-uploads`). */

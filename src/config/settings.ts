@@ -81,6 +81,8 @@ export interface ServerSettings extends ConnectionSettings {
   graphOptimize: boolean;
   /** DogStatsD metrics to the local Datadog agent (DD_AGENT_HOST / DD_DOGSTATSD_*). */
   metrics: boolean;
+  /** Advertise the server as `_dt-grpc._tcp` over mDNS (the Draw Things app's server browser) when it listens beyond loopback. */
+  bonjour: boolean;
   /** Ships logs to Datadog's HTTP intake when set (no agent needed). Never logged. */
   datadogApiKey: string | undefined;
   /**
@@ -133,12 +135,13 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const directIo = flags.directIo ?? (env.DTS_UTIL_DIRECT_IO ? parseBoolean(env.DTS_UTIL_DIRECT_IO, 'DTS_UTIL_DIRECT_IO') : undefined) ?? config.directIo ?? true;
   const graphOptimize = flags.graphOptimize ?? (env.DTS_UTIL_GRAPH_OPTIMIZE ? parseBoolean(env.DTS_UTIL_GRAPH_OPTIMIZE, 'DTS_UTIL_GRAPH_OPTIMIZE') : undefined) ?? config.graphOptimize ?? true;
   const metrics = flags.metrics ?? (env.DTS_UTIL_METRICS ? parseBoolean(env.DTS_UTIL_METRICS, 'DTS_UTIL_METRICS') : undefined) ?? config.metrics ?? true;
+  const bonjour = flags.bonjour ?? (env.DTS_UTIL_BONJOUR ? parseBoolean(env.DTS_UTIL_BONJOUR, 'DTS_UTIL_BONJOUR') : undefined) ?? config.bonjour ?? true;
   const datadogApiKey = nonEmpty(flags.datadogApiKey) ?? nonEmpty(env[DATADOG_KEY_ENV]) ?? nonEmpty(readSecretsFile(connection.paths.configDir)[DATADOG_KEY_ENV]);
   const memoryBudget = memoryBudgetSetting(flags, env, config.memoryBudget);
   const uploadIdleTimeout = positiveSetting(flags.uploadIdleTimeout, '--upload-idle-timeout', env, 'DTS_UTIL_UPLOAD_IDLE_TIMEOUT', config.uploadIdleTimeout, 'uploadIdleTimeout', 'seconds') ?? DEFAULT_UPLOAD_IDLE_TIMEOUT_SECONDS;
   const maxConcurrentUploads =
     positiveSetting(flags.maxConcurrentUploads, '--max-concurrent-uploads', env, 'DTS_UTIL_MAX_CONCURRENT_UPLOADS', config.maxConcurrentUploads, 'maxConcurrentUploads', 'uploads') ?? DEFAULT_MAX_CONCURRENT_UPLOADS;
-  return { ...connection, tlsKey, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, directIo, graphOptimize, metrics, datadogApiKey, memoryBudget, uploadIdleTimeout, maxConcurrentUploads };
+  return { ...connection, tlsKey, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, directIo, graphOptimize, metrics, bonjour, datadogApiKey, memoryBudget, uploadIdleTimeout, maxConcurrentUploads };
 }
 
 /** Flag > environment variable > config.json for a whole number, 1 or more; each checked, and named when it is wrong. */

@@ -53,6 +53,7 @@ export async function runServerUntilSignal(
     caFingerprint: server.certificates?.caFingerprint,
     certificatesCreated: server.certificates?.created,
     ...(server.supplied ? { tlsCert: server.supplied.certPath, tlsCertNames: server.supplied.dnsNames, tlsCertFingerprint: server.supplied.fingerprint, tlsCertExpires: server.supplied.validTo } : {}),
+    bonjour: server.bonjourName ? `${server.bonjourName}._dt-grpc._tcp.local` : settings.bonjour ? 'off (loopback only)' : 'off',
     authentication: settings.sharedSecret ? `shared secret (from ${settings.secretSource})` : 'none',
     settingsFile: settingsFile(settings.paths) ?? '(none: flags, environment and defaults)',
     modelsDir: settings.modelsDir,

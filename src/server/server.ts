@@ -31,6 +31,7 @@ import { addDrawThingsService } from './draw-things/service.js';
 import { accessLogInterceptor, sharedSecretInterceptor } from './interceptors.js';
 import { FLOW_CONTROL_OPTION, raiseConnectionWindow, raiseStreamWindow } from './flow-control.js';
 import { bindAll } from './listen.js';
+import { advertise } from './bonjour.js';
 import { STAGING_DIR } from './models-dir.js';
 import { removeStaleUploads } from './staging-files.js';
 import { reportGeneration } from './report-generation.js';
@@ -57,6 +58,8 @@ export interface RunningServer {
   certificates: Certificates | undefined;
   /** The certificate given with --tls-cert / --tls-key, when one was. */
   supplied: SuppliedCertificate | undefined;
+  /** The mDNS instance name (`<host>_tls`) when the server advertises itself. */
+  bonjourName: string | undefined;
   engine: Engine;
   /** The devices found at start-up, the one chosen and why (the start-up log and Echo say it). */
   devices: DeviceSelection;
@@ -125,16 +128,21 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
 
   const { port, addresses } = await bindAll(server, settings.host, settings.port, credentials, logger);
   raiseConnectionWindow(server, logger);
+  // Only a server others can reach is worth announcing to the local network.
+  const advertisement = settings.bonjour && !isLoopbackHost(settings.host) ? advertise(port, settings.tls, logger) : undefined;
 
   return {
     port,
     addresses,
     certificates,
     supplied,
+    bonjourName: advertisement?.name,
     engine,
     devices,
     async shutdown(graceMs) {
       health.setServing(false);
+      // Gone from the app's server list at once, not when the record's TTL runs out.
+      await advertisement?.stop();
       // tryShutdown takes no new calls and calls back once every connection has closed, which
       // each does as soon as its last call is answered.
       const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));

@@ -286,6 +286,7 @@ function configFor(settings: ServerSettings): ConfigFile {
     // Written only when turned off, so an install from before the setting existed is unchanged.
     ...(settings.directIo ? {} : { directIo: false }),
     ...(settings.graphOptimize ? {} : { graphOptimize: false }),
+    ...(settings.bonjour ? {} : { bonjour: false }),
     metrics: settings.metrics,
     memoryBudget: settings.memoryBudget,
     // Written only when changed, as directIo: an install keeps following the defaults.
