@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { ensurePrivateDir, writeFileAtomic } from '../tls/files.js';
 import { UsageError } from './errors.js';
 
 /** Server choices kept under the same name and type as a `serve` flag and a config.json key. */
@@ -58,6 +59,14 @@ export function readConfigFile(configDir: string): ConfigFile {
   } catch (error) {
     throw new UsageError(`${file} is not valid JSON (${(error as Error).message})`, 'fix or delete it');
   }
+}
+
+/** config.json: non-secret settings (0600 all the same: the folder is private anyway). */
+export function writeConfig(configDir: string, config: ConfigFile): string {
+  ensurePrivateDir(configDir);
+  const file = path.join(configDir, CONFIG_FILE_NAME);
+  writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`, 0o600);
+  return file;
 }
 
 /** Reads secrets.env (missing → empty). Values are never logged by callers. */

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { CONFIG_FILE_NAME, readConfigFile, readSecretsFile, SECRETS_FILE_NAME, type ConfigFile } from '../config/config-file.js';
+import { readConfigFile, readSecretsFile, SECRETS_FILE_NAME, type ConfigFile } from '../config/config-file.js';
 import { DATADOG_KEY_ENV, SECRET_ENV } from '../config/settings.js';
 import { ensurePrivateDir, writeFileAtomic } from '../tls/files.js';
 
@@ -22,13 +22,7 @@ export function configChanged(configDir: string, config: ConfigFile): boolean {
   return JSON.stringify(readConfigFile(configDir)) !== JSON.stringify(config);
 }
 
-/** config.json: non-secret settings (0600 all the same: the folder is private anyway). */
-export function writeConfig(configDir: string, config: ConfigFile): string {
-  ensurePrivateDir(configDir);
-  const file = path.join(configDir, CONFIG_FILE_NAME);
-  writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`, 0o600);
-  return file;
-}
+export { writeConfig } from '../config/config-file.js';
 
 /**
  * secrets.env (0600): the only file that holds the shared secret and the Datadog key. Values not

@@ -10,7 +10,7 @@ import { CA_CERT_FILE, certificateNames, ensureCertificates, fingerprint } from 
 import { execaRunner, type CommandRunner } from './command-runner.js';
 import { FileSnapshot } from './file-snapshot.js';
 import { configChanged, generateSecret, writeConfig, writeSecrets } from './install-files.js';
-import { readModelAliases } from '../models/aliases.js';
+import { readModelAliases } from '../config/model-aliases.js';
 import { loadSuppliedCertificate } from '../tls/supplied-certificate.js';
 import { locateService, type LocatedService, type ServiceTarget } from './locate.js';
 import type { ServiceManager } from './service-manager.js';

@@ -7,7 +7,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { decodeOwnPng } from '../../src/diffusion/png.js';
 import { SamplerType } from '../../src/generated/draw_things_config_generated.js';
 import { ChunkState, type ImageGenerationResponse, type ImageGenerationServiceClient, type ImageGenerationSignpostProto } from '../../src/generated/draw_things_image_service.js';
-import { writeModelAlias } from '../../src/models/aliases.js';
+import { writeModelAlias } from '../../src/config/model-aliases.js';
 import { CCV_DATATYPE, CCV_FORMAT, decodeTensor, halfValues } from '../../src/server/draw-things/ccv-tensor.js';
 import { unaryCall } from '../../src/client/client.js';
 import { drawThingsClient, dtEcho, dtFilesExist, dtGenerate, dtImages, dtRequest, type DtConfig } from '../helpers/draw-things-client.js';

@@ -4,7 +4,7 @@ import { BaseCommand } from '../../base-command.js';
 import { UsageError } from '../../config/errors.js';
 import { resolveServerSettings } from '../../config/settings.js';
 import { modelProblem } from '../../diffusion/model-catalog.js';
-import { readModelAliases, writeModelAlias, type ModelAliases } from '../../models/aliases.js';
+import { readModelAliases, writeModelAlias, type ModelAliases } from '../../config/model-aliases.js';
 import { findModel } from '../../models/installed.js';
 
 export interface AliasResult {

@@ -1,7 +1,7 @@
 import type { EchoReply, EchoRequest } from '../../generated/draw_things_image_service.js';
 import { quoteInput } from '../../util/quote-input.js';
 import { invalidArgument } from '../errors.js';
-import type { ModelAliases } from '../../models/aliases.js';
+import type { ModelAliases } from '../../config/model-aliases.js';
 import { offeredModels, offeredNames } from './model-offer.js';
 import { modelsOverride } from './model-specification.js';
 

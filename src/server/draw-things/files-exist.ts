@@ -4,7 +4,7 @@ import type { FileExistenceResponse, FileListRequest } from '../../generated/dra
 import { mapLimited } from '../../util/map-limited.js';
 import { ServiceError } from '../errors.js';
 import { checkBounds, checkOne, CHECKS_IN_FLIGHT } from '../file-check.js';
-import type { ModelAliases } from '../../models/aliases.js';
+import type { ModelAliases } from '../../config/model-aliases.js';
 import { offeredModels, offeredNames } from './model-offer.js';
 import { DRAW_THINGS_SECRET_REFUSAL } from './shared-secret.js';
 

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 
 import { decodeOwnPng } from '../../diffusion/png.js';
-import { aliasHint, resolveAlias } from '../../models/aliases.js';
+import { aliasHint, resolveAlias } from '../../config/model-aliases.js';
 import type { ImageGenerationRequest, ImageGenerationResponse } from '../../generated/draw_things_image_service.js';
 import type { CallContext } from '../call-context.js';
 import { invalidArgument, ServiceError } from '../errors.js';

@@ -1,7 +1,7 @@
 import { listModels, modelProblem } from '../../diffusion/model-catalog.js';
 import type { BaseFamily } from '../../diffusion/model-family.js';
 import { inspectModelFolder } from '../../diffusion/model-spec.js';
-import type { ModelAliases } from '../../models/aliases.js';
+import type { ModelAliases } from '../../config/model-aliases.js';
 
 /**
  * One model as the Draw Things app sees it: the name it goes by in EchoReply.files and in the

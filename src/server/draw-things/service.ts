@@ -3,7 +3,7 @@ import { loadSync } from '@grpc/proto-loader';
 
 import { ImageGenerationServiceService } from '../../generated/draw_things_image_service.js';
 import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
-import { readModelAliases, type ModelAliases } from '../../models/aliases.js';
+import { readModelAliases, type ModelAliases } from '../../config/model-aliases.js';
 import { DRAW_THINGS_PROTO_FILE, DRAW_THINGS_SERVICE_NAME } from '../../util/package-root.js';
 import type { ClientStreamHandler, HandlerAdapter } from '../adapt.js';
 import type { GenerateOptions } from '../handlers/generate-image.js';

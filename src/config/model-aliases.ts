@@ -1,8 +1,7 @@
 import path from 'node:path';
 
-import { CONFIG_FILE_NAME, readConfigFile } from '../config/config-file.js';
-import { UsageError } from '../config/errors.js';
-import { writeConfig } from '../service/install-files.js';
+import { CONFIG_FILE_NAME, readConfigFile, writeConfig } from './config-file.js';
+import { UsageError } from './errors.js';
 
 /**
  * Model aliases: names the Draw Things app uses for its models (its file names, such as
