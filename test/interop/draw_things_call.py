@@ -23,7 +23,7 @@ def message_classes(descriptor_set: str) -> dict:
     for file in files.file:
         pool.Add(file)
     factory = message_factory.MessageFactory(pool)
-    names = ("EchoRequest", "EchoReply", "FileListRequest", "FileExistenceResponse", "ImageGenerationRequest", "ImageGenerationResponse")
+    names = ("EchoRequest", "EchoReply", "FileListRequest", "FileExistenceResponse", "ImageGenerationRequest", "ImageGenerationResponse", "FileUploadRequest", "UploadResponse")
     # No package: the full names are the bare message names.
     return {name: factory.GetPrototype(pool.FindMessageTypeByName(name)) for name in names}
 
@@ -77,6 +77,28 @@ def generate(channel, classes: dict, secret: str) -> dict:
     return {"dt_signposts": signposts, "dt_header": header[:9].tolist(), "dt_rgb_sha256": hashlib.sha256(rgb.tobytes()).hexdigest()}
 
 
+def upload(channel, classes: dict, secret: str, name: str, content: bytes, skip_chunk: bool = False) -> dict:
+    """The app's uploader: initRequest with the raw SHA-256, then 1000-byte chunks at their offsets."""
+    call = channel.stream_stream(
+        "/ImageGenerationService/UploadFile",
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=classes["UploadResponse"].FromString,
+    )
+    request = classes["FileUploadRequest"]
+    messages = [request(initRequest={"filename": name, "sha256": hashlib.sha256(content).digest(), "totalSize": len(content)}, sharedSecret=secret)]
+    for offset in range(0, len(content), 1000):
+        if skip_chunk and offset == 1000:
+            continue
+        messages.append(request(chunk={"content": content[offset:offset + 1000], "offset": offset}, sharedSecret=secret))
+    offsets = []
+    try:
+        for response in call(iter(messages), timeout=30):
+            offsets.append(response.receivedOffset)
+        return {"offsets": offsets, "status": "OK"}
+    except Exception as error:  # grpc.RpcError: the status is what the test compares
+        return {"offsets": offsets, "status": error.code().name}
+
+
 def call_draw_things(channel, descriptor_set: str, secret: str, files: list) -> dict:
     classes = message_classes(descriptor_set)
     echo = unary(channel, "Echo", classes["EchoReply"])
@@ -86,8 +108,11 @@ def call_draw_things(channel, descriptor_set: str, secret: str, files: list) -> 
     accepted = echo(request(name="python", sharedSecret=secret), timeout=10)
     refused = echo(request(name="python"), timeout=10)
     existence = files_exist(classes["FileListRequest"](files=files, filesWithHash=files, sharedSecret=secret), timeout=10)
+    content = bytes(range(256)) * 10
     return {
         **generate(channel, classes, secret),
+        "dt_upload": upload(channel, classes, secret, "python-upload.bin", content),
+        "dt_upload_gap": upload(channel, classes, secret, "python-gap.bin", content, skip_chunk=True),
         "dt_existences": list(existence.existences),
         "dt_hashes": [h.hex() for h in existence.hashes],
         "dt_message": accepted.message,

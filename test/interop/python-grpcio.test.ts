@@ -62,6 +62,11 @@ describe('interoperability with Python grpcio (Debian python3-grpcio)', () => {
     assert.deepEqual(reply.dt_header, [0, 1, 2, 0x20000, 0, 1, 64, 64, 3]);
     const connection = t.client({ sharedSecret: SECRET });
     const seed = await unaryCall(connection.service, connection.service.generateImage, request({ model: 'smoke', steps: 2, seed: 42, cfgScale: 7, sampler: 'Euler a' }), 120_000);
+    // UploadFile as the app's uploader streams it: every chunk acknowledged; a missing chunk is DATA_LOSS, and nothing is stored.
+    assert.deepEqual(reply.dt_upload, { offsets: [0, 1000, 2000, 2560, 2560], status: 'OK' });
+    assert.equal(fs.readFileSync(path.join(t.settings.modelsDir, 'python-upload.bin')).length, 2560);
+    assert.equal(reply.dt_upload_gap.status, 'DATA_LOSS');
+    assert.ok(!fs.existsSync(path.join(t.settings.modelsDir, 'python-gap.bin')));
     assert.equal(reply.dt_rgb_sha256, crypto.createHash('sha256').update(decodeOwnPng(seed.images[0]!).rgb).digest('hex'));
   });
 });
