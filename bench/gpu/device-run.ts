@@ -50,6 +50,7 @@ function params(size: number, steps: number): GenerationParams {
     cfgScale: 7.5,
     seed: 42,
     seedWasRandom: false,
+    seedMode: 'default',
     sampler: 'Euler',
     batchSize: 1,
     batchCount: 1,

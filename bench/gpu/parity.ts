@@ -25,7 +25,7 @@ const MODELS: { name: string; steps: number; cfgScale: number }[] = [
 ];
 
 function params(steps: number, cfgScale: number): GenerationParams {
-  return { prompt: 'a red cube on a table', negativePrompt: 'blurry', width: 64, height: 64, steps, cfgScale, seed: 7, seedWasRandom: false, sampler: 'Euler', batchSize: 1, batchCount: 1, enableHr: false, denoisingStrength: 0, model: '' };
+  return { prompt: 'a red cube on a table', negativePrompt: 'blurry', width: 64, height: 64, steps, cfgScale, seed: 7, seedWasRandom: false, seedMode: 'default', sampler: 'Euler', batchSize: 1, batchCount: 1, enableHr: false, denoisingStrength: 0, model: '' };
 }
 
 async function picture(dir: string, name: string, device: string, request: GenerationParams): Promise<{ rgb: Uint8Array; ranOn: string }> {

@@ -58,6 +58,7 @@ function smokeRequest(model: string): ImageGenerationRequest {
     steps: SMOKE_IMAGE.steps,
     cfgScale: 7,
     seed: SMOKE_IMAGE.seed,
+    seedMode: '',
     sampler: 'Euler a',
     restoreFaces: false,
     enableHr: false,

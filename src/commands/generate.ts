@@ -16,6 +16,7 @@ export default class Generate extends BaseCommand {
     '<%= config.bin %> generate "a photo of a cat" --steps 30 --seed 42',
     '<%= config.bin %> generate "a castle" --negative "blurry" --width 768 --height 512 --sampler "DPM++ 2M Karras" --out ./pictures',
     '<%= config.bin %> generate "a dog" --model smoke --json',
+    '<%= config.bin %> generate "a fox" --seed 42 --seed-mode torch-cpu',
   ];
   static override args = { prompt: Args.string({ description: 'what to draw', required: true }) };
   static override flags = {
@@ -27,6 +28,7 @@ export default class Generate extends BaseCommand {
     steps: Flags.integer({ description: "sampling steps (default: the model family's)", min: 1 }),
     cfg: decimalFlag({ description: "guidance scale (CFG), 0 to 30 (default: the model family's)" }),
     seed: Flags.integer({ description: 'seed; -1 for random', default: -1 }),
+    'seed-mode': Flags.string({ description: "the generator that turns a seed into noise: default (this server's own) or torch-cpu (torch.manual_seed + torch.randn on the CPU, as A1111's RNG: CPU)", options: ['default', 'torch-cpu'], default: 'default' }),
     sampler: Flags.string({ description: 'sampler, e.g. "Euler a", "DPM++ 2M Karras"', default: '' }),
     'batch-size': Flags.integer({ description: 'images per batch', default: 1, min: 1 }),
     'batch-count': Flags.integer({ description: 'batches', default: 1, min: 1 }),
@@ -57,6 +59,7 @@ export default class Generate extends BaseCommand {
           steps: flags.steps ?? 0,
           cfgScale: flags.cfg ?? 0,
           seed: flags.seed,
+          seedMode: flags['seed-mode'],
           sampler: flags.sampler,
           restoreFaces: false,
           enableHr: flags.hires,

@@ -13,6 +13,8 @@ export function parametersText(params: GenerationParams, details: { seed: number
     ['Size', `${params.width}x${params.height}`],
     ['Model', details.model],
   ];
+  // A1111's own key for torch's CPU generator, so its PNG Info (and tools that read it) set it.
+  if (params.seedMode === 'torch-cpu') pairs.push(['RNG', 'CPU']);
   if (params.enableHr) pairs.push(['Denoising strength', params.denoisingStrength], ['Hires upscale', 2], ['Hires upscaler', 'Latent']);
   pairs.push(['Version', details.version]);
   const lines = [params.prompt];

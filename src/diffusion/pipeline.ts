@@ -71,7 +71,7 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
   for (let batch = 0; batch < params.batchCount; batch++) {
     const seeds = Array.from({ length: params.batchSize }, (_, i) => params.seed + batch * params.batchSize + i);
     allSeeds.push(...seeds);
-    const noise = batchNoise(seeds);
+    const noise = batchNoise(seeds, params.seedMode);
     const sample = async (x: Float32Array, shape: [number, number, number, number], sigmas: number[], pass: string) => {
       const denoise = createModelDenoiser({ unet, schedule, predictionType: model.predictionType, latentShape: shape, cond, uncond, contextShape, guidanceScale: params.cfgScale, ...conditioning.extrasFor(shape) });
       const steps = sigmas.length - 1;
@@ -129,6 +129,7 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
     seed: params.seed,
     all_seeds: allSeeds,
     seed_was_random: params.seedWasRandom,
+    ...(params.seedMode === 'default' ? {} : { seed_mode: params.seedMode }),
     width: params.width,
     height: params.height,
     sampler_name: sampler.name,

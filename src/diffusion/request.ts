@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 
 import type { ImageGenerationRequest } from '../generated/image_generation.js';
+import { quoteInput } from '../util/quote-input.js';
+import { SEED_MODES, type SeedMode } from './batch-noise.js';
 import { GENERIC_DEFAULTS, type FamilyDefaults } from './model-family.js';
 
 /** A request with every field checked and every default filled in. */
@@ -14,6 +16,8 @@ export interface GenerationParams {
   /** The seed of the first image; image i of the request uses seed + i. */
   seed: number;
   seedWasRandom: boolean;
+  /** Which generator turns each image's seed into noise ('' in the request is 'default'). */
+  seedMode: SeedMode;
   sampler: string;
   batchSize: number;
   batchCount: number;
@@ -84,6 +88,7 @@ export function validateRequest(request: ImageGenerationRequest, defaults: Famil
   }
   const seedWasRandom = request.seed === -1;
   if (!seedWasRandom) checkSeed(request.seed, batchSize * batchCount);
+  const seedMode = checkSeedMode(request.seedMode);
   return {
     prompt: request.prompt,
     negativePrompt: request.negativePrompt,
@@ -93,6 +98,7 @@ export function validateRequest(request: ImageGenerationRequest, defaults: Famil
     cfgScale: Math.fround(cfgScale),
     seed: seedWasRandom ? crypto.randomInt(0, 2 ** 32) : request.seed,
     seedWasRandom,
+    seedMode,
     sampler: request.sampler || defaults.sampler,
     batchSize,
     batchCount,
@@ -123,6 +129,12 @@ function checkSeed(seed: number, images: number): void {
   if (Number.isSafeInteger(seed) && seed >= 0 && seed <= largest) return;
   const room = images > 1 ? `; image i uses seed + i, and this request makes ${images} images` : '';
   throw new InvalidRequestError('seed', `must be -1 (random) or a whole number from 0 to ${largest} (got ${seed})${room}`);
+}
+
+function checkSeedMode(value: string): SeedMode {
+  if (value === '') return 'default';
+  if ((SEED_MODES as string[]).includes(value)) return value as SeedMode;
+  throw new InvalidRequestError('seed_mode', `must be "" or one of ${SEED_MODES.map((mode) => JSON.stringify(mode)).join(', ')} (got ${quoteInput(value)})`);
 }
 
 function dimension(field: string, value: number): number {

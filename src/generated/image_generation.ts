@@ -103,6 +103,15 @@ export interface ImageGenerationRequest {
    * Empty means the server's configured default model.
    */
   model: string;
+  /**
+   * 100 and 101 are reserved for init_image and mask (issue 21).
+   * Extension: which generator turns the seed into noise. '' or 'default' is this
+   * server's own (xoshiro128**, the same on every platform); 'torch-cpu' is torch's
+   * CPU generator, bit for bit what torch.manual_seed(seed); torch.randn(...) gives
+   * (A1111's "RNG: CPU", Draw Things' "Torch CPU compatible"). Any other value is
+   * INVALID_ARGUMENT.
+   */
+  seedMode: string;
 }
 
 export interface ImageGenerationResponse {
@@ -682,6 +691,7 @@ function createBaseImageGenerationRequest(): ImageGenerationRequest {
     batchSize: 0,
     batchCount: 0,
     model: "",
+    seedMode: "",
   };
 }
 
@@ -728,6 +738,9 @@ export const ImageGenerationRequest: MessageFns<ImageGenerationRequest> = {
     }
     if (message.model !== "") {
       writer.uint32(114).string(message.model);
+    }
+    if (message.seedMode !== "") {
+      writer.uint32(818).string(message.seedMode);
     }
     return writer;
   },
@@ -857,6 +870,14 @@ export const ImageGenerationRequest: MessageFns<ImageGenerationRequest> = {
             message.model = reader.string();
             continue;
           }
+          case 102: {
+            if (tag !== 818) {
+              break;
+            }
+
+            message.seedMode = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -913,6 +934,11 @@ export const ImageGenerationRequest: MessageFns<ImageGenerationRequest> = {
         ? globalThis.Number(object.batch_count)
         : 0,
       model: isSet(object.model) ? globalThis.String(object.model) : "",
+      seedMode: isSet(object.seedMode)
+        ? globalThis.String(object.seedMode)
+        : isSet(object.seed_mode)
+        ? globalThis.String(object.seed_mode)
+        : "",
     };
   },
 
@@ -960,6 +986,9 @@ export const ImageGenerationRequest: MessageFns<ImageGenerationRequest> = {
     if (message.model !== "") {
       obj.model = message.model;
     }
+    if (message.seedMode !== "") {
+      obj.seedMode = message.seedMode;
+    }
     return obj;
   },
 
@@ -982,6 +1011,7 @@ export const ImageGenerationRequest: MessageFns<ImageGenerationRequest> = {
     message.batchSize = object.batchSize ?? 0;
     message.batchCount = object.batchCount ?? 0;
     message.model = object.model ?? "";
+    message.seedMode = object.seedMode ?? "";
     return message;
   },
 };

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { credentials, makeGenericClientConstructor, Metadata, type ServiceError } from '@grpc/grpc-js';
 import * as flatbuffers from 'flatbuffers';
 
-import { GenerationConfiguration, LoRA, type SamplerType } from '../../src/generated/draw_things_config_generated.js';
+import { GenerationConfiguration, LoRA, type SamplerType, type SeedMode } from '../../src/generated/draw_things_config_generated.js';
 import {
   ChunkState,
   DeviceType,
@@ -88,6 +88,7 @@ export interface DtConfig {
   hiresFix?: { width: number; height: number; strength: number };
   clipSkip?: number;
   loras?: { file: string; weight: number }[];
+  seedMode?: SeedMode;
 }
 
 /** A GenerationConfiguration FlatBuffer, built the way the app builds it (FlatBuffers' own builder). */
@@ -107,6 +108,7 @@ export function dtConfiguration(config: DtConfig): Buffer {
   if (config.width !== undefined) G.addStartWidth(builder, config.width / 64);
   if (config.height !== undefined) G.addStartHeight(builder, config.height / 64);
   if (config.seed !== undefined) G.addSeed(builder, config.seed);
+  if (config.seedMode !== undefined) G.addSeedMode(builder, config.seedMode);
   if (config.steps !== undefined) G.addSteps(builder, config.steps);
   if (config.guidanceScale !== undefined) G.addGuidanceScale(builder, config.guidanceScale);
   if (model) G.addModel(builder, model);

@@ -10,6 +10,7 @@ export function request(overrides: Partial<ImageGenerationRequest> = {}): ImageG
     steps: 3,
     cfgScale: 7,
     seed: 42,
+    seedMode: '',
     sampler: 'Euler a',
     restoreFaces: false,
     enableHr: false,

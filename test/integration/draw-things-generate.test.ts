@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 
 import { decodeOwnPng } from '../../src/diffusion/png.js';
-import { SamplerType } from '../../src/generated/draw_things_config_generated.js';
+import { SamplerType, SeedMode } from '../../src/generated/draw_things_config_generated.js';
 import { ChunkState, type ImageGenerationResponse, type ImageGenerationServiceClient, type ImageGenerationSignpostProto } from '../../src/generated/draw_things_image_service.js';
 import { writeModelAlias } from '../../src/config/model-aliases.js';
 import { CCV_DATATYPE, CCV_FORMAT, decodeTensor, halfValues } from '../../src/server/draw-things/ccv-tensor.js';
@@ -73,6 +73,14 @@ describe('the Draw Things app protocol: GenerateImage (FlatBuffer configuration 
     const first = await picture(7);
     assert.ok(first.equals(await picture(7)));
     assert.ok(!first.equals(await picture(8)));
+  });
+
+  it('seed mode Torch CPU compatible is the seed contract\'s torch-cpu picture; the modes this server lacks are its default', async () => {
+    const picture = async (seedMode: SeedMode) => levels(dtImages((await generate({ ...SMALL, seedMode })).responses)[0]!).rgb;
+    const seedApi = t.client({ sharedSecret: SECRET });
+    const seedPicture = async (seedMode: string) => decodeOwnPng((await unaryCall(seedApi.service, seedApi.service.generateImage, request({ model: 'smoke', steps: 2, seed: 42, cfgScale: 7, sampler: 'Euler a', seedMode }), 120_000)).images[0]!).rgb;
+    assert.deepEqual(await picture(SeedMode.TorchCpuCompatible), await seedPicture('torch-cpu'));
+    assert.deepEqual(await picture(SeedMode.ScaleAlike), await seedPicture('default'));
   });
 
   it('batch_size 2 gives two different pictures, and batch_count runs the batches in turn', async () => {

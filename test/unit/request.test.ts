@@ -47,6 +47,15 @@ describe('GenerateImage request validation', () => {
     });
   }
 
+  it("takes seed_mode '' or 'default' as the default generator, 'torch-cpu' as torch's, and refuses the rest", () => {
+    assert.equal(validateRequest(request()).seedMode, 'default');
+    assert.equal(validateRequest(request({ seedMode: 'default' })).seedMode, 'default');
+    assert.equal(validateRequest(request({ seedMode: 'torch-cpu' })).seedMode, 'torch-cpu');
+    for (const bad of ['Torch-CPU', 'gpu', 'x'.repeat(10_000)]) {
+      assert.throws(() => validateRequest(request({ seedMode: bad })), (error: InvalidRequestError) => error.field === 'seed_mode' && /one of "default", "torch-cpu"/.test(error.message) && error.message.length < 200);
+    }
+  });
+
   it('answers restore_faces with a clear refusal, never a silent skip', () => {
     assert.throws(() => validateRequest(request({ restoreFaces: true })), (e: Error) => e instanceof UnsupportedRequestError && /face-restoration model/.test(e.message));
   });

@@ -1,4 +1,5 @@
 import { ImageGenerationRequest as SeedRequest } from '../../generated/image_generation.js';
+import { SeedMode } from '../../generated/draw_things_config_generated.js';
 import type { ImageGenerationRequest } from '../../generated/draw_things_image_service.js';
 import { InvalidRequestError, UnsupportedRequestError } from '../../diffusion/request.js';
 import type { DrawThingsConfiguration } from './configuration.js';
@@ -30,12 +31,24 @@ export function toSeedRequest(request: ImageGenerationRequest, config: DrawThing
     steps: config.steps,
     cfgScale: config.guidanceScale,
     seed: config.seed,
+    seedMode: seedModeFor(config.seedMode),
     sampler: samplerFor(config.sampler),
     batchSize: config.batchSize,
     batchCount: config.batchCount,
     model,
     ...firstPass(config),
   });
+}
+
+/**
+ * The app's seed modes → the seed contract's. Torch CPU compatible is torch's CPU generator, which
+ * this server reproduces bit for bit. Legacy, Scale alike and NVIDIA GPU compatible are the app's
+ * own or CUDA's generators, which this server does not have: they run on its default generator, so
+ * a seed gives a good picture, but not the app's (the picture is not refused, as the noise is
+ * a property of the seed, not a setting the picture is made with).
+ */
+function seedModeFor(mode: SeedMode): string {
+  return mode === SeedMode.TorchCpuCompatible ? 'torch-cpu' : 'default';
 }
 
 /**
