@@ -194,8 +194,8 @@ describe('samplers through ORT and the model-denoiser', () => {
 
   for (const variant of VARIANTS) {
     it(`deterministic samplers converge to the ODE’s closed form (${label(variant)})`, async () => {
-      const tolerance40: Record<string, number> = { Euler: 0.15, DDIM: 0.15, 'DPM++ 2M': 0.1, Heun: 0.005, 'DPM++ 2M Karras': 0.01 };
-      for (const name of ['Euler', 'Heun', 'DDIM', 'DPM++ 2M', 'DPM++ 2M Karras']) {
+      const tolerance40: Record<string, number> = { Euler: 0.15, DDIM: 0.15, 'DPM++ 2M': 0.1, Heun: 0.005, 'DPM++ 2M Karras': 0.01, UniPC: 0.1 };
+      for (const name of ['Euler', 'Heun', 'DDIM', 'DPM++ 2M', 'DPM++ 2M Karras', 'UniPC']) {
         const { sample, sigmas: sigmasFor } = resolveSampler(name);
         const errors: number[] = [];
         for (const steps of [10, 20, 40]) {
@@ -217,7 +217,7 @@ describe('samplers through ORT and the model-denoiser', () => {
 
   it('every sampler lands on μ when the data is a single point (s = 0), both prediction types, with CFG', async () => {
     for (const predictionType of PREDICTION_TYPES) {
-      for (const name of ['Euler a', 'Euler', 'Heun', 'DDIM', 'DPM++ 2M', 'DPM++ 2M Karras', 'DPM++ 2M SDE Karras', 'LCM']) {
+      for (const name of ['Euler a', 'Euler', 'Heun', 'DDIM', 'DPM++ 2M', 'DPM++ 2M Karras', 'DPM++ 2M SDE Karras', 'DPM++ SDE Karras', 'UniPC', 'LCM']) {
         const { sample, sigmas: sigmasFor } = resolveSampler(name);
         const sigmas = sigmasFor(8, schedule, CONFIG);
         const { denoise } = onnxDenoiser(modelFor(predictionType, 0), { predictionType, guided: true }, SHAPE);
@@ -233,7 +233,8 @@ describe('samplers through ORT and the model-denoiser', () => {
    * errors (SE(mean) = s/√n ≈ 0.0063, SE(var) = s²·sqrt(2/n) ≈ 0.0071) plus the discretization bias
    * at the chosen step count, which test/unit/samplers.test.ts computes exactly by a linear-Gaussian
    * recursion: Euler a at 400 steps has variance 0.625 (bias 2.3% of s² = 0.64), DPM++ 2M SDE Karras
-   * at 50 steps 0.6455 (0.9%), LCM with a consistency model is exact (the ODE-endpoint model here).
+   * at 50 steps 0.6455 (0.9%), DPM++ SDE Karras at 50 steps 0.637 (0.5%), LCM with a consistency model
+   * is exact (the ODE-endpoint model here).
    * The mean is off by at most 0.0015 (the start at N(0, σ_max²) instead of N(μ, s² + σ_max²)).
    */
   const STATS_SHAPE: [number, number, number, number] = [1, 4, 64, 64];
@@ -241,6 +242,7 @@ describe('samplers through ORT and the model-denoiser', () => {
   const stochastic = [
     { name: 'Euler a', steps: 400, varianceBias: 0.025, target: 'posterior-mean' as const },
     { name: 'DPM++ 2M SDE Karras', steps: 50, varianceBias: 0.01, target: 'posterior-mean' as const },
+    { name: 'DPM++ SDE Karras', steps: 50, varianceBias: 0.01, target: 'posterior-mean' as const },
     { name: 'LCM', steps: 6, varianceBias: 0.001, target: 'ode-endpoint' as const },
   ];
   for (const variant of [VARIANTS[0]!, VARIANTS[3]!]) {

@@ -72,7 +72,7 @@ describe('GenerateImage on tiny built pipelines (real ONNX Runtime, real TLS)', 
   });
 
   it('runs the SD 2.x v-prediction model, and every sampler by name', async () => {
-    for (const sampler of ['Euler a', 'euler', 'Heun', 'DDIM', 'dpmpp_2m', 'DPM++ 2M Karras', 'DPM++ 2M SDE Karras', 'LCM']) {
+    for (const sampler of ['Euler a', 'euler', 'Heun', 'DDIM', 'dpmpp_2m', 'DPM++ 2M Karras', 'DPM++ 2M SDE Karras', 'k_dpmpp_sde_ka', 'unipc', 'LCM']) {
       const reply = await generate(c, request({ model: 'tiny-sd2-v', sampler, steps: 2 }));
       assert.equal(reply.images.length, 1, sampler);
       assert.equal(JSON.parse(reply.info).prediction_type, 'v_prediction');

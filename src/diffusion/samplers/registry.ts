@@ -2,7 +2,8 @@
  * Sampler names as A1111 (stable-diffusion-webui) spells them, with their usual aliases, and the noise
  * schedule A1111 pairs with each: its "Automatic" schedule is the model's own discretization
  * (k-diffusion get_sigmas), "… Karras" names use Karras et al. 2022 between the model's σ_min and
- * σ_max, DDIM uses DDIM's timesteps and LCM its 50-step distillation grid.
+ * σ_max, DDIM uses DDIM's timesteps and LCM its 50-step distillation grid. UniPC runs on the model's
+ * own schedule too (see unipc.ts for why on the sigma grid).
  */
 import type { DiscreteSchedule } from '../schedules/discrete-schedule.js';
 import { karrasSigmas } from '../schedules/karras.js';
@@ -13,10 +14,12 @@ import { quoteInput } from '../../util/quote-input.js';
 import { sampleDdim } from './ddim.js';
 import { sampleDpmpp2m } from './dpmpp-2m.js';
 import { sampleDpmpp2mSde } from './dpmpp-2m-sde.js';
+import { sampleDpmppSde } from './dpmpp-sde.js';
 import { sampleEuler } from './euler.js';
 import { sampleEulerAncestral } from './euler-ancestral.js';
 import { sampleHeun } from './heun.js';
 import { sampleLcm } from './lcm.js';
+import { sampleUniPc } from './unipc.js';
 
 export type SigmaScheduleFor = (steps: number, schedule: DiscreteSchedule, config?: SchedulerConfig) => number[];
 
@@ -50,6 +53,9 @@ const ENTRIES: SamplerEntry[] = [
     sigmas: karrasForModel,
     aliases: ['k_dpmpp_2m_sde_ka', 'k_dpmpp_2m_sde_karras'],
   },
+  // Two UNet evaluations per step (one for the last); plain Gaussian noise, not A1111's Brownian tree.
+  { name: 'DPM++ SDE Karras', sample: sampleDpmppSde, sigmas: karrasForModel, aliases: ['k_dpmpp_sde_ka', 'k_dpmpp_sde_karras'] },
+  { name: 'UniPC', sample: sampleUniPc, sigmas: modelSigmas, aliases: ['unipc'] },
   { name: 'LCM', sample: sampleLcm, sigmas: lcmForModel, aliases: ['k_lcm'] },
 ];
 

@@ -1,5 +1,5 @@
 /** Pieces every k-diffusion-style sampler loop shares. */
-import type { Denoiser, SamplerContext } from '../types.js';
+import type { Denoiser, NoiseSource, SamplerContext } from '../types.js';
 
 /** Number of steps a sigma list describes (it ends with 0, so one fewer than its length). */
 export function stepCount(sigmas: readonly number[]): number {
@@ -41,4 +41,24 @@ export function ancestralStep(sigmaFrom: number, sigmaTo: number, eta = 1): { si
 /** x += scale · noise, element-wise. */
 export function addScaledNoise(x: Float32Array, noise: Float32Array, scale: number): void {
   for (let k = 0; k < x.length; k++) x[k] = x[k]! + scale * noise[k]!;
+}
+
+/**
+ * An Euler ancestral step (eta = 1) from (x, σ) with the estimate `denoised`, written into `out`
+ * (which may be x): the deterministic step x + (x − D)·(σ_down − σ)/σ = (σ_down/σ)·x + (1 − σ_down/σ)·D,
+ * then σ_up times standard normal noise: drawn from a NoiseSource, or given. Onto σ' = 0 it lands on D
+ * and draws no noise.
+ */
+export function ancestralEulerStep(
+  out: Float32Array,
+  x: Float32Array,
+  denoised: Float32Array,
+  sigma: number,
+  sigmaNext: number,
+  noise: NoiseSource | Float32Array,
+): void {
+  const { sigmaDown, sigmaUp } = ancestralStep(sigma, sigmaNext, 1);
+  const ratio = (sigmaDown - sigma) / sigma;
+  for (let k = 0; k < x.length; k++) out[k] = x[k]! + (x[k]! - denoised[k]!) * ratio;
+  if (sigmaNext > 0) addScaledNoise(out, noise instanceof Float32Array ? noise : noise.randn(out.length), sigmaUp);
 }
