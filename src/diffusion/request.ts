@@ -72,6 +72,7 @@ export function validateRequest(request: ImageGenerationRequest, defaults: Famil
     throw new UnsupportedRequestError('restore_faces needs a face-restoration model, and this server has none; send the request without restore_faces');
   }
   checkRequestText(request);
+  if (request.initImage.length > 0 || request.mask.length > 0) throw new UnsupportedRequestError('init_image and mask (img2img, inpainting) are not served by this server yet');
   const width = dimension('width', request.width || defaults.size);
   const height = dimension('height', request.height || defaults.size);
   const steps = intInRange('steps', request.steps || defaults.steps, LIMITS.steps);

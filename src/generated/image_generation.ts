@@ -22,6 +22,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Int32Value } from "./google/protobuf/wrappers.js";
 
 export const protobufPackage = "drawthings";
 
@@ -104,7 +105,19 @@ export interface ImageGenerationRequest {
    */
   model: string;
   /**
-   * 100 and 101 are reserved for init_image and mask (issue 21).
+   * Extension (img2img): the picture to start from, PNG or JPEG bytes. With it,
+   * denoising_strength is the share of the schedule that is re-noised and sampled
+   * (A1111's meaning; 0.75 when left at 0), width and height left at 0 take the
+   * picture's size, and a picture of another size is resized to the requested one.
+   */
+  initImage: Buffer;
+  /**
+   * Extension (inpainting, with init_image): a PNG of the same size, white = repaint,
+   * black = keep, grey partly; only the masked area changes, and every pixel well
+   * outside it keeps the original's value exactly.
+   */
+  mask: Buffer;
+  /**
    * Extension: which generator turns the seed into noise. '' or 'default' is this
    * server's own (xoshiro128**, the same on every platform); 'torch-cpu' is torch's
    * CPU generator, bit for bit what torch.manual_seed(seed); torch.randn(...) gives
@@ -112,6 +125,8 @@ export interface ImageGenerationRequest {
    * INVALID_ARGUMENT.
    */
   seedMode: string;
+  /** Extension (inpainting): pixels of blur at the mask's edge; unset = 4 (A1111's default), 0 = none. */
+  maskBlur: number | undefined;
 }
 
 export interface ImageGenerationResponse {
@@ -691,7 +706,10 @@ function createBaseImageGenerationRequest(): ImageGenerationRequest {
     batchSize: 0,
     batchCount: 0,
     model: "",
+    initImage: Buffer.alloc(0),
+    mask: Buffer.alloc(0),
     seedMode: "",
+    maskBlur: undefined,
   };
 }
 
@@ -739,8 +757,17 @@ export const ImageGenerationRequest: MessageFns<ImageGenerationRequest> = {
     if (message.model !== "") {
       writer.uint32(114).string(message.model);
     }
+    if (message.initImage.length !== 0) {
+      writer.uint32(802).bytes(message.initImage);
+    }
+    if (message.mask.length !== 0) {
+      writer.uint32(810).bytes(message.mask);
+    }
     if (message.seedMode !== "") {
       writer.uint32(818).string(message.seedMode);
+    }
+    if (message.maskBlur !== undefined) {
+      Int32Value.encode({ value: message.maskBlur! }, writer.uint32(826).fork()).join();
     }
     return writer;
   },
@@ -870,12 +897,36 @@ export const ImageGenerationRequest: MessageFns<ImageGenerationRequest> = {
             message.model = reader.string();
             continue;
           }
+          case 100: {
+            if (tag !== 802) {
+              break;
+            }
+
+            message.initImage = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 101: {
+            if (tag !== 810) {
+              break;
+            }
+
+            message.mask = Buffer.from(reader.bytes());
+            continue;
+          }
           case 102: {
             if (tag !== 818) {
               break;
             }
 
             message.seedMode = reader.string();
+            continue;
+          }
+          case 103: {
+            if (tag !== 826) {
+              break;
+            }
+
+            message.maskBlur = Int32Value.decode(reader, reader.uint32()).value;
             continue;
           }
         }
@@ -934,11 +985,22 @@ export const ImageGenerationRequest: MessageFns<ImageGenerationRequest> = {
         ? globalThis.Number(object.batch_count)
         : 0,
       model: isSet(object.model) ? globalThis.String(object.model) : "",
+      initImage: isSet(object.initImage)
+        ? Buffer.from(bytesFromBase64(object.initImage))
+        : isSet(object.init_image)
+        ? Buffer.from(bytesFromBase64(object.init_image))
+        : Buffer.alloc(0),
+      mask: isSet(object.mask) ? Buffer.from(bytesFromBase64(object.mask)) : Buffer.alloc(0),
       seedMode: isSet(object.seedMode)
         ? globalThis.String(object.seedMode)
         : isSet(object.seed_mode)
         ? globalThis.String(object.seed_mode)
         : "",
+      maskBlur: isSet(object.maskBlur)
+        ? Number(object.maskBlur)
+        : isSet(object.mask_blur)
+        ? Number(object.mask_blur)
+        : undefined,
     };
   },
 
@@ -986,8 +1048,17 @@ export const ImageGenerationRequest: MessageFns<ImageGenerationRequest> = {
     if (message.model !== "") {
       obj.model = message.model;
     }
+    if (message.initImage.length !== 0) {
+      obj.initImage = base64FromBytes(message.initImage);
+    }
+    if (message.mask.length !== 0) {
+      obj.mask = base64FromBytes(message.mask);
+    }
     if (message.seedMode !== "") {
       obj.seedMode = message.seedMode;
+    }
+    if (message.maskBlur !== undefined) {
+      obj.maskBlur = message.maskBlur;
     }
     return obj;
   },
@@ -1011,7 +1082,10 @@ export const ImageGenerationRequest: MessageFns<ImageGenerationRequest> = {
     message.batchSize = object.batchSize ?? 0;
     message.batchCount = object.batchCount ?? 0;
     message.model = object.model ?? "";
+    message.initImage = object.initImage ?? Buffer.alloc(0);
+    message.mask = object.mask ?? Buffer.alloc(0);
     message.seedMode = object.seedMode ?? "";
+    message.maskBlur = object.maskBlur ?? undefined;
     return message;
   },
 };
