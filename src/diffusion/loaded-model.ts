@@ -4,7 +4,7 @@ import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 
 import { ClipTokenizer } from './tokenizer.js';
-import type { SchedulerConfig } from './types.js';
+import { LATENT_CHANNELS, type SchedulerConfig } from './types.js';
 import type { UNetCall } from './unet-call.js';
 import { devicePreference } from './device.js';
 import type { EncoderSpec } from './model-parts.js';
@@ -52,7 +52,11 @@ export class LoadedModel {
     /** Why faster devices were not used (empty when the first choice worked). */
     readonly fallbacks: string[],
     readonly loadMs: number,
+    /** Opens vae_encoder/, which only img2img and inpainting need: on first use, then kept. */
+    private readonly openVaeEncoder: () => Promise<ModelSession>,
   ) {}
+
+  private vaeEncoder: Promise<ModelSession> | undefined;
 
   /** What the graph optimizer fused in each part, as loaded ({} per part it left as it was). */
   fused: Record<string, Record<string, number>> = {};
@@ -74,7 +78,7 @@ export class LoadedModel {
     }
     const unet = await open('unet');
     const vaeDecoder = await open('vae_decoder');
-    const model = new LoadedModel(name, spec, scheduler, encoders, unet, vaeDecoder, fallbacks, performance.now() - started);
+    const model = new LoadedModel(name, spec, scheduler, encoders, unet, vaeDecoder, fallbacks, performance.now() - started, () => open('vae_encoder'));
     model.fused = fused;
     return model;
   }
@@ -171,8 +175,26 @@ export class LoadedModel {
     return images;
   }
 
+  /**
+   * An image [3, H, W] in [-1, 1] → its latents [1, 4, H/8, W/8], scaled as the UNet takes them.
+   * Exports differ in what vae_encoder gives: the latent distribution's mean (4 channels), or its
+   * mean and log-variance (8): the mean is used either way, so the same picture gives the same latents.
+   */
+  async encodeImage(pixels: Float32Array, height: number, width: number, clock: RunClock): Promise<Float32Array> {
+    this.vaeEncoder ??= this.openVaeEncoder();
+    const session = await this.vaeEncoder;
+    const input = inputNamed(session, ['sample']);
+    const out = await clock.run(session, { [input.name]: floatTensor(input.type, pixels, [1, 3, height, width]) });
+    const moments = toFloat32(out[session.outputNames.includes('latent_sample') ? 'latent_sample' : session.outputNames[0]!]!);
+    const per = LATENT_CHANNELS * (height / 8) * (width / 8);
+    const latents = moments.slice(0, per);
+    for (let i = 0; i < latents.length; i++) latents[i] = latents[i]! * this.vaeScaling;
+    return latents;
+  }
+
   async release(): Promise<void> {
-    await Promise.all([...this.encoders.map((e) => e.session.session.release()), this.unet.session.release(), this.vaeDecoder.session.release()]);
+    const encoder = this.vaeEncoder ? [this.vaeEncoder.then((s) => s.session.release(), () => undefined)] : [];
+    await Promise.all([...this.encoders.map((e) => e.session.session.release()), this.unet.session.release(), this.vaeDecoder.session.release(), ...encoder]);
   }
 }
 

@@ -16,6 +16,8 @@ export function parametersText(params: GenerationParams, details: { seed: number
   // A1111's own key for torch's CPU generator, so its PNG Info (and tools that read it) set it.
   if (params.seedMode === 'torch-cpu') pairs.push(['RNG', 'CPU']);
   if (params.enableHr) pairs.push(['Denoising strength', params.denoisingStrength], ['Hires upscale', 2], ['Hires upscaler', 'Latent']);
+  if (params.start) pairs.push(['Denoising strength', params.denoisingStrength]);
+  if (params.start?.repaint) pairs.push(['Mask blur', params.start.maskBlur]);
   pairs.push(['Version', details.version]);
   const lines = [params.prompt];
   if (params.negativePrompt) lines.push(`Negative prompt: ${params.negativePrompt}`);

@@ -6,13 +6,15 @@ import { createModelDenoiser } from './model-denoiser.js';
 import { RunClock } from './onnx-session.js';
 import { parametersText } from './parameters-text.js';
 import { encodeConditioning } from './prompt-conditioning.js';
-import { encodePng, toRgb8 } from './png.js';
+import { encodePng, fromRgb8, toRgb8 } from './png.js';
 import type { GenerationParams } from './request.js';
 import { resolveSampler } from './samplers/registry.js';
 import { discreteSchedule } from './schedules.js';
+import { strengthSteps } from './schedules/step-count.js';
+import { blurMask, latentMask, maskedDenoiser, overlayOriginal } from './inpaint.js';
+import type { StartPicture } from './start-picture.js';
+import { LATENT_CHANNELS, type Denoiser } from './types.js';
 import type { UNetCall } from './unet-call.js';
-
-export const LATENT_CHANNELS = 4;
 
 export interface PipelineHooks {
   progress(progress: Omit<Progress, 'queuePosition'>): void;
@@ -66,14 +68,15 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
     await hooks.checkCancelled();
     return callUnet(...args);
   };
+  const picture = params.start ? await encodeStartPicture(model, params.start, clock, time, report) : undefined;
   const images: Uint8Array[] = [];
   const allSeeds: number[] = [];
   for (let batch = 0; batch < params.batchCount; batch++) {
     const seeds = Array.from({ length: params.batchSize }, (_, i) => params.seed + batch * params.batchSize + i);
     allSeeds.push(...seeds);
     const noise = batchNoise(seeds, params.seedMode);
-    const sample = async (x: Float32Array, shape: [number, number, number, number], sigmas: number[], pass: string) => {
-      const denoise = createModelDenoiser({ unet, schedule, predictionType: model.predictionType, latentShape: shape, cond, uncond, contextShape, guidanceScale: params.cfgScale, ...conditioning.extrasFor(shape) });
+    const sample = async (x: Float32Array, shape: [number, number, number, number], sigmas: number[], pass: string, wrap = (d: Denoiser) => d) => {
+      const denoise = wrap(createModelDenoiser({ unet, schedule, predictionType: model.predictionType, latentShape: shape, cond, uncond, contextShape, guidanceScale: params.cfgScale, ...conditioning.extrasFor(shape) }));
       const steps = sigmas.length - 1;
       return time('sampling_ms', () =>
         sampler.sample(x, {
@@ -89,14 +92,27 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
 
     let shape: [number, number, number, number] = [params.batchSize, LATENT_CHANNELS, params.height / 8, params.width / 8];
     const sigmas = sampler.sigmas(params.steps, schedule, model.scheduler);
-    const start = noise.randn(shape[0] * shape[1] * shape[2] * shape[3]);
-    for (let i = 0; i < start.length; i++) start[i] = start[i]! * sigmas[0]!;
-    let latents = await sample(start, shape, sigmas, 'first pass');
+    let latents: Float32Array;
+    if (picture) {
+      // img2img (A1111's rule): the picture's latents, noised to the level `denoising_strength`
+      // reaches into the schedule, then sampled from there; inpainting holds what is kept.
+      const stepsToRun = strengthSteps(params.denoisingStrength, params.steps);
+      const tail = sigmas.slice(params.steps - stepsToRun);
+      const original = repeatBatch(picture.latents, params.batchSize);
+      const fresh = noise.randn(original.length);
+      const start = Float32Array.from(original, (v, i) => v + fresh[i]! * tail[0]!);
+      const hold = picture.repaint ? (d: Denoiser) => maskedDenoiser(d, { original, repaint: picture.repaint!, noise: fresh }) : undefined;
+      latents = stepsToRun > 0 ? await sample(start, shape, tail, 'img2img', hold) : original;
+    } else {
+      const start = noise.randn(shape[0] * shape[1] * shape[2] * shape[3]);
+      for (let i = 0; i < start.length; i++) start[i] = start[i]! * sigmas[0]!;
+      latents = await sample(start, shape, sigmas, 'first pass');
+    }
 
     if (params.enableHr) {
       // A1111's hires fix: the first pass's latents ×2, noised to the level `denoising_strength`
       // reaches into the schedule, then sampled from there (int(strength·steps) steps).
-      const stepsToRun = Math.floor(Math.min(params.denoisingStrength, 0.999) * params.steps);
+      const stepsToRun = strengthSteps(params.denoisingStrength, params.steps);
       latents = upscaleLatents2x(latents, shape);
       shape = [shape[0], shape[1], shape[2] * 2, shape[3] * 2];
       report('hires_fix', `latents upscaled to ${shape[3] * 8}×${shape[2] * 8}; second pass of ${stepsToRun} steps (strength ${params.denoisingStrength})`, { batch: batch + 1 });
@@ -114,7 +130,10 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
     await time('png_ms', async () => {
       decoded.forEach((pixels, i) => {
         const text = parametersText(params, { seed: seeds[i]!, sampler: sampler.name, model: model.name, version: hooks.version });
-        images.push(encodePng(toRgb8(pixels, 0, shape[3] * 8, shape[2] * 8), shape[3] * 8, shape[2] * 8, { parameters: text }));
+        const rgb = toRgb8(pixels, 0, shape[3] * 8, shape[2] * 8);
+        // Inpainting: the original's own pixels wherever the blurred mask keeps them.
+        const kept = picture?.blurred && params.start ? overlayOriginal(rgb, params.start.image.rgb, picture.blurred) : rgb;
+        images.push(encodePng(kept, shape[3] * 8, shape[2] * 8, { parameters: text }));
       });
     });
   }
@@ -141,7 +160,9 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
     enable_hr: params.enableHr,
     hr_scale: params.enableHr ? 2 : 1,
     hr_upscaler: params.enableHr ? 'Latent' : null,
-    denoising_strength: params.enableHr ? params.denoisingStrength : null,
+    denoising_strength: params.enableHr || params.start ? params.denoisingStrength : null,
+    // A1111's img2img keys: what the picture started from.
+    ...(params.start ? { init_image: `${params.start.image.width}x${params.start.image.height}`, inpainting: params.start.repaint !== undefined, mask_blur: params.start.repaint ? params.start.maskBlur : null, img2img_steps: strengthSteps(params.denoisingStrength, params.steps) } : {}),
     sd_model_name: model.name,
     family: model.spec.family,
     guidance: conditioning.guidance,
@@ -157,3 +178,32 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 const roundAll = (record: Record<string, number>) => Object.fromEntries(Object.entries(record).map(([k, v]) => [k, round(v)]));
+
+/** The start picture's latents, and for inpainting its blurred pixel mask and the latents' repaint weights. */
+interface EncodedPicture {
+  latents: Float32Array;
+  blurred?: Float32Array;
+  repaint?: Float32Array;
+}
+
+async function encodeStartPicture(
+  model: LoadedModel,
+  start: StartPicture,
+  clock: RunClock,
+  time: <T>(name: string, run: () => Promise<T>) => Promise<T>,
+  report: (stage: Progress['stage'], event: string) => void,
+): Promise<EncodedPicture> {
+  const { width, height, rgb } = start.image;
+  const latents = await time('image_encode_ms', () => model.encodeImage(fromRgb8(rgb, width, height), height, width, clock));
+  report('image_encoded', `init image encoded: ${width}×${height} → latents ${width / 8}×${height / 8}${start.repaint ? `, mask blurred by ${start.maskBlur} px` : ''}`);
+  if (!start.repaint) return { latents };
+  const blurred = blurMask(start.repaint, width, height, start.maskBlur);
+  return { latents, blurred, repaint: latentMask(blurred, width, height) };
+}
+
+/** One picture's latents, repeated for each image of a batch. */
+function repeatBatch(latents: Float32Array, batch: number): Float32Array {
+  const out = new Float32Array(latents.length * batch);
+  for (let i = 0; i < batch; i++) out.set(latents, i * latents.length);
+  return out;
+}

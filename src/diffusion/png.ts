@@ -133,3 +133,13 @@ export function readPngText(png: Buffer): Record<string, string> {
   }
   return text;
 }
+
+/** Interleaved 8-bit RGB → planar [3, h, w] in [-1, 1], as the VAE encoder takes a picture (toRgb8's inverse). */
+export function fromRgb8(rgb: Uint8Array, width: number, height: number): Float32Array {
+  const plane = width * height;
+  const planar = new Float32Array(plane * 3);
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) planar[c * plane + i] = rgb[i * 3 + c]! / 127.5 - 1;
+  }
+  return planar;
+}

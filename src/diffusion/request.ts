@@ -4,6 +4,7 @@ import type { ImageGenerationRequest } from '../generated/image_generation.js';
 import { quoteInput } from '../util/quote-input.js';
 import { SEED_MODES, type SeedMode } from './batch-noise.js';
 import { GENERIC_DEFAULTS, type FamilyDefaults } from './model-family.js';
+import { pictureSize, readStartPictures, startPicture, StartPictureError, type StartPicture } from './start-picture.js';
 
 /** A request with every field checked and every default filled in. */
 export interface GenerationParams {
@@ -26,6 +27,8 @@ export interface GenerationParams {
   denoisingStrength: number;
   /** Folder name in the models directory; '' = the server's default. */
   model: string;
+  /** img2img: the picture to start from (at width × height) and, for inpainting, what to repaint. */
+  start?: StartPicture;
 }
 
 /** A request field out of range: the message names the field and what is allowed. */
@@ -55,9 +58,11 @@ export const LIMITS = {
   modelNameChars: 255,
   /** The longest sampler name, "DPM++ 2M SDE Karras", is 19 characters; room for other spellings. */
   samplerChars: 64,
+  /** Pixels; A1111's slider goes to 64. */
+  maskBlur: 64,
 } as const;
 
-export const DEFAULTS = { size: GENERIC_DEFAULTS.size, steps: GENERIC_DEFAULTS.steps, cfgScale: GENERIC_DEFAULTS.cfgScale, hiresDenoisingStrength: 0.7 } as const;
+export const DEFAULTS = { size: GENERIC_DEFAULTS.size, steps: GENERIC_DEFAULTS.steps, cfgScale: GENERIC_DEFAULTS.cfgScale, hiresDenoisingStrength: 0.7, img2imgDenoisingStrength: 0.75, maskBlur: 4 } as const;
 
 /**
  * Checks a request and fills defaults. proto3 cannot tell "unset" from 0, so 0 means "the default"
@@ -72,9 +77,11 @@ export function validateRequest(request: ImageGenerationRequest, defaults: Famil
     throw new UnsupportedRequestError('restore_faces needs a face-restoration model, and this server has none; send the request without restore_faces');
   }
   checkRequestText(request);
-  if (request.initImage.length > 0 || request.mask.length > 0) throw new UnsupportedRequestError('init_image and mask (img2img, inpainting) are not served by this server yet');
-  const width = dimension('width', request.width || defaults.size);
-  const height = dimension('height', request.height || defaults.size);
+  // Decoded (bounded first) before the size is checked: a request without one takes the picture's.
+  const pictures = request.initImage.length > 0 || request.mask.length > 0 ? readPictures(request) : undefined;
+  const own = pictures ? pictureSize(pictures.image) : undefined;
+  const width = dimension('width', request.width || own?.width || defaults.size);
+  const height = dimension('height', request.height || own?.height || defaults.size);
   const steps = intInRange('steps', request.steps || defaults.steps, LIMITS.steps);
   const cfgScale = request.cfgScale === 0 ? defaults.cfgScale : request.cfgScale;
   if (!Number.isFinite(cfgScale) || cfgScale < LIMITS.cfgScale.min || cfgScale > LIMITS.cfgScale.max) {
@@ -84,6 +91,11 @@ export function validateRequest(request: ImageGenerationRequest, defaults: Famil
   const batchCount = intInRange('batch_count', request.batchCount || 1, LIMITS.batchCount);
   const strength = request.denoisingStrength;
   if (!Number.isFinite(strength) || strength < 0 || strength > 1) throw new InvalidRequestError('denoising_strength', `must be from 0 to 1 (got ${strength})`);
+  if (pictures && request.enableHr) {
+    throw new InvalidRequestError('enable_hr', 'the hires fix makes a first picture to refine, and init_image is one already: ask for the final size with init_image and no enable_hr');
+  }
+  const maskBlur = request.maskBlur ?? DEFAULTS.maskBlur;
+  if (!Number.isInteger(maskBlur) || maskBlur < 0 || maskBlur > LIMITS.maskBlur) throw new InvalidRequestError('mask_blur', `must be a whole number of pixels from 0 to ${LIMITS.maskBlur} (got ${maskBlur})`);
   if (request.enableHr && Math.max(width, height) * 2 > LIMITS.size.max) {
     throw new InvalidRequestError('enable_hr', `the hires fix doubles the size, and ${width * 2}×${height * 2} is over ${LIMITS.size.max}; ask for at most ${LIMITS.size.max / 2} per side`);
   }
@@ -104,9 +116,20 @@ export function validateRequest(request: ImageGenerationRequest, defaults: Famil
     batchSize,
     batchCount,
     enableHr: request.enableHr,
-    denoisingStrength: request.enableHr && strength === 0 ? DEFAULTS.hiresDenoisingStrength : strength,
+    denoisingStrength: strength === 0 && request.enableHr ? DEFAULTS.hiresDenoisingStrength : strength === 0 && pictures ? DEFAULTS.img2imgDenoisingStrength : strength,
     model: request.model,
+    ...(pictures ? { start: { ...startPicture(pictures, width, height), maskBlur } } : {}),
   };
+}
+
+/** init_image and mask decoded, or the INVALID_ARGUMENT a wrong one deserves. */
+function readPictures(request: ImageGenerationRequest): ReturnType<typeof readStartPictures> {
+  try {
+    return readStartPictures(request.initImage, request.mask);
+  } catch (error) {
+    if (error instanceof StartPictureError) throw new InvalidRequestError(error.field, error.message.slice(error.field.length + 2));
+    throw error;
+  }
 }
 
 /**

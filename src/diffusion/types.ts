@@ -3,6 +3,9 @@
  * x = x0 + sigma·eps, and a denoiser maps (x, sigma) to its estimate of x0.
  */
 
+/** The latent channels of every Stable Diffusion VAE served here (SD 1.x, 2.x, XL). */
+export const LATENT_CHANNELS = 4;
+
 /** Latents are flat Float32Arrays in NCHW order; `shape` says how to read them. */
 export interface Latents {
   data: Float32Array;

@@ -2,7 +2,7 @@ import type { GenerationParams } from '../diffusion/request.js';
 
 /** Progress of one job, as the engine reports it (and GenerateImageStream forwards it). */
 export interface Progress {
-  stage: 'queued' | 'started' | 'loading_model' | 'text_encoded' | 'sampling' | 'decoded' | 'hires_fix' | 'done';
+  stage: 'queued' | 'started' | 'loading_model' | 'text_encoded' | 'image_encoded' | 'sampling' | 'decoded' | 'hires_fix' | 'done';
   event: string;
   step: number;
   steps: number;

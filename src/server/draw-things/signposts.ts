@@ -1,11 +1,8 @@
 import type { Progress } from '../../engine/messages.js';
 import type { ImageGenerationSignpostProto } from '../../generated/draw_things_image_service.js';
 import type { GenerationParams } from '../../diffusion/request.js';
+import { strengthSteps } from '../../diffusion/schedules/step-count.js';
 
-/** How many steps the hires fix's second pass runs: the pipeline's rule (src/diffusion/pipeline.ts). */
-function secondPassSteps(params: GenerationParams): number {
-  return Math.floor(Math.min(params.denoisingStrength, 0.999) * params.steps);
-}
 
 /**
  * The signposts a generation will pass, as the app lists them with every progress message: its
@@ -14,7 +11,7 @@ function secondPassSteps(params: GenerationParams): number {
  */
 export function expectedSignposts(params: GenerationParams): ImageGenerationSignpostProto[] {
   const signposts: ImageGenerationSignpostProto[] = [{ textEncoded: {} }, { sampling: { step: params.steps } }];
-  if (params.enableHr) signposts.push({ secondPassImageEncoded: {} }, { secondPassSampling: { step: secondPassSteps(params) } });
+  if (params.enableHr) signposts.push({ secondPassImageEncoded: {} }, { secondPassSampling: { step: strengthSteps(params.denoisingStrength, params.steps) } });
   signposts.push(params.enableHr ? { secondPassImageDecoded: {} } : { imageDecoded: {} });
   return signposts;
 }

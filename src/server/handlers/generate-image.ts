@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
 import { status } from '@grpc/grpc-js';
 
 import { IncompleteModelError, ModelChoiceError, ModelNotFoundError, resolveModel } from '../../diffusion/model-catalog.js';
@@ -9,6 +12,9 @@ import type { GenerationResult, Progress } from '../../engine/messages.js';
 import type { ImageGenerationProgress, ImageGenerationRequest, ImageGenerationResponse } from '../../generated/image_generation.js';
 import type { CallContext } from '../call-context.js';
 import { ServiceError } from '../errors.js';
+
+/** The part img2img needs beyond txt2img's. */
+const VAE_ENCODER_FILE = path.join('vae_encoder', 'model.onnx');
 
 export interface GenerateOptions {
   engine: Engine;
@@ -45,6 +51,9 @@ export function prepareJob(request: ImageGenerationRequest, options: GenerateOpt
     const model = resolveModel(options.modelsDir, request.model, options.defaultModel);
     const params = validateRequest(request, model.spec.defaults);
     params.sampler = resolveSampler(params.sampler).name;
+    if (params.start && !fs.existsSync(path.join(model.dir, VAE_ENCODER_FILE))) {
+      throw new UnsupportedRequestError(`model ${model.name} has no ${VAE_ENCODER_FILE}, which img2img and inpainting need to read the picture; pull the model again (models pull fetches it) or use one that has it`);
+    }
     return { params: { ...params, model: model.name }, modelDir: model.dir, modelName: model.name };
   } catch (error) {
     throw toServiceError(error);
