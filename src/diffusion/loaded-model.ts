@@ -5,9 +5,9 @@ import type * as ort from 'onnxruntime-node';
 
 import { ClipTokenizer } from './tokenizer.js';
 import { LATENT_CHANNELS, type SchedulerConfig } from './types.js';
-import type { UNetCall } from './unet-call.js';
+import { concatChannels, type UNetCall } from './unet-call.js';
 import { devicePreference } from './device.js';
-import type { EncoderSpec } from './model-parts.js';
+import { INPAINT_EXTRA_CHANNELS, type EncoderSpec } from './model-parts.js';
 import { inspectModelFolder, type ModelSpec } from './model-spec.js';
 import { floatTensor, inputNamed, intTensor, openOnDevice, openSession, toFloat32, type ModelSession, type RunClock, type SessionOpener, type TensorType } from './onnx-session.js';
 import { optimizedPart } from './optimized-graphs.js';
@@ -141,13 +141,25 @@ export class LoadedModel {
       steady.set(data, { dims: dims.join(), tensor });
       return tensor;
     };
-    return async (x, xShape, t, hidden, hiddenShape, given = {}) => {
+    const extraChannelCount = this.spec.inpainting ? INPAINT_EXTRA_CHANNELS : 0;
+    return async (x, xShape, t, hidden, hiddenShape, given = {}, extraChannels) => {
       // Timestep layouts in the wild: a scalar, [1], or one per batch item; integer exports want whole steps.
       const tDims = timestep.shape.length === 0 ? [] : typeof timestep.shape[0] === 'number' && timestep.shape[0] === 1 ? [1] : [xShape[0]];
       const count = tDims.length === 0 ? 1 : tDims[0]!;
       const tValue = timestep.type === 'int64' || timestep.type === 'int32' ? Math.round(t) : t;
+      // An inpainting UNet's mask and masked-image latents join the latents here, in fp32, so an
+      // fp16 UNet gets the whole 9-channel sample converted at once (a 4-channel call is as it was).
+      if (extraChannels === undefined && extraChannelCount > 0) {
+        throw new Error(`the UNet is an inpainting UNet: it takes ${extraChannelCount} channels after the latents (mask, masked-image latents) and the pipeline gave none`);
+      }
+      if (extraChannels !== undefined && extraChannels.length !== xShape[0] * extraChannelCount * xShape[2] * xShape[3]) {
+        throw new Error(extraChannelCount === 0
+          ? 'the pipeline gave extra UNet channels, but this UNet takes only the latents (it is no inpainting UNet)'
+          : `the inpainting UNet takes [${xShape[0]}, ${extraChannelCount}, ${xShape[2]}, ${xShape[3]}] extra channels and the pipeline gave ${extraChannels.length} values`);
+      }
+      const fed = extraChannels === undefined ? { data: x, shape: xShape } : concatChannels(x, extraChannels, xShape);
       const feeds = {
-        [sample.name]: floatTensor(sample.type, x, xShape),
+        [sample.name]: floatTensor(sample.type, fed.data, fed.shape),
         [timestep.name]: timestep.type === 'float32' || timestep.type === 'float16' ? floatTensor(timestep.type, new Float32Array(count).fill(tValue), tDims) : intTensor(timestep.type, new Array<number>(count).fill(tValue), tDims),
         [context.name]: steadyTensor(context.type, hidden, hiddenShape),
       };

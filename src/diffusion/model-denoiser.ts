@@ -24,16 +24,26 @@ export interface ModelDenoiserOptions {
   condExtras?: UNetExtras;
   /** The same for the negative prompt; needed for every cond extra when guidance runs. */
   uncondExtras?: UNetExtras;
+  /**
+   * Channels the UNet takes after the latents, [n, e, h, w] for the latents' n, h, w; the same for
+   * the prompt and the negative prompt. An inpainting UNet (spec.inpainting) needs e = 5: the mask
+   * at latent resolution (1 = repaint), then the masked image's VAE latents (already scaled by
+   * the VAE's scaling factor). They are fed as given, not scaled by c_in as the latents are.
+   */
+  unetExtraChannels?: Float32Array;
 }
 
 export function createModelDenoiser(options: ModelDenoiserOptions): Denoiser {
-  const { unet, schedule, predictionType, latentShape, cond, uncond, contextShape, guidanceScale, condExtras = {}, uncondExtras = {} } = options;
+  const { unet, schedule, predictionType, latentShape, cond, uncond, contextShape, guidanceScale, condExtras = {}, uncondExtras = {}, unetExtraChannels } = options;
   const [batch, channels, height, width] = latentShape;
   const latentSize = batch * channels * height * width;
   const contextSize = contextShape[0] * contextShape[1] * contextShape[2];
   if (contextShape[0] !== batch) throw new RangeError(`context batch ${contextShape[0]} does not match latent batch ${batch}`);
   if (cond.length !== contextSize) throw new RangeError(`cond has ${cond.length} values, contextShape needs ${contextSize}`);
   if (uncond && uncond.length !== contextSize) throw new RangeError(`uncond has ${uncond.length} values, contextShape needs ${contextSize}`);
+  if (unetExtraChannels && (unetExtraChannels.length === 0 || unetExtraChannels.length % (batch * height * width) !== 0)) {
+    throw new RangeError(`unetExtraChannels has ${unetExtraChannels.length} values, not [${batch}, e, ${height}, ${width}]`);
+  }
   if (predictionType !== 'epsilon' && predictionType !== 'v_prediction') {
     throw new RangeError(`unsupported prediction type "${String(predictionType)}"; supported: epsilon, v_prediction`);
   }
@@ -52,6 +62,8 @@ export function createModelDenoiser(options: ModelDenoiserOptions): Denoiser {
     if (guided && !negative) throw new RangeError(`guidance needs the negative prompt's ${name} too`);
     modelExtras[name] = guided ? concat(negative!, value) : value;
   }
+  // Both halves of a guided call see the same mask and masked image.
+  const modelExtraChannels = unetExtraChannels && guided ? concat(unetExtraChannels, unetExtraChannels) : unetExtraChannels;
 
   return async (x, sigma) => {
     if (x.length !== latentSize) throw new RangeError(`latents have ${x.length} values, latentShape needs ${latentSize}`);
@@ -62,7 +74,10 @@ export function createModelDenoiser(options: ModelDenoiserOptions): Denoiser {
     for (let k = 0; k < latentSize; k++) sample[k] = x[k]! * cIn;
     if (guided) sample.copyWithin(latentSize, 0, latentSize);
 
-    const output = await unet(sample, sampleShape, schedule.sigmaToTimestep(sigma), modelContext, modelContextShape, modelExtras);
+    const timestep = schedule.sigmaToTimestep(sigma);
+    const output = await (modelExtraChannels
+      ? unet(sample, sampleShape, timestep, modelContext, modelContextShape, modelExtras, modelExtraChannels)
+      : unet(sample, sampleShape, timestep, modelContext, modelContextShape, modelExtras));
     if (output.length !== halves * latentSize) {
       throw new RangeError(`UNet returned ${output.length} values, expected ${halves * latentSize}`);
     }

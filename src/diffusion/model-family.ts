@@ -16,6 +16,14 @@ export type ModelFamily = 'sd1' | 'sd2' | 'sdxl' | 'sd-turbo' | 'sdxl-turbo' | '
 
 export const MODEL_FAMILIES: readonly ModelFamily[] = ['sd1', 'sd2', 'sdxl', 'sd-turbo', 'sdxl-turbo', 'lcm-sd1', 'lcm-sd2', 'lcm-sdxl'];
 
+/**
+ * The family as people read it: an inpainting UNet (9 input channels) shows as "sd1 (inpainting)".
+ * Machine-read answers keep the family bare and say inpainting in a field of its own.
+ */
+export function familyLabel(family: string, inpainting: boolean | undefined): string {
+  return inpainting ? `${family} (inpainting)` : family;
+}
+
 /** Values a request gets for fields it leaves at 0 / empty. */
 export interface FamilyDefaults {
   /** Width and height in pixels. */

@@ -50,6 +50,7 @@ export function modelInventory(modelsDir: string, defaultModel: string | undefin
       predictionType: prediction === 'v_prediction' ? 'v_prediction' : 'epsilon',
       loadable: problem === undefined,
       problem: problem ?? '',
+      inpainting: inspectModelFolder(model.dir).spec?.inpainting === true,
     };
   });
 }

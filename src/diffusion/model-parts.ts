@@ -24,6 +24,14 @@ export interface EncoderSpec {
 export type Json = Record<string, unknown>;
 
 const SD_LATENT_CHANNELS = 4;
+/**
+ * An inpainting UNet's sample (diffusers' StableDiffusionInpaintPipeline, SD 1.x/2.x/XL alike):
+ * the 4 noisy latents, then the mask at latent resolution (1 channel, 1 = repaint), then the 4
+ * latents of the masked image. It still outputs 4 channels.
+ */
+export const INPAINT_UNET_CHANNELS = 9;
+/** The channels an inpainting UNet takes after the latents: mask (1) and masked-image latents (4). */
+export const INPAINT_EXTRA_CHANNELS = INPAINT_UNET_CHANNELS - SD_LATENT_CHANNELS;
 /** The UNet inputs this server knows how to feed. */
 const KNOWN_UNET_INPUTS = new Set(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids', 'timestep_cond']);
 
@@ -70,6 +78,11 @@ export function predictionTypeProblem(value: unknown): string | undefined {
 export const positiveInt = (value: unknown): number | undefined => (typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined);
 export const lastDim = (shape: readonly (number | string)[] | undefined): number | undefined => positiveInt(shape?.at(-1));
 
+/** The channels of the UNet's sample input: its fixed size in the graph, else unet/config.json in_channels. */
+export function unetInChannels(unet: OnnxSignature, unetConfig: Json): number | undefined {
+  return positiveInt(unet.inputs.get('sample')?.shape[1]) ?? positiveInt(unetConfig['in_channels']);
+}
+
 /** What is wrong with the UNet's inputs, given whether the folder has SDXL's second encoder. */
 export function unetInputProblems(unet: OnnxSignature, unetConfig: Json, hasSecondEncoder: boolean): string[] {
   const problems: string[] = [];
@@ -84,9 +97,9 @@ export function unetInputProblems(unet: OnnxSignature, unetConfig: Json, hasSeco
   if (timeIds !== undefined && timeIds !== 6) {
     problems.push(`the UNet's time_ids have ${timeIds} values; only 6 (original size, crop, target size) are supported${timeIds === 5 ? ' — 5 is the SDXL refiner, which is img2img only' : ''}`);
   }
-  const inChannels = positiveInt(unet.inputs.get('sample')?.shape[1]) ?? positiveInt(unetConfig['in_channels']);
-  if (inChannels !== undefined && inChannels !== SD_LATENT_CHANNELS) {
-    problems.push(`the UNet takes ${inChannels} input channels; only ${SD_LATENT_CHANNELS} (text-to-image) are supported${inChannels === 9 ? ' — 9 is an inpainting UNet' : ''}`);
+  const inChannels = unetInChannels(unet, unetConfig);
+  if (inChannels !== undefined && inChannels !== SD_LATENT_CHANNELS && inChannels !== INPAINT_UNET_CHANNELS) {
+    problems.push(`the UNet takes ${inChannels} input channels; supported are ${SD_LATENT_CHANNELS} (text-to-image) and ${INPAINT_UNET_CHANNELS} (inpainting: latents, mask, masked-image latents)`);
   }
   return problems;
 }

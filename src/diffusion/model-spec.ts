@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { modelFingerprint } from './model-fingerprint.js';
 import { familyDefaults, familyName, type BaseFamily, type Distillation, type FamilyDefaults, type ModelFamily } from './model-family.js';
-import { lastDim, positiveInt, predictionTypeProblem, readEncoders, readJson, readJsonChecked, tokenizerProblem, unetInputProblems, type EncoderSpec, type Json } from './model-parts.js';
+import { INPAINT_UNET_CHANNELS, lastDim, positiveInt, predictionTypeProblem, readEncoders, readJson, readJsonChecked, tokenizerProblem, unetInChannels, unetInputProblems, type EncoderSpec, type Json } from './model-parts.js';
 import { readOnnxSignature, type OnnxSignature } from './onnx-signature.js';
 import { createDiscreteSchedule } from './schedules/discrete-schedule.js';
 import { isTimestepSpacing } from './schedules/timesteps.js';
@@ -32,6 +32,13 @@ export interface ModelSpec {
   textEmbedsDim?: number;
   /** LCM: the UNet takes timestep_cond [B, timestepCondDim], the guidance-scale embedding. */
   timestepCondDim?: number;
+  /**
+   * An inpainting UNet of its base family (diffusers' StableDiffusion(XL)InpaintPipeline): its sample
+   * has 9 channels, the 4 latents then INPAINT_EXTRA_CHANNELS (5) more, the mask at latent
+   * resolution (1 = repaint) and the VAE-encoded masked image (4). Every call must give those
+   * (UNetCall's extraChannels, the denoiser's unetExtraChannels). The folder has a vae_encoder.
+   */
+  inpainting: boolean;
 }
 
 /**
@@ -44,8 +51,8 @@ export type Inspection =
   | { spec?: undefined; problems: string[]; unsupported?: boolean; incomplete?: boolean; base?: BaseFamily };
 
 const DEFAULT_VAE_SCALING: Record<BaseFamily, number> = { sd1: 0.18215, sd2: 0.18215, sdxl: 0.13025 };
-/** Text-to-image pipelines of the SD 1.x/2.x/XL and LCM kind, as diffusers, its ONNX classes and optimum name them. */
-const PIPELINE_CLASS = /^(ORT|Onnx)?(StableDiffusion(XL)?|LatentConsistencyModel)(Img2Img)?Pipeline$/;
+/** Text-to-image and inpainting pipelines of the SD 1.x/2.x/XL and LCM kind, as diffusers, its ONNX classes and optimum name them. */
+const PIPELINE_CLASS = /^(ORT|Onnx)?(StableDiffusion(XL)?|LatentConsistencyModel)(Img2Img|Inpaint)?Pipeline$/;
 
 const cache = new Map<string, { key: string; inspection: Inspection }>();
 
@@ -64,7 +71,7 @@ function inspect(dir: string): Inspection {
   const index = readJsonChecked(dir, 'model_index.json', problems) ?? {};
   const className = index['_class_name'];
   if (typeof className === 'string' && !PIPELINE_CLASS.test(className)) {
-    return { unsupported: true, problems: [`unknown model family: model_index.json names ${className}; supported are Stable Diffusion 1.x/2.x/XL, their Turbo versions and LCM (text-to-image)`] };
+    return { unsupported: true, problems: [`unknown model family: model_index.json names ${className}; supported are Stable Diffusion 1.x/2.x/XL, their Turbo versions and LCM (text-to-image and inpainting)`] };
   }
 
   const hasSecondEncoder = fs.existsSync(path.join(dir, 'text_encoder_2')) || Array.isArray(index['text_encoder_2']);
@@ -95,6 +102,10 @@ function inspect(dir: string): Inspection {
 
   // The UNet's inputs decide what the rest of the folder has to produce.
   problems.push(...unetInputProblems(unet, unetConfig, hasSecondEncoder));
+  const inpainting = unetInChannels(unet, unetConfig) === INPAINT_UNET_CHANNELS;
+  if (inpainting && !fs.existsSync(path.join(dir, 'vae_encoder', 'model.onnx'))) {
+    problems.push('the UNet is an inpainting UNet (9 input channels) but the folder has no vae_encoder/model.onnx to encode the masked image');
+  }
   const wantsTextEmbeds = unet.inputs.has('text_embeds');
   if (!vae.inputs.has('latent_sample')) problems.push('the VAE decoder has no latent_sample input');
   const encoders = readEncoders(dir, encoderSignatures, problems);
@@ -161,6 +172,7 @@ function inspect(dir: string): Inspection {
       contextDim,
       textEmbedsDim,
       timestepCondDim,
+      inpainting,
     },
   };
 }

@@ -187,6 +187,11 @@ export interface ModelInfo {
   loadable: boolean;
   /** Why it is not loadable (names what is missing or wrong); empty when loadable. */
   problem: string;
+  /**
+   * Extension: the UNet is an inpainting UNet of the family (9 input channels: latents, mask,
+   * masked-image latents), as diffusers' StableDiffusion(XL)InpaintPipeline runs.
+   */
+  inpainting: boolean;
 }
 
 /** Extension (ServerStatus). */
@@ -1514,6 +1519,7 @@ function createBaseModelInfo(): ModelInfo {
     predictionType: "",
     loadable: false,
     problem: "",
+    inpainting: false,
   };
 }
 
@@ -1551,6 +1557,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.problem !== "") {
       writer.uint32(90).string(message.problem);
+    }
+    if (message.inpainting !== false) {
+      writer.uint32(96).bool(message.inpainting);
     }
     return writer;
   },
@@ -1656,6 +1665,14 @@ export const ModelInfo: MessageFns<ModelInfo> = {
             message.problem = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.inpainting = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1693,6 +1710,7 @@ export const ModelInfo: MessageFns<ModelInfo> = {
         : "",
       loadable: isSet(object.loadable) ? globalThis.Boolean(object.loadable) : false,
       problem: isSet(object.problem) ? globalThis.String(object.problem) : "",
+      inpainting: isSet(object.inpainting) ? globalThis.Boolean(object.inpainting) : false,
     };
   },
 
@@ -1731,6 +1749,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     if (message.problem !== "") {
       obj.problem = message.problem;
     }
+    if (message.inpainting !== false) {
+      obj.inpainting = message.inpainting;
+    }
     return obj;
   },
 
@@ -1750,6 +1771,7 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     message.predictionType = object.predictionType ?? "";
     message.loadable = object.loadable ?? false;
     message.problem = object.problem ?? "";
+    message.inpainting = object.inpainting ?? false;
     return message;
   },
 };

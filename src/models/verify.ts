@@ -29,6 +29,8 @@ export interface VerifyResult {
   ok: boolean;
   /** sd1, sdxl, … when the folder is consistent. */
   family?: string;
+  /** When the folder is consistent: whether its UNet is an inpainting UNet (9 input channels). */
+  inpainting?: boolean;
   parts: PartReport[];
   /** Everything wrong, each naming the part: missing files, unloadable ONNX, shapes that disagree. */
   problems: string[];
@@ -79,11 +81,12 @@ export async function verifyModel(modelsDir: string, name: string, open: PartOpe
     }
   }
   let family: string | undefined;
+  let inpainting: boolean | undefined;
   // Consistency needs every part readable; otherwise its complaint only repeats the above.
   if (problems.length === 0) {
     const inspection = inspectModelFolder(dir);
     if (inspection.problems) problems.push(...inspection.problems);
-    else family = inspection.spec.family;
+    else ({ family, inpainting } = inspection.spec);
   }
-  return { name, dir, ok: problems.length === 0, ...(family ? { family } : {}), parts, problems };
+  return { name, dir, ok: problems.length === 0, ...(family ? { family, inpainting } : {}), parts, problems };
 }

@@ -135,3 +135,20 @@ it('checks shapes up front and the UNet’s output size on every call', async ()
   await assert.rejects(denoise(new Float32Array(LATENT_SIZE), 1), /UNet returned 7 values/);
   await assert.rejects(denoise(new Float32Array(3), 1), RangeError);
 });
+
+it('unetExtraChannels go to the UNet as given, doubled for the guided halves; without them the call is unchanged', async () => {
+  const received: unknown[][] = [];
+  const unet: UNetCall = async (...args) => {
+    received.push(args);
+    return new Float32Array(args[1][0] * LATENT_SIZE / LATENT[0]);
+  };
+  const extra = Float32Array.from({ length: 2 * 5 * 3 * 5 }, (_, k) => k);
+  const base = { unet, schedule, predictionType: 'epsilon' as const, latentShape: LATENT, cond: new Float32Array(CONTEXT_SIZE), uncond: new Float32Array(CONTEXT_SIZE), contextShape: CONTEXT };
+  await createModelDenoiser({ ...base, guidanceScale: 7, unetExtraChannels: extra })(new Float32Array(LATENT_SIZE), 1);
+  await createModelDenoiser({ ...base, guidanceScale: 1, unetExtraChannels: extra })(new Float32Array(LATENT_SIZE), 1);
+  await createModelDenoiser({ ...base, guidanceScale: 7 })(new Float32Array(LATENT_SIZE), 1);
+  assert.deepEqual(received[0]![6], Float32Array.from([...extra, ...extra]));
+  assert.equal(received[1]![6], extra);
+  assert.equal(received[2]!.length, 6, 'no seventh argument without extra channels');
+  assert.throws(() => createModelDenoiser({ ...base, guidanceScale: 7, unetExtraChannels: new Float32Array(7) }), /unetExtraChannels has 7 values, not \[2, e, 3, 5\]/);
+});

@@ -1,13 +1,13 @@
 /**
  * Builds a generated Stable Diffusion folder:
- *   node dist/tools/model-builder/cli.js <tiny-sd15|tiny-sd2-v|sd15> <outDir> [--seed N]
+ *   node dist/tools/model-builder/cli.js <tiny-sd15|tiny-sd15-inpaint|tiny-sd2-v|sd15|…> <outDir> [--seed N]
  * Used at build time for the built-in smoke model and on demand for the SD 1.5-size benchmark model.
  */
 import path from 'node:path';
 
-import { buildPipeline, FAMILY_CONFIGS, SD15, SD15_FP16, SD15_FP16_FUSED, TINY_SD15, TINY_SD2_V, type PipelineConfig } from './pipeline.js';
+import { buildPipeline, FAMILY_CONFIGS, INPAINT_CONFIGS, SD15, SD15_FP16, SD15_FP16_FUSED, TINY_SD15, TINY_SD2_V, type PipelineConfig } from './pipeline.js';
 
-const CONFIGS: Record<string, PipelineConfig> = { 'tiny-sd15': TINY_SD15, 'tiny-sd2-v': TINY_SD2_V, sd15: SD15, 'sd15-fp16': SD15_FP16, 'sd15-fp16-fused': SD15_FP16_FUSED, ...FAMILY_CONFIGS };
+const CONFIGS: Record<string, PipelineConfig> = { 'tiny-sd15': TINY_SD15, 'tiny-sd2-v': TINY_SD2_V, sd15: SD15, 'sd15-fp16': SD15_FP16, 'sd15-fp16-fused': SD15_FP16_FUSED, ...FAMILY_CONFIGS, ...INPAINT_CONFIGS };
 const USAGE = `usage: cli.js <${Object.keys(CONFIGS).join('|')}> <outDir> [--seed N]`;
 
 function parseArguments(argv: string[]): { config: PipelineConfig; outDir: string; seed: number } {

@@ -76,6 +76,19 @@ export const TINY_LCM_SDXL: PipelineConfig = {
   unet: { ...TINY_SDXL.unet, timeCondProjDim: 16 },
 };
 
+/**
+ * SD 1.5 inpainting (runwayml/stable-diffusion-inpainting style): tiny-sd15 with a UNet whose
+ * conv_in takes 9 channels, the latents, the mask and the masked image's latents; its output
+ * stays 4 channels. The extra channels go through conv_in's full-width weights, so feeding
+ * them wrong changes the output.
+ */
+export const TINY_SD15_INPAINT: PipelineConfig = {
+  ...TINY_SD15,
+  name: 'tiny-sd15-inpaint',
+  pipelineClass: 'OnnxStableDiffusionInpaintPipeline',
+  unet: { ...TINY_SD15.unet, inChannels: 9 },
+};
+
 /** The same pipeline stored and fed in half precision, as `optimum-cli export onnx --dtype fp16` writes it. */
 export function fp16Variant(config: PipelineConfig): PipelineConfig {
   return { ...config, name: `${config.name}-fp16`, weights: { ...config.weights, dtype: 'float16', io: 'float16' } };
@@ -84,6 +97,7 @@ export function fp16Variant(config: PipelineConfig): PipelineConfig {
 export const TINY_SDXL_FP16 = fp16Variant(TINY_SDXL);
 export const TINY_LCM_FP16 = fp16Variant(TINY_LCM);
 export const TINY_SD_TURBO_FP16 = fp16Variant(TINY_SD_TURBO);
+export const TINY_SD15_INPAINT_FP16 = fp16Variant(TINY_SD15_INPAINT);
 
 /** CLI names of the family pipelines, for tools/model-builder/cli.ts. */
 export const FAMILY_CONFIGS: Record<string, PipelineConfig> = {
@@ -95,4 +109,13 @@ export const FAMILY_CONFIGS: Record<string, PipelineConfig> = {
   'tiny-sdxl-fp16': TINY_SDXL_FP16,
   'tiny-lcm-fp16': TINY_LCM_FP16,
   'tiny-sd-turbo-fp16': TINY_SD_TURBO_FP16,
+};
+
+/**
+ * CLI names of the inpainting pipelines, kept apart from FAMILY_CONFIGS: those are the models every
+ * text-to-image test generates with, and an inpainting UNet needs a mask and an image.
+ */
+export const INPAINT_CONFIGS: Record<string, PipelineConfig> = {
+  'tiny-sd15-inpaint': TINY_SD15_INPAINT,
+  'tiny-sd15-inpaint-fp16': TINY_SD15_INPAINT_FP16,
 };

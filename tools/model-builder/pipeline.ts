@@ -17,7 +17,7 @@ import { buildVaeDecoder, buildVaeEncoder, vaeConfigJson } from './vae.js';
 
 // The public entry: callers import configs and buildPipeline from here.
 export { SD15, SD15_FP16, SD15_FP16_FUSED, TINY_SD15, TINY_SD2_V, vaeScaleFactor } from './config.js';
-export { FAMILY_CONFIGS, fp16Variant, TINY_LCM, TINY_LCM_FP16, TINY_LCM_SDXL, TINY_SD_TURBO, TINY_SD_TURBO_FP16, TINY_SDXL, TINY_SDXL_FP16, TINY_SDXL_TURBO } from './family-configs.js';
+export { FAMILY_CONFIGS, fp16Variant, INPAINT_CONFIGS, TINY_LCM, TINY_LCM_FP16, TINY_LCM_SDXL, TINY_SD_TURBO, TINY_SD_TURBO_FP16, TINY_SD15_INPAINT, TINY_SD15_INPAINT_FP16, TINY_SDXL, TINY_SDXL_FP16, TINY_SDXL_TURBO } from './family-configs.js';
 export type { PipelineConfig, TextEncoderConfig, UNetConfig, VaeConfig, TokenizerConfig, PredictionType, SchedulerClass, WeightDType } from './config.js';
 
 export const EXTERNAL_DATA_FILE = 'model.onnx_data';

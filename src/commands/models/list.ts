@@ -5,13 +5,14 @@ import { explainConnectionFailure } from '../../client/explain-connection.js';
 import { unaryCall } from '../../client/client.js';
 import { caPathFor, connectToServer } from '../../client/server-connection.js';
 import { resolveConnectionSettings } from '../../config/settings.js';
+import { familyLabel } from '../../diffusion/model-family.js';
 import { formatBytes } from '../../util/format-bytes.js';
 import type { ListModelsRequest, ListModelsResponse, ModelInfo } from '../../generated/image_generation.js';
 
 const TIMEOUT_MS = 30_000;
 
 export default class ModelsList extends BaseCommand {
-  static override summary = 'List the models a server has: family (sd1, sd2, sdxl, sd-turbo, sdxl-turbo, lcm-…), size, whether usable and why not, the default.';
+  static override summary = 'List the models a server has: family (sd1, sd2, sdxl, sd-turbo, sdxl-turbo, lcm-…, "(inpainting)" after it for an inpainting UNet), size, whether usable and why not, the default.';
   static override examples = ['<%= config.bin %> models list', '<%= config.bin %> models list --json', '<%= config.bin %> models list --host gpu-box.lan --ca ./ca.pem'];
   static override flags = {
     ...BaseCommand.connectionFlags,
@@ -32,7 +33,7 @@ export default class ModelsList extends BaseCommand {
       connection.close();
     }
     if (!this.jsonEnabled()) {
-      const rows = models.map((m) => [m.name + (m.isDefault ? ' *' : ''), m.family, m.predictionType, formatBytes(m.sizeBytes), m.complete ? (m.loadable || m.problem === '' ? 'yes' : `no: ${m.problem}`) : `no: missing ${m.missing.join(', ')}`, m.builtin ? 'built in' : 'installed']);
+      const rows = models.map((m) => [m.name + (m.isDefault ? ' *' : ''), familyLabel(m.family, m.inpainting), m.predictionType, formatBytes(m.sizeBytes), m.complete ? (m.loadable || m.problem === '' ? 'yes' : `no: ${m.problem}`) : `no: missing ${m.missing.join(', ')}`, m.builtin ? 'built in' : 'installed']);
       const header = ['NAME', 'FAMILY', 'PREDICTION', 'SIZE', 'COMPLETE', 'SOURCE'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       for (const row of [header, ...rows]) this.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand } from '../../base-command.js';
+import { familyLabel } from '../../diffusion/model-family.js';
 import { resolveServerSettings } from '../../config/settings.js';
 import { verifyModel, type VerifyResult } from '../../models/verify.js';
 
@@ -19,7 +20,7 @@ export default class ModelsVerify extends BaseCommand {
     const result = await verifyModel(modelsDir, args.name);
     if (!this.jsonEnabled()) {
       for (const part of result.parts) this.log(`${part.ok ? 'ok  ' : 'FAIL'}  ${part.part}${part.problem ? `: ${part.problem}` : ''}`);
-      this.log(result.ok ? `${result.name} is sound (${result.family})` : `${result.name} is broken:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`);
+      this.log(result.ok ? `${result.name} is sound (${familyLabel(result.family ?? 'unknown', result.inpainting)})` : `${result.name} is broken:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`);
     }
     // --json prints the report and still exits non-zero, so scripts can test the status alone.
     if (!result.ok) process.exitCode = 1;
