@@ -69,6 +69,8 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
     return callUnet(...args);
   };
   const picture = params.start ? await encodeStartPicture(model, params.start, clock, time, report) : undefined;
+  // An inpainting UNet takes the mask and the masked picture's latents beside its latents.
+  const inpaintChannels = model.spec.inpainting ? await time('image_encode_ms', () => inpaintingChannels(model, params, clock)) : undefined;
   const images: Uint8Array[] = [];
   const allSeeds: number[] = [];
   for (let batch = 0; batch < params.batchCount; batch++) {
@@ -76,7 +78,8 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
     allSeeds.push(...seeds);
     const noise = batchNoise(seeds, params.seedMode);
     const sample = async (x: Float32Array, shape: [number, number, number, number], sigmas: number[], pass: string, wrap = (d: Denoiser) => d) => {
-      const denoise = wrap(createModelDenoiser({ unet, schedule, predictionType: model.predictionType, latentShape: shape, cond, uncond, contextShape, guidanceScale: params.cfgScale, ...conditioning.extrasFor(shape) }));
+      const unetExtraChannels = inpaintChannels ? repeatBatch(inpaintChannels, shape[0]) : undefined;
+      const denoise = wrap(createModelDenoiser({ unet, schedule, predictionType: model.predictionType, latentShape: shape, cond, uncond, contextShape, guidanceScale: params.cfgScale, ...conditioning.extrasFor(shape), unetExtraChannels }));
       const steps = sigmas.length - 1;
       return time('sampling_ms', () =>
         sampler.sample(x, {
@@ -101,7 +104,8 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
       const original = repeatBatch(picture.latents, params.batchSize);
       const fresh = noise.randn(original.length);
       const start = Float32Array.from(original, (v, i) => v + fresh[i]! * tail[0]!);
-      const hold = picture.repaint ? (d: Denoiser) => maskedDenoiser(d, { original, repaint: picture.repaint!, noise: fresh }) : undefined;
+      // An inpainting UNet is told what to keep; an ordinary one is held to it.
+      const hold = picture.repaint && !model.spec.inpainting ? (d: Denoiser) => maskedDenoiser(d, { original, repaint: picture.repaint!, noise: fresh }) : undefined;
       latents = stepsToRun > 0 ? await sample(start, shape, tail, 'img2img', hold) : original;
     } else {
       const start = noise.randn(shape[0] * shape[1] * shape[2] * shape[3]);
@@ -205,5 +209,26 @@ async function encodeStartPicture(
 function repeatBatch(latents: Float32Array, batch: number): Float32Array {
   const out = new Float32Array(latents.length * batch);
   for (let i = 0; i < batch; i++) out.set(latents, i * latents.length);
+  return out;
+}
+
+/**
+ * What an inpainting UNet takes after its latents, per image [5, h, w] (diffusers'
+ * StableDiffusionInpaintPipeline): the mask at the latents' size (1 = repaint; nearest, as its
+ * interpolate does), then the latents of the picture with the masked area set to 0 (mid-grey in
+ * [-1, 1]). Without a mask everything is repainted; without a picture the masked picture is all 0.
+ */
+async function inpaintingChannels(model: LoadedModel, params: GenerationParams, clock: RunClock): Promise<Float32Array> {
+  const { width, height } = params;
+  const repaint = params.start?.repaint;
+  const pixels = params.start ? fromRgb8(params.start.image.rgb, width, height) : new Float32Array(3 * width * height);
+  const plane = width * height;
+  if (repaint) for (let i = 0; i < plane; i++) if (repaint[i]! >= 0.5) for (let c = 0; c < 3; c++) pixels[c * plane + i] = 0;
+  const masked = await model.encodeImage(pixels, height, width, clock);
+  const lw = width / 8;
+  const lh = height / 8;
+  const out = new Float32Array(5 * lw * lh);
+  for (let y = 0; y < lh; y++) for (let x = 0; x < lw; x++) out[y * lw + x] = repaint ? (repaint[y * 8 * width + x * 8]! >= 0.5 ? 1 : 0) : 1;
+  out.set(masked, lw * lh);
   return out;
 }

@@ -13,6 +13,7 @@ import type { ImageGenerationRequest, ImageGenerationResponse } from '../../src/
 import { grpcError } from '../helpers/calls.js';
 import { request } from '../helpers/requests.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { installFamilyModels } from '../helpers/family-models.js';
 import { installTinyModels } from '../helpers/tiny-models.js';
 
 const generate = (c: Connection, r: ImageGenerationRequest) => unaryCall<ImageGenerationRequest, ImageGenerationResponse>(c.service, c.service.generateImage, r, 120_000);
@@ -47,6 +48,7 @@ describe('img2img and inpainting through GenerateImage (tiny SD 1.x pipeline, re
   before(async () => {
     t = await startTestServer();
     await installTinyModels(t.settings.modelsDir, { sd15: 'sd15' });
+    await installFamilyModels(t.settings.modelsDir, ['tiny-sd15-inpaint']);
     fs.cpSync(path.join(t.settings.modelsDir, 'sd15'), path.join(t.settings.modelsDir, 'no-encoder'), { recursive: true });
     fs.rmSync(path.join(t.settings.modelsDir, 'no-encoder', 'vae_encoder'), { recursive: true });
     c = t.client();
@@ -102,6 +104,28 @@ describe('img2img and inpainting through GenerateImage (tiny SD 1.x pipeline, re
     assert.ok(changedInside > 100, `only ${changedInside} pixels inside the mask changed`);
     const info = JSON.parse((await generate(c, img2img({ mask }))).info) as Record<string, unknown>;
     assert.deepEqual([info.inpainting, info.mask_blur], [true, 4]);
+  });
+
+  it('an inpainting UNet (9 channels) inpaints from the mask it is given, keeps what is outside it exactly, and also runs text to image', async () => {
+    const model = 'tiny-sd15-inpaint';
+    const mask = png(squareMask(64, 64, 24, 40), 64, 64);
+    const withMask = (m: Buffer) => generate(c, img2img({ model, mask: m, denoisingStrength: 0.9 }));
+    const first = await withMask(mask);
+    const out = decodeOwnPng(first.images[0]!).rgb;
+    const original = picture(64, 64);
+    for (let y = 0; y < 64; y++) {
+      for (let x = 0; x < 64; x++) {
+        const i = (y * 64 + x) * 3;
+        if (Math.max(24 - x, x - 39, 24 - y, y - 39) > 12) assert.deepEqual([...out.subarray(i, i + 3)], [...original.subarray(i, i + 3)], `pixel ${x},${y}`);
+      }
+    }
+    // The UNet reads the mask: another mask gives another picture inside it, the same seed the same one.
+    assert.ok(Buffer.from(first.images[0]!).equals(Buffer.from((await withMask(mask)).images[0]!)));
+    const other = decodeOwnPng((await withMask(png(squareMask(64, 64, 20, 44), 64, 64))).images[0]!).rgb;
+    assert.ok(!Buffer.from(other).equals(Buffer.from(out)));
+    assert.equal((await generate(c, request({ model }))).images.length, 1);
+    const hires = await grpcError(generate(c, request({ model, enableHr: true })));
+    assert.equal(hires.code, status.FAILED_PRECONDITION);
   });
 
   it('refuses bad input with INVALID_ARGUMENT saying what to change, before decoding anything unbounded', async () => {

@@ -51,6 +51,9 @@ export function prepareJob(request: ImageGenerationRequest, options: GenerateOpt
     const model = resolveModel(options.modelsDir, request.model, options.defaultModel);
     const params = validateRequest(request, model.spec.defaults);
     params.sampler = resolveSampler(params.sampler).name;
+    if (model.spec.inpainting && params.enableHr) {
+      throw new UnsupportedRequestError(`model ${model.name} is an inpainting model, and the hires fix is not served on those; send the request without enable_hr`);
+    }
     if (params.start && !fs.existsSync(path.join(model.dir, VAE_ENCODER_FILE))) {
       throw new UnsupportedRequestError(`model ${model.name} has no ${VAE_ENCODER_FILE}, which img2img and inpainting need to read the picture; pull the model again (models pull fetches it) or use one that has it`);
     }
