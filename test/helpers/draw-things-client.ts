@@ -89,6 +89,8 @@ export interface DtConfig {
   clipSkip?: number;
   loras?: { file: string; weight: number }[];
   seedMode?: SeedMode;
+  strength?: number;
+  maskBlur?: number;
 }
 
 /** A GenerationConfiguration FlatBuffer, built the way the app builds it (FlatBuffers' own builder). */
@@ -122,6 +124,8 @@ export function dtConfiguration(config: DtConfig): Buffer {
     G.addHiresFixStrength(builder, config.hiresFix.strength);
   }
   if (config.clipSkip !== undefined) G.addClipSkip(builder, config.clipSkip);
+  if (config.strength !== undefined) G.addStrength(builder, config.strength);
+  if (config.maskBlur !== undefined) G.addMaskBlur(builder, config.maskBlur);
   if (loras) G.addLoras(builder, loras);
   G.finishGenerationConfigurationBuffer(builder, G.endGenerationConfiguration(builder));
   return Buffer.from(builder.asUint8Array());

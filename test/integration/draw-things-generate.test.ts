@@ -4,11 +4,11 @@ import { after, before, describe, it } from 'node:test';
 
 import { status, type ServiceError } from '@grpc/grpc-js';
 
-import { decodeOwnPng } from '../../src/diffusion/png.js';
+import { decodeOwnPng, encodePng } from '../../src/diffusion/png.js';
 import { SamplerType, SeedMode } from '../../src/generated/draw_things_config_generated.js';
 import { ChunkState, type ImageGenerationResponse, type ImageGenerationServiceClient, type ImageGenerationSignpostProto } from '../../src/generated/draw_things_image_service.js';
 import { writeModelAlias } from '../../src/config/model-aliases.js';
-import { CCV_DATATYPE, CCV_FORMAT, decodeTensor, halfValues } from '../../src/server/draw-things/ccv-tensor.js';
+import { CCV_DATATYPE, CCV_FORMAT, decodeTensor, encodeImageTensor, halfValues } from '../../src/server/draw-things/ccv-tensor.js';
 import { unaryCall } from '../../src/client/client.js';
 import { drawThingsClient, dtEcho, dtFilesExist, dtGenerate, dtImages, dtRequest, type DtConfig } from '../helpers/draw-things-client.js';
 import { request } from '../helpers/requests.js';
@@ -149,11 +149,10 @@ describe('the Draw Things app protocol: GenerateImage (FlatBuffer configuration 
     assert.match(unknown.error!.details, /SamplerType 77 is not one the Draw Things app defines/);
   });
 
-  it('what this server cannot do is refused by name, not ignored: LoRAs, CLIP skip, an input image, control hints', async () => {
+  it('what this server cannot do is refused by name, not ignored: LoRAs, CLIP skip, control hints', async () => {
     const refusals: [Promise<{ error?: ServiceError }>, RegExp][] = [
       [generate({ ...SMALL, loras: [{ file: 'add_detail.ckpt', weight: 0.8 }] }), /cannot apply LoRA \(add_detail\.ckpt\)/],
       [generate({ ...SMALL, clipSkip: 2 }), /CLIP skip 2 is not supported/],
-      [generate(SMALL, { image: crypto.randomBytes(32) }), /image to image and inpainting/],
       [generate(SMALL, { hints: [{ hintType: 'depth', tensors: [{ tensor: Buffer.alloc(68), weight: 1 }] }] }), /control hints \(depth\) need ControlNet/],
     ];
     for (const [outcome, message] of refusals) {
@@ -195,6 +194,48 @@ describe('the Draw Things app protocol: GenerateImage (FlatBuffer configuration 
     assert.equal((await ended).code, status.CANCELLED);
     assert.equal((await generate(SMALL)).error, undefined);
     assert.ok(t.server.engine.queueDepth === 0 && !t.server.engine.busy);
+  });
+
+  it('img2img from the app\'s canvas (inline or by hash from contents): the seed contract\'s picture, with the imageEncoded signpost', async () => {
+    const rgb = Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 7) % 256);
+    const canvas = encodeImageTensor(rgb, 64, 64);
+    const config = { ...SMALL, steps: 4, strength: 0.5 };
+    const inline = await generate(config, { image: canvas });
+    assert.equal(inline.error, undefined, inline.error?.details);
+    assert.deepEqual(inline.responses.filter((r) => r.currentSignpost).map(signpostName), ['textEncoded', 'imageEncoded', 'sampling 0', 'sampling 1', 'imageDecoded']);
+    assert.deepEqual(inline.responses.find((r) => r.currentSignpost)!.signposts.map(nameOf), ['textEncoded', 'imageEncoded', 'sampling 2', 'imageDecoded']);
+    const hash = crypto.createHash('sha256').update(canvas).digest();
+    const byHash = await generate(config, { image: hash, contents: [canvas] });
+    assert.ok(dtImages(byHash.responses)[0]!.equals(dtImages(inline.responses)[0]!));
+    const connection = t.client({ sharedSecret: SECRET });
+    const seed = await unaryCall(connection.service, connection.service.generateImage, request({ model: 'smoke', steps: 4, seed: 42, cfgScale: 7, sampler: 'Euler a', initImage: encodePng(rgb, 64, 64), denoisingStrength: 0.5 }), 120_000);
+    assert.deepEqual(levels(dtImages(inline.responses)[0]!).rgb, decodeOwnPng(seed.images[0]!).rgb);
+
+    const missing = await generate(config, { image: crypto.randomBytes(32) });
+    assert.equal(missing.error?.code, status.INVALID_ARGUMENT);
+    assert.match(missing.error!.details, /image: names content [0-9a-f]{64}, which the request's contents do not hold/);
+  });
+
+  it('inpainting from the app\'s mask (2 = repaint at the strength): every pixel well outside it is the canvas\'s', async () => {
+    const rgb = Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 13) % 256);
+    const mask = Buffer.alloc(68 + 64 * 64);
+    [1, 1, 0x1000].forEach((v, i) => mask.writeUInt32LE(v, 4 + 4 * i)); // CPU memory, NCHW, 8-bit
+    mask.writeInt32LE(64, 20);
+    mask.writeInt32LE(64, 24);
+    for (let y = 24; y < 40; y++) mask.fill(2, 68 + y * 64 + 24, 68 + y * 64 + 40);
+    const { responses, error } = await generate({ ...SMALL, steps: 4, strength: 0.9, maskBlur: 2 }, { image: encodeImageTensor(rgb, 64, 64), mask });
+    assert.equal(error, undefined, error?.details);
+    const out = levels(dtImages(responses)[0]!).rgb;
+    let changed = 0;
+    for (let y = 0; y < 64; y++) {
+      for (let x = 0; x < 64; x++) {
+        const i = (y * 64 + x) * 3;
+        const distance = Math.max(24 - x, x - 39, 24 - y, y - 39);
+        if (distance > 6) assert.deepEqual([...out.subarray(i, i + 3)], [...rgb.subarray(i, i + 3)], `pixel ${x},${y}`);
+        if (distance < 0 && out[i] !== rgb[i]) changed++;
+      }
+    }
+    assert.ok(changed > 50, `only ${changed} pixels changed inside the mask`);
   });
 
   it('never writes the secret to the log', () => {

@@ -23,6 +23,8 @@ export interface DrawThingsConfiguration {
   hiresFixStrength: number;
   seedMode: SeedMode;
   clipSkip: number;
+  /** Inpainting: pixels of blur at the mask's edge. */
+  maskBlur: number;
   /** Features this server does not have, by what the app calls them, when the configuration asks for them. */
   asksFor: string[];
 }
@@ -69,6 +71,7 @@ export function readConfiguration(bytes: Uint8Array): DrawThingsConfiguration {
     hiresFixStrength: c.hiresFixStrength(),
     seedMode: c.seedMode(),
     clipSkip: c.clipSkip(),
+    maskBlur: c.maskBlur(),
     asksFor,
   };
 }

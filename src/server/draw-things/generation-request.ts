@@ -3,6 +3,7 @@ import { SeedMode } from '../../generated/draw_things_config_generated.js';
 import type { ImageGenerationRequest } from '../../generated/draw_things_image_service.js';
 import { InvalidRequestError, UnsupportedRequestError } from '../../diffusion/request.js';
 import type { DrawThingsConfiguration } from './configuration.js';
+import { canvasPng, contentsByHash, maskPng } from './input-pictures.js';
 import { samplerFor } from './samplers.js';
 
 /**
@@ -13,9 +14,7 @@ import { samplerFor } from './samplers.js';
  * rather than quietly ignored: a picture without the LoRA the user chose is a wrong picture.
  */
 export function toSeedRequest(request: ImageGenerationRequest, config: DrawThingsConfiguration, model: string): SeedRequest {
-  if (request.image !== undefined || request.mask !== undefined) {
-    throw new UnsupportedRequestError('image to image and inpainting (a request with an image or a mask) are not served by this dts-util version; clear the canvas for text to image');
-  }
+  if (request.mask !== undefined && request.image === undefined) throw new InvalidRequestError('mask', 'a mask needs the canvas it masks: send image too');
   if (request.hints.some((h) => h.tensors.length > 0)) {
     throw new UnsupportedRequestError(`control hints (${request.hints.map((h) => h.hintType).join(', ')}) need ControlNet models, which this server does not run; remove the controls`);
   }
@@ -37,7 +36,18 @@ export function toSeedRequest(request: ImageGenerationRequest, config: DrawThing
     batchCount: config.batchCount,
     model,
     ...firstPass(config),
+    ...(request.image !== undefined ? startingCanvas(request, config) : {}),
   });
+}
+
+/**
+ * img2img and inpainting from the app's canvas: the seed request's picture fields, with the
+ * configuration's strength and mask blur. The app sends the canvas at the generation's size.
+ */
+function startingCanvas(request: ImageGenerationRequest, config: DrawThingsConfiguration): Pick<SeedRequest, 'initImage' | 'mask' | 'denoisingStrength' | 'maskBlur'> {
+  const contents = contentsByHash(request.contents);
+  const mask = request.mask === undefined ? undefined : maskPng(request.mask, contents);
+  return { initImage: canvasPng(request.image!, contents), mask: mask ?? Buffer.alloc(0), denoisingStrength: config.strength, maskBlur: Math.round(config.maskBlur) };
 }
 
 /**

@@ -10,7 +10,10 @@ import { strengthSteps } from '../../diffusion/schedules/step-count.js';
  * carries the number of steps, and in `currentSignpost` the step now done (counted from 0).
  */
 export function expectedSignposts(params: GenerationParams): ImageGenerationSignpostProto[] {
-  const signposts: ImageGenerationSignpostProto[] = [{ textEncoded: {} }, { sampling: { step: params.steps } }];
+  // From a canvas, the picture is encoded first and only the strength's share of the steps runs.
+  const signposts: ImageGenerationSignpostProto[] = params.start
+    ? [{ textEncoded: {} }, { imageEncoded: {} }, { sampling: { step: strengthSteps(params.denoisingStrength, params.steps) } }]
+    : [{ textEncoded: {} }, { sampling: { step: params.steps } }];
   if (params.enableHr) signposts.push({ secondPassImageEncoded: {} }, { secondPassSampling: { step: strengthSteps(params.denoisingStrength, params.steps) } });
   signposts.push(params.enableHr ? { secondPassImageDecoded: {} } : { imageDecoded: {} });
   return signposts;
@@ -30,6 +33,8 @@ export function signpostTracker(params: GenerationParams): (progress: Progress) 
         if (textEncoded) return undefined;
         textEncoded = true;
         return { textEncoded: {} };
+      case 'image_encoded':
+        return { imageEncoded: {} };
       case 'sampling':
         return secondPass ? { secondPassSampling: { step: progress.step - 1 } } : { sampling: { step: progress.step - 1 } };
       case 'hires_fix':
