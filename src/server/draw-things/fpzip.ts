@@ -19,6 +19,9 @@
  *   and their difference is sent as a symbol naming its sign and bit length, coded with an
  *   adaptive quasi-static frequency model, followed by the bits below the leading one, raw.
  *   Precisions up to 8 send the whole difference as the symbol instead.
+ *
+ * Debian's tool is built in the fast mode (the usual build; the app's mode is not checked here); the
+ * safe and integer modes are read as the format describes them but have no oracle in the tests.
  */
 
 /** What an fpzip stream holds. `values` are float32 (the app's fpzip streams are float). */
@@ -133,6 +136,29 @@ function addBits(a: number, b: number, subtract: boolean): number {
 }
 
 /**
+ * The prediction's bits when NaNs are involved (rare: NaN or ∞ in the data), summing term by term
+ * with x86's NaN rules, since a JavaScript NaN does not keep its bits.
+ */
+function predictNaN(cur: Uint32Array, prev: Uint32Array, i: number, w: number, n: number, nw: number, safe: boolean): number {
+  if (safe) {
+    let p = addBits(prev[nw]!, cur[w]!, false);
+    p = addBits(p, prev[n]!, true);
+    p = addBits(p, cur[n]!, false);
+    p = addBits(p, prev[w]!, true);
+    p = addBits(p, prev[i]!, false);
+    return addBits(p, cur[nw]!, true);
+  }
+  let p = addBits(cur[w]!, prev[n]!, true);
+  p = addBits(p, cur[n]!, false);
+  p = addBits(p, prev[w]!, true);
+  p = addBits(p, prev[i]!, false);
+  p = addBits(p, cur[nw]!, true);
+  return addBits(p, prev[nw]!, false);
+}
+
+const fround = Math.fround;
+
+/**
  * One field: walks z, y, x keeping the previous and the current z-plane (each padded with a zero
  * row and column in front), predicts each value from its seven coded neighbours and adds the
  * decoded difference.
@@ -150,6 +176,9 @@ function decodeField(rc: RangeDecoder, out: Float32Array, nx: number, ny: number
   const planeSize = rowStride * (ny + 1);
   let previous = new Uint32Array(planeSize).fill(zero);
   let current = new Uint32Array(planeSize).fill(zero);
+  // the same planes read as floats, for the prediction's arithmetic
+  let previousF = new Float32Array(previous.buffer);
+  let currentF = new Float32Array(current.buffer);
   const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   let o = 0;
 
@@ -160,32 +189,20 @@ function decodeField(rc: RangeDecoder, out: Float32Array, nx: number, ny: number
         const w = i - 1; // x − 1
         const n = i - rowStride; // y − 1
         const nw = n - 1;
-        let r: number;
         if (integer) {
           const p = (current[w]! - previous[n]! + current[n]! - previous[w]! + previous[i]! - current[nw]! + previous[nw]!) >>> 0;
-          r = (decodeDifference(rc, model, bias, wide, p & mask) & mask) >>> 0;
+          const r = (decodeDifference(rc, model, bias, wide, p & mask) & mask) >>> 0;
           current[i] = r;
           outBits[o++] = map.toBits(r);
         } else {
-          let p: number;
-          if (mode === MODE.fast) {
-            // x−1 − (y−1,z−1) + y−1 − (x−1,z−1) + z−1 − (x−1,y−1) + (x−1,y−1,z−1), left to right
-            p = addBits(current[w]!, previous[n]!, true);
-            p = addBits(p, current[n]!, false);
-            p = addBits(p, previous[w]!, true);
-            p = addBits(p, previous[i]!, false);
-            p = addBits(p, current[nw]!, true);
-            p = addBits(p, previous[nw]!, false);
-          } else {
-            // the "safe" build sums the same seven terms starting from the far corner
-            p = addBits(previous[nw]!, current[w]!, false);
-            p = addBits(p, previous[n]!, true);
-            p = addBits(p, current[n]!, false);
-            p = addBits(p, previous[w]!, true);
-            p = addBits(p, previous[i]!, false);
-            p = addBits(p, current[nw]!, true);
-          }
-          // (an exact prediction gives back p with its dropped bits cleared, as the map's inverse does)
+          const safe = mode === MODE.safe;
+          const f = fround;
+          // fast: x−1 − (y−1,z−1) + y−1 − (x−1,z−1) + z−1 − (x−1,y−1) + (x−1,y−1,z−1), left to right;
+          // the "safe" build sums the same seven terms starting from the far corner
+          const sum = safe
+            ? f(f(f(f(f(f(previousF[nw]! + currentF[w]!) - previousF[n]!) + currentF[n]!) - previousF[w]!) + previousF[i]!) - currentF[nw]!)
+            : f(f(f(f(f(f(currentF[w]! - previousF[n]!) + currentF[n]!) - previousF[w]!) + previousF[i]!) - currentF[nw]!) + previousF[nw]!);
+          const p = sum === sum ? bitsOfFloat(sum) : predictNaN(current, previous, i, w, n, nw, safe);
           const bits = map.toBits(decodeDifference(rc, model, bias, wide, map.toInteger(p)));
           current[i] = bits;
           outBits[o++] = bits;
@@ -193,6 +210,7 @@ function decodeField(rc: RangeDecoder, out: Float32Array, nx: number, ny: number
       }
     }
     [previous, current] = [current, previous];
+    [previousF, currentF] = [currentF, previousF];
     current.fill(zero);
   }
 }
@@ -237,8 +255,12 @@ class QuasiStaticModel {
     this.rebuild();
   }
 
-  /** The symbol whose cumulative interval holds `target`, with its low end and width. */
-  find(target: number): { symbol: number; low: number; width: number } {
+  /** The last found symbol's interval: its low end and width (kept here so finding allocates nothing). */
+  low = 0;
+  width = 0;
+
+  /** The symbol whose cumulative interval holds `target`; its interval is left in `low` and `width`. */
+  find(target: number): number {
     const cum = this.cumulative;
     if (target >= cum[this.symbols]!) throw new Error('the fpzip stream is corrupt (a symbol falls outside its model)');
     let lo = 0;
@@ -248,10 +270,10 @@ class QuasiStaticModel {
       if (target < cum[mid]!) hi = mid;
       else lo = mid;
     }
-    const low = cum[lo]!;
-    const width = cum[lo + 1]! - low;
+    this.low = cum[lo]!;
+    this.width = cum[lo + 1]! - this.low;
     this.count(lo);
-    return { symbol: lo, low, width };
+    return lo;
   }
 
   private count(symbol: number): void {
@@ -309,9 +331,9 @@ class RangeDecoder {
   symbol(model: QuasiStaticModel): number {
     this.range = this.range >>> FREQUENCY_BITS;
     const target = Math.floor(((this.code - this.low) >>> 0) / this.range);
-    const { symbol, low, width } = model.find(target);
-    this.low = (this.low + this.range * low) >>> 0;
-    this.range = (this.range * width) >>> 0;
+    const symbol = model.find(target);
+    this.low = (this.low + this.range * model.low) >>> 0;
+    this.range = (this.range * model.width) >>> 0;
     this.normalize();
     return symbol;
   }
