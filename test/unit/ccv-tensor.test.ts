@@ -38,9 +38,11 @@ describe('CCV tensors (the Draw Things protocol\'s images and masks)', () => {
     assert.throws(() => decodeTensor(bomb, 64), /do not inflate to its 64 bytes/);
   });
 
-  it('refuses what it cannot read, saying why: fpzip, too many values, a short or lying payload, an unknown type', () => {
+  it('refuses what it cannot read, saying why: ezm7, broken fpzip, too many values, a short or lying payload, an unknown type', () => {
     const cases: [Buffer, RegExp][] = [
-      [Buffer.concat([header(CCV_CODEC.fpzip, CCV_DATATYPE.f16, [1, 8, 8, 3]), Buffer.alloc(100)]), /fpzip-compressed, which this server does not read; send it uncompressed or zip-coded/],
+      [Buffer.concat([header(CCV_CODEC.ezm7, CCV_DATATYPE.f16, [1, 8, 8, 3]), Buffer.alloc(100)]), /ezm7-compressed, which this server does not read; send it uncompressed, zip- or fpzip-coded/],
+      // (fpzip streams themselves are checked against the fpzip tool in fpzip.test.ts)
+      [Buffer.concat([header(CCV_CODEC.fpzip, CCV_DATATYPE.f16, [1, 8, 8, 3]), Buffer.alloc(100)]), /fpzip-coded values cannot be read: not an fpzip stream/],
       [header(CCV_CODEC.raw, CCV_DATATYPE.f16, [1, 4096, 4096, 3]), /50331648 values \(1×4096×4096×3\); at most 1000 are accepted/],
       [Buffer.concat([header(CCV_CODEC.raw, CCV_DATATYPE.f16, [1, 2, 2, 3]), Buffer.alloc(5)]), /says 1×2×2×3 values \(24 bytes\), but 5 bytes follow/],
       [Buffer.alloc(20), /at least 68 bytes/],

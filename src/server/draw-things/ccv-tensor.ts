@@ -1,6 +1,7 @@
 import zlib from 'node:zlib';
 
-import { floatToHalfBits, fromHalfBits } from '../../diffusion/float16.js';
+import { floatToHalfBits, fromHalfBits, toHalfBits } from '../../diffusion/float16.js';
+import { fpzipDecode } from './fpzip.js';
 
 /**
  * The tensors the Draw Things protocol carries (images, masks, previews) are serialized the way
@@ -59,7 +60,9 @@ export interface DecodedTensor {
 /**
  * Reads a serialized tensor. Its size is known from the header before anything is inflated, and
  * must be at most `maxValues` elements; `.zip` (raw DEFLATE) is inflated no further than that.
- * fpzip and ezm7 codings are refused with a message saying so.
+ * fpzip-coded float tensors (the app's default for images) are decoded to the tensor's own data
+ * type: the app codes fp16 as float32 at 19 bits of precision, so converting back is exact.
+ * ezm7 coding is refused with a message saying so.
  */
 export function decodeTensor(bytes: Uint8Array, maxValues: number): DecodedTensor {
   if (bytes.length < CCV_HEADER_BYTES) throw new TensorFormatError(`a tensor is at least ${CCV_HEADER_BYTES} bytes (its header); got ${bytes.length}`);
@@ -90,13 +93,37 @@ export function decodeTensor(bytes: Uint8Array, maxValues: number): DecodedTenso
     } catch (error) {
       throw new TensorFormatError(`the tensor's zip-coded values do not inflate to its ${size} bytes (${(error as Error).message})`);
     }
-  } else if (codec === CCV_CODEC.fpzip || codec === CCV_CODEC.ezm7) {
-    throw new TensorFormatError(`the tensor is ${codec === CCV_CODEC.fpzip ? 'fpzip' : 'ezm7'}-compressed, which this server does not read; send it uncompressed or zip-coded`);
+  } else if (codec === CCV_CODEC.fpzip) {
+    data = fpzipValues(payload, datatype, dims, count);
+  } else if (codec === CCV_CODEC.ezm7) {
+    throw new TensorFormatError('the tensor is ezm7-compressed, which this server does not read; send it uncompressed, zip- or fpzip-coded');
   } else {
     throw new TensorFormatError(`unknown tensor coding 0x${codec.toString(16)}`);
   }
   if (data.length !== size) throw new TensorFormatError(`the tensor's header says ${dims.join('×')} values (${size} bytes), but ${data.length} bytes follow`);
   return { format, datatype, dims, data };
+}
+
+/**
+ * An fpzip-coded tensor's values, as bytes of its data type. The app writes fpzip only for 16F and
+ * 32F tensors, as one float32 stream whose nx·ny·nz·nf is the tensor's element count.
+ */
+function fpzipValues(payload: Buffer, datatype: number, dims: number[], count: number): Buffer {
+  if (datatype !== CCV_DATATYPE.f16 && datatype !== CCV_DATATYPE.f32) {
+    throw new TensorFormatError(`an fpzip-coded tensor must be 16F or 32F, not data type 0x${datatype.toString(16)}`);
+  }
+  let decoded;
+  try {
+    decoded = fpzipDecode(payload, count); // no more values than the header says
+  } catch (error) {
+    throw new TensorFormatError(`the tensor's fpzip-coded values cannot be read: ${(error as Error).message}`);
+  }
+  const { nx, ny, nz, nf, values } = decoded;
+  if (values.length !== count) {
+    throw new TensorFormatError(`the tensor's header says ${dims.join('×')} values, but its fpzip stream holds ${nx}×${ny}×${nz}×${nf}`);
+  }
+  const out = datatype === CCV_DATATYPE.f16 ? toHalfBits(values) : values;
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** An fp16 image tensor's values as float32 (tests, and inputs that are images). */
