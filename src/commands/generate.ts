@@ -3,6 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand, decimalFlag } from '../base-command.js';
 import { explainConnectionFailure } from '../client/explain-connection.js';
 import { generateToFiles, type GeneratedFiles } from '../client/generate.js';
+import { checkGenerateInput, generateRequest, readInputImages, type GenerateInput } from '../client/generate-request.js';
 import { caPathFor, connectToServer } from '../client/server-connection.js';
 import { UsageError } from '../config/errors.js';
 import { resolveConnectionSettings } from '../config/settings.js';
@@ -11,12 +12,15 @@ import { makeWritableDirectorySync } from '../util/make-directory.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate images on the server and save them as PNG files.';
-  static override description = 'Shows progress step by step; Ctrl-C cancels the job on the server. Fields left out get the defaults of the model family (SD 1.x: 512×512, 20 steps, CFG 7; SDXL: 1024×1024; Turbo: 1 step, no guidance; LCM: 4 steps) and a random seed.';
+  static override description =
+    'Shows progress step by step; Ctrl-C cancels the job on the server. Fields left out get the defaults of the model family (SD 1.x: 512×512, 20 steps, CFG 7; SDXL: 1024×1024; Turbo: 1 step, no guidance; LCM: 4 steps) and a random seed. With --init-image it starts from a picture (img2img; the model needs a VAE encoder), with --mask too it repaints only the white part of the mask (inpainting).';
   static override examples = [
     '<%= config.bin %> generate "a photo of a cat" --steps 30 --seed 42',
     '<%= config.bin %> generate "a castle" --negative "blurry" --width 768 --height 512 --sampler "DPM++ 2M Karras" --out ./pictures',
     '<%= config.bin %> generate "a dog" --model smoke --json',
     '<%= config.bin %> generate "a fox" --seed 42 --seed-mode torch-cpu',
+    '<%= config.bin %> generate "a watercolour painting of a cat" --init-image cat.jpg --denoise 0.6',
+    '<%= config.bin %> generate "a red hat" --init-image cat.png --mask hat-mask.png --mask-blur 8',
   ];
   static override args = { prompt: Args.string({ description: 'what to draw', required: true }) };
   static override flags = {
@@ -33,13 +37,38 @@ export default class Generate extends BaseCommand {
     'batch-size': Flags.integer({ description: 'images per batch', default: 1, min: 1 }),
     'batch-count': Flags.integer({ description: 'batches', default: 1, min: 1 }),
     hires: Flags.boolean({ description: 'hires fix: a second pass at twice the size' }),
-    denoise: decimalFlag({ description: 'hires fix strength, 0 to 1 (default: 0.7)' }),
+    denoise: decimalFlag({ description: "how much changes, 0 to 1: with --init-image, img2img's strength (default: 0.75); with --hires, the second pass's (default: 0.7)" }),
+    'init-image': Flags.file({ description: 'start from this picture (PNG or JPEG, up to 64 MiB): img2img; width and height left out take its size' }),
+    mask: Flags.file({ description: 'inpaint: a PNG the size of --init-image, white = repaint, black = keep (needs --init-image)' }),
+    'mask-blur': Flags.integer({ description: "pixels of blur at the mask's edge, 0 for none (default: 4; needs --mask)", min: 0 }),
     model: Flags.string({ description: "model name (default: the server's default model)", default: '' }),
     out: Flags.directory({ char: 'o', description: 'folder for the PNG files (nothing is overwritten)', default: '.' }),
   };
 
   async run(): Promise<GeneratedFiles> {
     const { args, flags } = await this.parse(Generate);
+    const input: GenerateInput = {
+      prompt: args.prompt,
+      negative: flags.negative,
+      width: flags.width,
+      height: flags.height,
+      steps: flags.steps,
+      cfg: flags.cfg,
+      seed: flags.seed,
+      seedMode: flags['seed-mode'],
+      sampler: flags.sampler,
+      batchSize: flags['batch-size'],
+      batchCount: flags['batch-count'],
+      hires: flags.hires,
+      denoise: flags.denoise,
+      model: flags.model,
+      initImageFile: flags['init-image'],
+      maskFile: flags.mask,
+      maskBlur: flags['mask-blur'],
+    };
+    checkGenerateInput(input);
+    // The pictures are read before connecting: a bad file costs no server time.
+    const request = generateRequest(input, readInputImages(input));
     const settings = resolveConnectionSettings(this.connectionFlags(flags));
     this.noteSettingsSource(settings);
     checkOutDir(flags.out);
@@ -48,31 +77,7 @@ export default class Generate extends BaseCommand {
     const onSigint = () => cancel.abort();
     process.once('SIGINT', onSigint);
     try {
-      const result = await generateToFiles(
-        connection,
-        {
-          prompt: args.prompt,
-          negativePrompt: flags.negative,
-          // 0 on the wire: the server fills in the model family's default.
-          width: flags.width ?? 0,
-          height: flags.height ?? 0,
-          steps: flags.steps ?? 0,
-          cfgScale: flags.cfg ?? 0,
-          seed: flags.seed,
-          seedMode: flags['seed-mode'],
-          initImage: Buffer.alloc(0),
-          mask: Buffer.alloc(0),
-          maskBlur: undefined,
-          sampler: flags.sampler,
-          restoreFaces: false,
-          enableHr: flags.hires,
-          denoisingStrength: flags.denoise ?? 0,
-          batchSize: flags['batch-size'],
-          batchCount: flags['batch-count'],
-          model: flags.model,
-        },
-        { outDir: flags.out, signal: cancel.signal, onProgress: this.jsonEnabled() ? undefined : (p) => this.showProgress(p) },
-      );
+      const result = await generateToFiles(connection, request, { outDir: flags.out, signal: cancel.signal, onProgress: this.jsonEnabled() ? undefined : (p) => this.showProgress(p) });
       if (!this.jsonEnabled()) {
         if (process.stderr.isTTY) process.stderr.write('\n');
         for (const [i, file] of result.files.entries()) this.log(`${file}  (seed ${result.seeds[i]})`);

@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import type { ModelInfo } from '../generated/image_generation.js';
 import { defaultModelName, listModels, missingFiles, modelProblem } from './model-catalog.js';
-import { inspectModelFolder } from './model-spec.js';
+import { hasVaeEncoder, inspectModelFolder } from './model-spec.js';
 
 const PARTS = ['unet', 'text_encoder', 'text_encoder_2', 'vae_decoder', 'vae_encoder', 'tokenizer', 'scheduler'];
 
@@ -34,7 +34,8 @@ function family(dir: string): string {
 export function modelInventory(modelsDir: string, defaultModel: string | undefined): ModelInfo[] {
   const chosen = defaultModelName(modelsDir, defaultModel);
   return listModels(modelsDir).map((model) => {
-    const parts = PARTS.filter((part) => fs.existsSync(path.join(model.dir, part)));
+    // vae_encoder only with its model: a folder of just config.json cannot run img2img.
+    const parts = PARTS.filter((part) => (part === 'vae_encoder' ? hasVaeEncoder(model.dir) : fs.existsSync(path.join(model.dir, part))));
     const missing = missingFiles(model.dir);
     const problem = modelProblem(model.dir);
     const prediction = readJson(path.join(model.dir, 'scheduler', 'scheduler_config.json')).prediction_type;

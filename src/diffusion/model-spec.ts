@@ -56,6 +56,17 @@ const PIPELINE_CLASS = /^(ORT|Onnx)?(StableDiffusion(XL)?|LatentConsistencyModel
 
 const cache = new Map<string, { key: string; inspection: Inspection }>();
 
+/** The VAE encoder's model, relative to a model folder: optional, since text-to-image never runs it. */
+export const VAE_ENCODER_FILE = 'vae_encoder/model.onnx';
+
+/**
+ * Whether a model folder can encode a picture into latents (vae_encoder/model.onnx is there), as
+ * img2img and inpainting need; a folder without one still generates from text.
+ */
+export function hasVaeEncoder(modelDir: string): boolean {
+  return fs.existsSync(path.join(modelDir, VAE_ENCODER_FILE));
+}
+
 /** The spec of a model folder, or everything wrong with it. Cheap to call again: cached by file times. */
 export function inspectModelFolder(dir: string): Inspection {
   const key = modelFingerprint(dir);

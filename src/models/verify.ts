@@ -4,16 +4,18 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { missingFiles } from '../diffusion/model-catalog.js';
-import { inspectModelFolder } from '../diffusion/model-spec.js';
+import { hasVaeEncoder, inspectModelFolder } from '../diffusion/model-spec.js';
 import { ClipTokenizer } from '../diffusion/tokenizer.js';
 import { findModel } from './installed.js';
 
-/** The ONNX parts generation loads, in the order it loads them. */
-const ONNX_PARTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder'];
+/** The ONNX parts generation loads, in the order it loads them; vae_encoder (img2img, inpainting) is optional. */
+const ONNX_PARTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'];
+/** What verify says, without failing, of a model that has no VAE encoder. */
+export const NO_VAE_ENCODER = 'no vae_encoder: img2img and inpainting unavailable';
 const TOKENIZERS = ['tokenizer', 'tokenizer_2'];
 
 export interface PartReport {
-  /** unet, text_encoder, text_encoder_2, vae_decoder, tokenizer, tokenizer_2. */
+  /** unet, text_encoder, text_encoder_2, vae_decoder, vae_encoder, tokenizer, tokenizer_2. */
   part: string;
   ok: boolean;
   /** What is wrong with it; absent when ok. */
@@ -34,6 +36,10 @@ export interface VerifyResult {
   parts: PartReport[];
   /** Everything wrong, each naming the part: missing files, unloadable ONNX, shapes that disagree. */
   problems: string[];
+  /** Whether img2img and inpainting can run: the model has a VAE encoder (and, when ok, it loads). */
+  vaeEncoder: boolean;
+  /** What is worth knowing but wrong with nothing, e.g. NO_VAE_ENCODER. */
+  notes: string[];
 }
 
 /** Opens a part the way a CPU server would; tests may stand in another opener. */
@@ -50,7 +56,8 @@ function shortError(error: unknown, dir: string): string {
  * Checks that a model would load: required files present, each ONNX part opened by ONNX Runtime
  * on the CPU (one at a time, released after), each tokenizer read, and the parts consistent with
  * each other (the widths and inputs the server checks before a request). Reports every problem,
- * each naming its part, instead of stopping at the first.
+ * each naming its part, instead of stopping at the first. The VAE encoder is opened when present;
+ * its absence is a note (no img2img or inpainting), not a problem.
  */
 export async function verifyModel(modelsDir: string, name: string, open: PartOpener = openOnCpu): Promise<VerifyResult> {
   const { dir } = findModel(modelsDir, name);
@@ -88,5 +95,7 @@ export async function verifyModel(modelsDir: string, name: string, open: PartOpe
     if (inspection.problems) problems.push(...inspection.problems);
     else ({ family, inpainting } = inspection.spec);
   }
-  return { name, dir, ok: problems.length === 0, ...(family ? { family, inpainting } : {}), parts, problems };
+  const vaeEncoder = hasVaeEncoder(dir);
+  const notes = vaeEncoder ? [] : [NO_VAE_ENCODER];
+  return { name, dir, ok: problems.length === 0, ...(family ? { family, inpainting } : {}), parts, problems, vaeEncoder, notes };
 }

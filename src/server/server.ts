@@ -25,6 +25,7 @@ import { generateImage, generateImageStream } from './handlers/generate-image.js
 import { uploadFile } from './handlers/upload-file.js';
 import { decodeUploadFileRequest } from './upload-decoding.js';
 import { withExplainedDecodeErrors } from './request-decoding.js';
+import { MAX_MESSAGE_BYTES } from '../util/message-limit.js';
 import { PROTO_FILE, SERVICE_NAME } from '../util/package-root.js';
 import { addHealthAndReflection } from './health-and-reflection.js';
 import { addDrawThingsService } from './draw-things/service.js';
@@ -44,8 +45,6 @@ const LEAN_UPLOAD_SERVICE = {
   uploadFile: { ...ImageGenerationServiceService.uploadFile, requestDeserialize: decodeUploadFileRequest },
 };
 
-/** Largest message accepted; uploads use 1 MiB chunks, other clients may send bigger ones. */
-const MAX_MESSAGE_BYTES = 64 * 2 ** 20;
 
 /** How long the calls ended at shutdown get for their statuses to reach the clients before the connections are cut. */
 const STATUS_FLUSH_MS = 2_000;

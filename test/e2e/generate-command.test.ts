@@ -90,7 +90,7 @@ describe('dts-util generate (built binary, real TLS server, tiny model)', () => 
   it('--help shows no default of 0 for the fields the model family fills in', async () => {
     const { code, stdout } = await runCli(['generate', '--help'], home.env);
     assert.equal(code, 0);
-    for (const flag of ['width', 'height', 'steps', 'cfg', 'denoise']) {
+    for (const flag of ['width', 'height', 'steps', 'cfg', 'denoise', 'mask-blur']) {
       const line = stdout.match(new RegExp(`--${flag}=<value>[^-]*`))![0];
       assert.doesNotMatch(line, /\[default: 0\]/, line);
     }
@@ -113,5 +113,57 @@ describe('dts-util generate (built binary, real TLS server, tiny model)', () => 
     await serve.waitForLine((l) => l.msg === 'call' && l.code === 'CANCELLED' && /GenerateImageStream$/.test(String(l.method)));
     const next = await runCli(args('--seed', '9', '--json'), home.env);
     assert.equal(next.code, 0, next.stderr);
+  });
+});
+
+describe('dts-util generate --init-image, --mask, --denoise, --mask-blur: refused before connecting (built binary, no server)', () => {
+  const home = tempHome();
+  after(() => home.cleanup());
+  const picture = path.join(home.home, 'cat.png');
+  const text = path.join(home.home, 'notes.txt');
+  const huge = path.join(home.home, 'huge.png');
+  before(() => {
+    fs.writeFileSync(picture, PNG.sync.write(new PNG({ width: 8, height: 8 })));
+    fs.writeFileSync(text, 'not a picture');
+    fs.writeFileSync(huge, fs.readFileSync(picture));
+    fs.truncateSync(huge, 64 * 2 ** 20 + 1); // sparse
+  });
+  // Port 1: nothing listens there, so a flag that got as far as connecting would exit 1, not 2.
+  const generate = (...extra: string[]) => runCli(['generate', 'a cat', '--port', '1', '--out', path.join(home.home, 'out'), ...extra], home.env);
+
+  it('each bad flag or file exits 2 with a message naming it', async () => {
+    const missing = path.join(home.home, 'missing.png');
+    for (const [bad, why] of [
+      [['--mask', picture], /--mask needs --init-image/],
+      [['--init-image', picture, '--mask-blur', '4'], /--mask-blur needs --mask/],
+      [['--init-image', picture, '--denoise', '1.5'], /--denoise must be from 0 to 1, got 1\.5/],
+      [['--init-image', picture, '--denoise', '-0.5'], /--denoise must be from 0 to 1, got -0\.5/],
+      [['--init-image', picture, '--denoise', 'lots'], /expected a number, got "lots"/],
+      [['--init-image', picture, '--mask', picture, '--mask-blur', '-1'], /greater than or equal to 0/],
+      [['--init-image', picture, '--mask', picture, '--mask-blur', '2.5'], /integer/],
+      [['--init-image', missing], new RegExp(`cannot read --init-image ${missing} \\(ENOENT\\)`)],
+      [['--init-image', picture, '--mask', missing], new RegExp(`cannot read --mask ${missing} \\(ENOENT\\)`)],
+      [['--init-image', text], /--init-image .*notes\.txt is not a PNG or JPEG file/],
+      [['--init-image', huge], /--init-image .*huge\.png is 64\.0 MiB; the server takes at most 64\.0 MiB in one request/],
+    ] as const) {
+      const { code, stderr } = await generate(...bad);
+      assert.equal(code, 2, `${bad.join(' ')}: ${stderr}`);
+      assert.match(oneLine(stderr), why, bad.join(' '));
+    }
+  });
+
+  it('--json gives the usage error as an object with exit code 2', async () => {
+    const { code, stdout } = await generate('--mask', picture, '--json');
+    assert.equal(code, 2);
+    const { error } = JSON.parse(stdout);
+    assert.equal(error.exitCode, 2);
+    assert.match(error.message, /--mask needs --init-image/);
+    assert.match(error.suggestion, /--init-image FILE/);
+  });
+
+  it('good pictures and flags get as far as connecting (exit 1: no server on port 1)', async () => {
+    const { code, stderr } = await generate('--no-tls', '--init-image', picture, '--mask', picture, '--mask-blur', '0', '--denoise', '0.5');
+    assert.equal(code, 1, stderr);
+    assert.match(oneLine(stderr), /dts-util serve/);
   });
 });

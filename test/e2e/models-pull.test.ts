@@ -35,7 +35,7 @@ describe('dts-util models pull (built binary, a hub on a local HTTP server)', ()
     assert.equal(result.name, 'pulled');
     assert.ok(result.files.every((f: { downloaded: boolean }) => f.downloaded));
     for (const f of result.files as { path: string }[]) assert.equal(sha(path.join(home.home, 'models', 'pulled', f.path)), sha(path.join(repoDir, f.path)), f.path);
-    assert.ok(!fs.existsSync(path.join(home.home, 'models', 'pulled', 'vae_encoder')), 'text-to-image never needs the VAE encoder');
+    assert.ok(result.files.some((f: { path: string }) => f.path === 'vae_encoder/model.onnx'), 'the VAE encoder comes too, for img2img and inpainting');
     assert.ok(hub.requests.filter((r) => !r.url.startsWith('/cdn/')).every((r) => r.authorization === `Bearer ${TOKEN}`));
   });
 

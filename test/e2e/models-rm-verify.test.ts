@@ -43,6 +43,23 @@ describe('dts-util models rm and models verify (built binary, local models direc
     assert.equal(text.code, 1);
     assert.match(text.stdout, /FAIL {2}unet: unet\/model.onnx cannot be loaded by ONNX Runtime/);
     assert.match(text.stdout, /ok {4}vae_decoder/);
+    assert.match(text.stdout, /ok {4}vae_encoder/);
+  });
+
+  it('verify: a model without a VAE encoder is sound (exit 0) with a note that img2img and inpainting are unavailable', async () => {
+    const plain = path.join(models, 'plain');
+    fs.cpSync(path.join(models, 'keep'), plain, { recursive: true });
+    fs.rmSync(path.join(plain, 'vae_encoder'), { recursive: true });
+    try {
+      const text = await runCli(['models', 'verify', 'plain'], home.env);
+      assert.equal(text.code, 0, text.stdout + text.stderr);
+      assert.match(text.stdout, /^note {2}no vae_encoder: img2img and inpainting unavailable$/m);
+      assert.match(text.stdout, /plain is sound \(sd1\)/);
+      const json = await runCli(['models', 'verify', 'plain', '--json'], home.env);
+      assert.deepEqual([JSON.parse(json.stdout).ok, JSON.parse(json.stdout).vaeEncoder], [true, false]);
+    } finally {
+      fs.rmSync(plain, { recursive: true });
+    }
   });
 
   it('rm without a terminal and without --yes refuses, removes nothing, and says to pass --yes (exit 2)', async () => {

@@ -27,8 +27,8 @@ describe('model families in the CLI (built binary, real server)', () => {
     const { code, stdout } = await runCli(['models', 'list', '--port', String(serve.port)], home.env);
     assert.equal(code, 0, stdout);
     const rows = stdout.split('\n');
-    assert.match(rows.find((r) => r.startsWith('half-sdxl'))!, /^half-sdxl\s+sdxl\s+epsilon\s+[\d.]+ MiB\s+no: incomplete: missing text_encoder_2\/model\.onnx \(an SDXL folder has text_encoder_2 and tokenizer_2 too\)\s+installed$/);
-    assert.match(rows.find((r) => r.startsWith('tiny-lcm'))!, /^tiny-lcm \*\s+lcm-sd1\s+epsilon\s+[\d.]+ MiB\s+yes\s+installed$/);
+    assert.match(rows.find((r) => r.startsWith('half-sdxl'))!, /^half-sdxl\s+sdxl\s+epsilon\s+[\d.]+ MiB\s+yes\s+no: incomplete: missing text_encoder_2\/model\.onnx \(an SDXL folder has text_encoder_2 and tokenizer_2 too\)\s+installed$/);
+    assert.match(rows.find((r) => r.startsWith('tiny-lcm'))!, /^tiny-lcm \*\s+lcm-sd1\s+epsilon\s+[\d.]+ MiB\s+yes\s+yes\s+installed$/);
     assert.match(rows.find((r) => r.startsWith('tiny-sdxl-turbo'))!, /^tiny-sdxl-turbo\s+sdxl-turbo\s+/);
   });
 

@@ -32,6 +32,20 @@ describe('ListModels', () => {
     assert.equal(sd15.sizeBytes, onDisk);
   });
 
+  it('lists vae_encoder as a part only with its model.onnx; a model without one is still complete and loadable', async () => {
+    const bare = path.join(t.settings.modelsDir, 'no-encoder');
+    fs.cpSync(path.join(t.settings.modelsDir, 'tiny-sd15'), bare, { recursive: true });
+    // What a half-copied encoder leaves: its config.json, no model.
+    fs.rmSync(path.join(bare, 'vae_encoder', 'model.onnx'));
+    try {
+      const model = (await list()).find((m) => m.name === 'no-encoder')!;
+      assert.deepEqual(model.parts, ['unet', 'text_encoder', 'vae_decoder', 'tokenizer', 'scheduler']);
+      assert.deepEqual([model.complete, model.loadable, model.problem], [true, true, '']);
+    } finally {
+      fs.rmSync(bare, { recursive: true });
+    }
+  });
+
   it("says what an incomplete model lacks, and dts-util test's models check fails on it", async () => {
     const broken = path.join(t.settings.modelsDir, 'half-uploaded');
     fs.mkdirSync(path.join(broken, 'unet'), { recursive: true });

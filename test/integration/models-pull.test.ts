@@ -28,6 +28,9 @@ const PIPELINE = [
   'unet/model.onnx',
   'vae_decoder/config.json',
   'vae_decoder/model.onnx',
+  // Optional (text-to-image runs without it), fetched when there: img2img and inpainting encode with it.
+  'vae_encoder/config.json',
+  'vae_encoder/model.onnx',
 ];
 const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -40,7 +43,7 @@ describe('models pull from a Hugging Face style hub (local HTTP server)', () => 
     repoDir = path.join(work, 'repo');
     await buildPipeline(repoDir, TINY_SD15, { seed: 4 });
     // What ONNX repositories carry besides the pipeline: none of it may be fetched.
-    for (const [file, size] of [['unet/diffusion_pytorch_model.safetensors', 4096], ['safety_checker/model.onnx', 2048], ['feature_extractor/preprocessor_config.json', 10], ['README.md', 10]] as const) {
+    for (const [file, size] of [['unet/diffusion_pytorch_model.safetensors', 4096], ['vae_encoder/diffusion_pytorch_model.safetensors', 4096], ['safety_checker/model.onnx', 2048], ['feature_extractor/preprocessor_config.json', 10], ['README.md', 10]] as const) {
       fs.mkdirSync(path.dirname(path.join(repoDir, file)), { recursive: true });
       fs.writeFileSync(path.join(repoDir, file), crypto.randomBytes(size));
     }
@@ -158,6 +161,19 @@ describe('models pull from a Hugging Face style hub (local HTTP server)', () => 
       );
       assert.ok(!fs.existsSync(stagingDir(modelsDir, 'huge')), 'no staging folder is left');
       assert.ok(!fs.existsSync(path.join(modelsDir, 'huge')));
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('a repository without a VAE encoder still pulls: text-to-image does not need one', async () => {
+    const bare = path.join(work, 'repo-without-encoder');
+    fs.cpSync(repoDir, bare, { recursive: true });
+    fs.rmSync(path.join(bare, 'vae_encoder'), { recursive: true });
+    const hub = await startFakeHub(REPO, bare);
+    try {
+      const result = await pullModel({ hub: { endpoint: hub.endpoint }, repo: REPO, revision: 'main', modelsDir, as: 'no-encoder' });
+      assert.deepEqual(listFiles(result.dir), PIPELINE.filter((f) => !f.startsWith('vae_encoder/')));
     } finally {
       await hub.close();
     }

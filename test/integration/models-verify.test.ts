@@ -17,6 +17,8 @@ describe('models verify (library): every part loaded with ONNX Runtime', () => {
     fs.cpSync(path.join(modelsDir, 'sd2', 'text_encoder'), path.join(modelsDir, 'mixed', 'text_encoder'), { recursive: true });
     fs.cpSync(path.join(modelsDir, 'good'), path.join(modelsDir, 'truncated'), { recursive: true });
     fs.cpSync(path.join(modelsDir, 'good'), path.join(modelsDir, 'holes'), { recursive: true });
+    fs.cpSync(path.join(modelsDir, 'good'), path.join(modelsDir, 'bad-encoder'), { recursive: true });
+    fs.cpSync(path.join(modelsDir, 'good'), path.join(modelsDir, 'no-encoder'), { recursive: true });
   });
   after(() => fs.rmSync(modelsDir, { recursive: true, force: true }));
 
@@ -25,8 +27,28 @@ describe('models verify (library): every part loaded with ONNX Runtime', () => {
     assert.equal(result.ok, true, result.problems.join('; '));
     assert.deepEqual(result.problems, []);
     assert.equal(result.family, 'sd1');
-    assert.deepEqual(result.parts.map((p) => [p.part, p.ok]), [['text_encoder', true], ['unet', true], ['vae_decoder', true], ['tokenizer', true]]);
+    assert.deepEqual(result.parts.map((p) => [p.part, p.ok]), [['text_encoder', true], ['unet', true], ['vae_decoder', true], ['vae_encoder', true], ['tokenizer', true]]);
     assert.ok(result.parts.find((p) => p.part === 'unet')!.inputs!.includes('encoder_hidden_states'));
+    assert.deepEqual(result.parts.find((p) => p.part === 'vae_encoder')!.inputs, ['sample']);
+    assert.deepEqual([result.vaeEncoder, result.notes], [true, []]);
+  });
+
+  it('names the vae_encoder when its model.onnx is broken: img2img would fail on it', async () => {
+    fs.writeFileSync(path.join(modelsDir, 'bad-encoder', 'vae_encoder', 'model.onnx'), 'not an onnx file');
+    const result = await verifyModel(modelsDir, 'bad-encoder');
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.parts.filter((p) => !p.ok).map((p) => p.part), ['vae_encoder']);
+    assert.equal(result.problems.length, 1);
+    assert.match(result.problems[0]!, /^vae_encoder\/model.onnx cannot be loaded by ONNX Runtime: /);
+  });
+
+  it('a model without a VAE encoder is sound, with a note that img2img and inpainting are unavailable', async () => {
+    fs.rmSync(path.join(modelsDir, 'no-encoder', 'vae_encoder'), { recursive: true });
+    const result = await verifyModel(modelsDir, 'no-encoder');
+    assert.equal(result.ok, true, result.problems.join('; '));
+    assert.equal(result.family, 'sd1');
+    assert.ok(!result.parts.some((p) => p.part === 'vae_encoder'));
+    assert.deepEqual([result.vaeEncoder, result.notes], [false, ['no vae_encoder: img2img and inpainting unavailable']]);
   });
 
   it('names the UNet when its model.onnx is truncated, and passes the other parts', async () => {
@@ -57,6 +79,6 @@ describe('models verify (library): every part loaded with ONNX Runtime', () => {
   });
 
   it('an unknown name is a usage error that lists the installed models', async () => {
-    await assert.rejects(verifyModel(modelsDir, 'nope'), (e: Error) => e.name === 'UsageError' && /no model named nope in .* \(installed: good, holes, mixed, sd2, truncated, smoke\)/.test(e.message));
+    await assert.rejects(verifyModel(modelsDir, 'nope'), (e: Error) => e.name === 'UsageError' && /no model named nope in .* \(installed: bad-encoder, good, holes, mixed, no-encoder, sd2, truncated, smoke\)/.test(e.message));
   });
 });

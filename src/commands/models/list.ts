@@ -12,7 +12,7 @@ import type { ListModelsRequest, ListModelsResponse, ModelInfo } from '../../gen
 const TIMEOUT_MS = 30_000;
 
 export default class ModelsList extends BaseCommand {
-  static override summary = 'List the models a server has: family (sd1, sd2, sdxl, sd-turbo, sdxl-turbo, lcm-…, "(inpainting)" after it for an inpainting UNet), size, whether usable and why not, the default.';
+  static override summary = 'List the models a server has: family (sd1, sd2, sdxl, sd-turbo, sdxl-turbo, lcm-…, "(inpainting)" after it for an inpainting UNet), size, whether it has a VAE encoder (img2img and inpainting), whether usable and why not, the default.';
   static override examples = ['<%= config.bin %> models list', '<%= config.bin %> models list --json', '<%= config.bin %> models list --host gpu-box.lan --ca ./ca.pem'];
   static override flags = {
     ...BaseCommand.connectionFlags,
@@ -33,8 +33,17 @@ export default class ModelsList extends BaseCommand {
       connection.close();
     }
     if (!this.jsonEnabled()) {
-      const rows = models.map((m) => [m.name + (m.isDefault ? ' *' : ''), familyLabel(m.family, m.inpainting), m.predictionType, formatBytes(m.sizeBytes), m.complete ? (m.loadable || m.problem === '' ? 'yes' : `no: ${m.problem}`) : `no: missing ${m.missing.join(', ')}`, m.builtin ? 'built in' : 'installed']);
-      const header = ['NAME', 'FAMILY', 'PREDICTION', 'SIZE', 'COMPLETE', 'SOURCE'];
+      const rows = models.map((m) => [
+        m.name + (m.isDefault ? ' *' : ''),
+        familyLabel(m.family, m.inpainting),
+        m.predictionType,
+        formatBytes(m.sizeBytes),
+        // img2img and inpainting encode the init image with the VAE encoder, which text-to-image does without.
+        m.parts.includes('vae_encoder') ? 'yes' : 'no',
+        m.complete ? (m.loadable || m.problem === '' ? 'yes' : `no: ${m.problem}`) : `no: missing ${m.missing.join(', ')}`,
+        m.builtin ? 'built in' : 'installed',
+      ]);
+      const header = ['NAME', 'FAMILY', 'PREDICTION', 'SIZE', 'IMG2IMG', 'COMPLETE', 'SOURCE'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       for (const row of [header, ...rows]) this.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
       if (models.some((m) => m.isDefault)) this.log('\n* used when a request names no model');

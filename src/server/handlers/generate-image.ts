@@ -1,8 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
-
 import { status } from '@grpc/grpc-js';
 
+import { hasVaeEncoder, VAE_ENCODER_FILE } from '../../diffusion/model-spec.js';
 import { IncompleteModelError, ModelChoiceError, ModelNotFoundError, resolveModel } from '../../diffusion/model-catalog.js';
 import { checkRequestText, InvalidRequestError, UnsupportedRequestError, validateRequest } from '../../diffusion/request.js';
 import { resolveSampler, UnknownSamplerError } from '../../diffusion/samplers/registry.js';
@@ -12,9 +10,6 @@ import type { GenerationResult, Progress } from '../../engine/messages.js';
 import type { ImageGenerationProgress, ImageGenerationRequest, ImageGenerationResponse } from '../../generated/image_generation.js';
 import type { CallContext } from '../call-context.js';
 import { ServiceError } from '../errors.js';
-
-/** The part img2img needs beyond txt2img's. */
-const VAE_ENCODER_FILE = path.join('vae_encoder', 'model.onnx');
 
 export interface GenerateOptions {
   engine: Engine;
@@ -54,7 +49,7 @@ export function prepareJob(request: ImageGenerationRequest, options: GenerateOpt
     if (model.spec.inpainting && params.enableHr) {
       throw new UnsupportedRequestError(`model ${model.name} is an inpainting model, and the hires fix is not served on those; send the request without enable_hr`);
     }
-    if (params.start && !fs.existsSync(path.join(model.dir, VAE_ENCODER_FILE))) {
+    if (params.start && !hasVaeEncoder(model.dir)) {
       throw new UnsupportedRequestError(`model ${model.name} has no ${VAE_ENCODER_FILE}, which img2img and inpainting need to read the picture; pull the model again (models pull fetches it) or use one that has it`);
     }
     return { params: { ...params, model: model.name }, modelDir: model.dir, modelName: model.name };
