@@ -19,6 +19,8 @@ interface ServerFlagValues {
   'max-queue'?: number;
   device?: string;
   gpu?: number;
+  gpus?: string;
+  workers?: number;
   'device-fallback'?: boolean;
   'direct-io'?: boolean;
   'graph-optimize'?: boolean;
@@ -72,6 +74,8 @@ export abstract class BaseCommand extends Command {
     'max-queue': Flags.integer({ description: 'generations that may wait behind the running one (default: 16) [env: DTS_UTIL_MAX_QUEUE]', min: 0 }),
     device: Flags.string({ description: 'compute device: auto (the first usable of cuda, webgpu, cpu), cpu, cuda, webgpu [env: DTS_UTIL_DEVICE]', options: ['auto', 'cpu', 'cuda', 'webgpu'] }),
     gpu: Flags.integer({ description: 'which GPU to use when there are several (CUDA device id; default 0) [env: DTS_UTIL_GPU]', min: 0 }),
+    gpus: Flags.string({ description: 'one generation worker per listed GPU, e.g. 0,1,2,3 (CUDA device ids; default: one worker on --gpu) [env: DTS_UTIL_GPUS]' }),
+    workers: Flags.integer({ description: 'generation workers per device: jobs run at once on it, each worker with its own models and a share of the memory budget (default 1) [env: DTS_UTIL_WORKERS]', min: 1 }),
     'device-fallback': Flags.boolean({
       description: 'when the device is not usable, run on the next usable one (cuda, webgpu, cpu) and log why; --no-device-fallback makes it a start-up error instead (default: on) [env: DTS_UTIL_DEVICE_FALLBACK]',
       allowNo: true,
@@ -119,6 +123,8 @@ export abstract class BaseCommand extends Command {
       maxQueue: flags['max-queue'],
       device: flags.device,
       gpu: flags.gpu,
+      gpus: flags.gpus,
+      workers: flags.workers,
       deviceFallback: flags['device-fallback'],
       directIo: flags['direct-io'],
       graphOptimize: flags['graph-optimize'],

@@ -22,8 +22,9 @@ export function checkEcho(connection: Connection, timeoutMs: number, calls = ECH
     }
     const latencyMs = { calls, p50: roundMs(median(latencies)), max: roundMs(Math.max(...latencies)) };
     const device = reply?.device ? { chosen: reply.device, reason: reply.deviceReason, found: reply.devices } : undefined;
-    const detail = `Echo answered HELLO ${calls} times: p50 ${latencyMs.p50} ms, max ${latencyMs.max} ms${device ? `; device ${device.chosen} (${device.reason})` : ''}`;
+    const workers = reply?.workers ?? [];
+    const detail = `Echo answered HELLO ${calls} times: p50 ${latencyMs.p50} ms, max ${latencyMs.max} ms${device ? `; device ${device.chosen} (${device.reason})` : ''}${workers.length > 1 ? `; ${workers.length} workers (${workers.join('; ')})` : ''}`;
     // durationMs is the typical round trip, the figure comparable between runs and servers.
-    return { detail, durationMs: latencyMs.p50, latencyMs, ...(device ? { device } : {}) };
+    return { detail, durationMs: latencyMs.p50, latencyMs, ...(device ? { device } : {}), ...(workers.length > 0 ? { workers } : {}) };
   });
 }

@@ -56,6 +56,8 @@ export interface Check {
   latencyMs?: LatencyFacts;
   /** echo: the server's device. */
   device?: DeviceFacts;
+  /** echo: one line per generation worker of the server (Echo's extension; absent from other servers). */
+  workers?: string[];
   generation?: GenerationFacts;
   /** models: what ListModels reported. */
   models?: { name: string; family: string; complete: boolean; default: boolean; builtin: boolean; sizeBytes: number }[];

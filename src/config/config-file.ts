@@ -10,6 +10,10 @@ export interface ServerChoices {
   maxQueue?: number;
   device?: string;
   gpu?: number;
+  /** One generation worker per listed CUDA device id (`--gpus 0,1,2,3`). */
+  gpus?: string;
+  /** Generation workers per device (`--workers N`): two jobs at once on a GPU big enough, or on the CPU. */
+  workers?: number;
   deviceFallback?: boolean;
   directIo?: boolean;
   /** Fuse plain exports' attention (and more) for the device at a model's first load (`--no-graph-optimize`). */

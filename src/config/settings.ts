@@ -73,6 +73,11 @@ export interface ServerSettings extends ConnectionSettings {
   device: string;
   /** Which GPU (CUDA device id) when there are several. */
   gpu: number;
+  /**
+   * The CUDA device id of each generation worker, one entry per worker: `--gpus 0,1` gives one
+   * per listed GPU, `--workers N` N per GPU (or N on the CPU). Default: one worker on `gpu`.
+   */
+  workerGpus: number[];
   /** A configured device that is not usable: run on the next usable one (true) or refuse to start. */
   deviceFallback: boolean;
   /** Uploads written with O_DIRECT where the models directory's filesystem takes it (else through the page cache). */
@@ -130,6 +135,10 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const device = nonEmpty(flags.device) ?? nonEmpty(env.DTS_UTIL_DEVICE) ?? nonEmpty(config.device) ?? 'auto';
   if (!(DEVICES as readonly string[]).includes(device)) throw new UsageError(`unknown device ${JSON.stringify(device)}`, `use one of ${DEVICES.join(', ')}`);
   const gpu = flags.gpu ?? (env.DTS_UTIL_GPU ? parseCount(env.DTS_UTIL_GPU, 'DTS_UTIL_GPU') : undefined) ?? config.gpu ?? 0;
+  const gpus = gpuList(nonEmpty(flags.gpus) ?? nonEmpty(env.DTS_UTIL_GPUS) ?? nonEmpty(config.gpus), gpu);
+  const perDevice = positiveSetting(flags.workers, '--workers', env, 'DTS_UTIL_WORKERS', config.workers, 'workers', 'workers') ?? 1;
+  if (perDevice > MAX_WORKERS) throw new UsageError(`--workers ${perDevice} is more than ${MAX_WORKERS}`, 'each worker loads its own copy of the models: a few per GPU at most');
+  const workerGpus = gpus.flatMap((id) => Array<number>(perDevice).fill(id));
   const deviceFallback =
     flags.deviceFallback ?? (env.DTS_UTIL_DEVICE_FALLBACK ? parseBoolean(env.DTS_UTIL_DEVICE_FALLBACK, 'DTS_UTIL_DEVICE_FALLBACK') : undefined) ?? config.deviceFallback ?? true;
   const directIo = flags.directIo ?? (env.DTS_UTIL_DIRECT_IO ? parseBoolean(env.DTS_UTIL_DIRECT_IO, 'DTS_UTIL_DIRECT_IO') : undefined) ?? config.directIo ?? true;
@@ -141,7 +150,7 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const uploadIdleTimeout = positiveSetting(flags.uploadIdleTimeout, '--upload-idle-timeout', env, 'DTS_UTIL_UPLOAD_IDLE_TIMEOUT', config.uploadIdleTimeout, 'uploadIdleTimeout', 'seconds') ?? DEFAULT_UPLOAD_IDLE_TIMEOUT_SECONDS;
   const maxConcurrentUploads =
     positiveSetting(flags.maxConcurrentUploads, '--max-concurrent-uploads', env, 'DTS_UTIL_MAX_CONCURRENT_UPLOADS', config.maxConcurrentUploads, 'maxConcurrentUploads', 'uploads') ?? DEFAULT_MAX_CONCURRENT_UPLOADS;
-  return { ...connection, tlsKey, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, directIo, graphOptimize, metrics, bonjour, datadogApiKey, memoryBudget, uploadIdleTimeout, maxConcurrentUploads };
+  return { ...connection, tlsKey, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, directIo, graphOptimize, metrics, bonjour, workerGpus, datadogApiKey, memoryBudget, uploadIdleTimeout, maxConcurrentUploads };
 }
 
 /** Flag > environment variable > config.json for a whole number, 1 or more; each checked, and named when it is wrong. */
@@ -208,6 +217,19 @@ function checkSecret(secret: string, source: string): string {
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/** Workers one server may start per device. */
+const MAX_WORKERS = 16;
+
+/** "0,1,2,3" → [0, 1, 2, 3]: each a CUDA device id, none twice; none given → [gpu]. */
+function gpuList(text: string | undefined, gpu: number): number[] {
+  if (text === undefined) return [gpu];
+  const ids = text.split(',').map((part) => part.trim());
+  if (ids.some((id) => !/^\d{1,3}$/.test(id))) throw new UsageError(`--gpus ${JSON.stringify(text)} is not a list of GPU ids`, 'give CUDA device ids separated by commas, e.g. --gpus 0,1,2,3 (nvidia-smi -L lists them)');
+  const unique = [...new Set(ids.map(Number))];
+  if (unique.length !== ids.length) throw new UsageError(`--gpus ${text} names a GPU twice`, 'for two workers on one GPU use --workers 2');
+  return unique;
 }
 
 /** A file named on the command line or in config.json, as an absolute path (a service runs elsewhere). */

@@ -24,6 +24,8 @@ export interface PipelineHooks {
    */
   checkCancelled(): void | Promise<void>;
   version: string;
+  /** Which of its server's workers runs the job (info says it). */
+  worker?: number;
 }
 
 /**
@@ -174,6 +176,7 @@ export async function runPipeline(model: LoadedModel, params: GenerationParams, 
     infotexts: allSeeds.map((seed) => parametersText(params, { seed, sampler: sampler.name, model: model.name, version: hooks.version })),
     version: hooks.version,
     device: model.device,
+    ...(hooks.worker === undefined ? {} : { worker: hooks.worker }),
     device_fallbacks: model.fallbacks,
     timings_ms: { ...roundAll(timings), onnx_run_ms: round(clock.totalMs), total_ms: round(totalMs) },
   };

@@ -1,25 +1,26 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-import { withCudaLibraryPath } from '../diffusion/cuda-libraries.js';
 import { budgetRefusal, estimatePeakBytes, modelResidentBytes } from '../diffusion/memory-estimate.js';
 import type { GenerationParams } from '../diffusion/request.js';
 import type { Logger } from '../log/logger.js';
-import { DATADOG_KEY_ENV, SECRET_ENV } from '../config/settings.js';
 import { GenerationError } from './errors.js';
 import { resolveMemoryBudget, type MemoryBudget } from './memory-budget.js';
 import type { Resident } from './model-cache.js';
-import { describeFused } from '../diffusion/optimized-graphs.js';
-import { RELOADED_NOTE, type CacheChange, type FromWorker, type GenerationResult, type Progress, type ToWorker, type WorkerConfig } from './messages.js';
+import type { GenerationResult, Progress } from './messages.js';
+import { WorkerSlot, type SlotJob, type WorkerState } from './worker-slot.js';
 
 export interface EngineOptions {
   logger: Logger;
-  /** Jobs allowed to wait behind the running one; more is RESOURCE_EXHAUSTED. */
+  /** Jobs allowed to wait while every worker is busy; more is RESOURCE_EXHAUSTED. */
   maxQueue: number;
   /** Execution provider preference passed to the worker ('auto' | 'cpu' | 'cuda' | 'webgpu'). */
   device: string;
-  /** CUDA device id. */
+  /** CUDA device id of the one worker, when `gpus` names none. */
   gpu: number;
+  /**
+   * One generation worker per entry, on that CUDA device id (`serve --gpus 0,1,2,3`, or
+   * `--workers N` for N entries of one id). Default: one worker on `gpu`. Workers that share a
+   * device (the CPU, or one GPU) share its memory budget equally.
+   */
+  gpus?: number[];
   /** Load model parts optimized for their device (serve --no-graph-optimize turns it off). */
   graphOptimize?: boolean;
   /** Folders the worker's loader needs for CUDA's libraries (the device probe found them); the loader reads LD_LIBRARY_PATH only at start. */
@@ -28,6 +29,8 @@ export interface EngineOptions {
   memoryBudget: string;
   /** Told the queue depth whenever it changes, and how long a job waited when it starts (metrics). */
   onQueue?: (depth: number, waitMs?: number) => void;
+  /** Told which workers are busy whenever one starts or ends a job (metrics). */
+  onWorkers?: (busy: boolean[]) => void;
 }
 
 export interface JobRequest {
@@ -38,57 +41,76 @@ export interface JobRequest {
   onProgress?: (progress: Progress) => void;
 }
 
-interface Job extends JobRequest {
-  id: number;
-  modelBytes: number;
-  workingBytes: number;
+interface Job extends JobRequest, SlotJob {
   queuedAt: number;
   resolve: (result: GenerationResult) => void;
   reject: (error: Error) => void;
 }
 
 /**
- * Runs generations one at a time in a worker process (worker.ts: ONNX Runtime's run() blocks the
- * thread that calls it, and its threads slow the server's own even on a free core, so they live
- * apart; the event loop stays free for Echo, health and uploads). Jobs wait in a bounded
- * queue; a cancelled job leaves the queue at once, or stops the running one at its next step.
- * The worker keeps loaded models between jobs within the memory budget; a job that could never
- * fit in it is refused here, before it waits or loads anything.
+ * Runs generations in worker processes (worker-slot.ts), one job at a time each: one worker by
+ * default, one per GPU with `gpus`. Jobs wait in one bounded queue and go to the first free worker,
+ * one that has the job's model loaded first; a cancelled job leaves the queue at once, or stops
+ * at its next step. Each worker keeps loaded models between jobs within its memory budget; a job
+ * that could never fit in one is refused here, before it waits or loads anything.
  */
 export class Engine {
   private readonly queue: Job[] = [];
-  private running: Job | undefined;
-  private worker: ChildProcess | undefined;
+  private readonly running = new Map<WorkerSlot, Job>();
+  private readonly slots: WorkerSlot[];
   private nextId = 1;
   private closed = false;
-  private resident: Resident[] = [];
+  /** The budget as configured, for the first worker's device; each worker's share is in `workers`. */
   readonly memoryBudget: MemoryBudget;
 
   constructor(private readonly options: EngineOptions) {
-    this.memoryBudget = resolveMemoryBudget(options.memoryBudget, options.device, options.gpu);
+    const gpus = options.gpus && options.gpus.length > 0 ? options.gpus : [options.gpu];
+    this.memoryBudget = resolveMemoryBudget(options.memoryBudget, options.device, gpus[0]!);
+    // On the CPU every worker shares the machine's memory; on a GPU, those on the same card share it.
+    const sharing = (gpu: number) => (options.device.split(',')[0] === 'cpu' ? gpus.length : gpus.filter((g) => g === gpu).length);
+    this.slots = gpus.map(
+      (gpu, index) =>
+        new WorkerSlot({
+          index,
+          device: options.device,
+          gpu,
+          memoryBudgetBytes: Math.floor(resolveMemoryBudget(options.memoryBudget, options.device, gpu).bytes / sharing(gpu)),
+          graphOptimize: options.graphOptimize ?? true,
+          libraryDirs: options.libraryDirs ?? [],
+          logger: options.logger,
+          onFinished: (slot, _job, result, error) => this.finish(slot, result, error),
+        }),
+    );
   }
 
-  /** Jobs waiting (not counting the running one). */
+  /** Jobs waiting (not counting running ones). */
   get queueDepth(): number {
     return this.queue.length;
   }
 
+  /** Whether any worker runs a job. */
   get busy(): boolean {
-    return this.running !== undefined;
+    return this.running.size > 0;
   }
 
-  /** Models the worker holds now, least recently used first. */
+  /** Every worker: device, busy or idle, loaded models. */
+  get workers(): WorkerState[] {
+    return this.slots.map((slot) => slot.state());
+  }
+
+  /** Models the first worker holds now, least recently used first. */
   get loadedModels(): Resident[] {
-    return this.resident;
+    return this.slots[0]!.state().loadedModels;
   }
 
-  /** The worker process's pid, while one runs (started by the first job). */
+  /** The first worker's pid, while its process runs (started by its first job). */
   get workerPid(): number | undefined {
-    return this.worker?.pid;
+    return this.slots[0]!.state().pid;
   }
 
+  /** The largest budget a worker has: what one job may need at most. */
   get memoryBudgetBytes(): number {
-    return this.memoryBudget.bytes;
+    return Math.max(...this.slots.map((slot) => slot.memoryBudgetBytes));
   }
 
   generate(request: JobRequest): Promise<GenerationResult> {
@@ -99,7 +121,7 @@ export class Engine {
     const workingBytes = estimatePeakBytes(request.params, request.modelDir);
     const refusal = budgetRefusal(request.modelName, modelBytes, workingBytes, this.memoryBudgetBytes);
     if (refusal) return Promise.reject(new GenerationError('too_large', refusal));
-    if (this.running && this.queue.length >= this.options.maxQueue) {
+    if (this.running.size === this.slots.length && this.queue.length >= this.options.maxQueue) {
       return Promise.reject(new GenerationError('too_large', `the generation queue is full (${this.options.maxQueue} waiting); try again when it drains`));
     }
     return new Promise((resolve, reject) => {
@@ -111,18 +133,11 @@ export class Engine {
     });
   }
 
-  /** Stops taking jobs, cancels what waits and what runs, and ends the worker. */
+  /** Stops taking jobs, cancels what waits and what runs, and ends the workers. */
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new GenerationError('shutting_down', 'the server is shutting down'));
-    const worker = this.worker;
-    this.worker = undefined;
-    if (worker && isAlive(worker)) {
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      worker.ref(); // until it is gone: a caller awaiting close() may have nothing else keeping it alive
-      worker.kill();
-      await exited;
-    }
+    await Promise.all(this.slots.map((slot) => slot.close()));
   }
 
   private cancel(job: Job): void {
@@ -131,107 +146,47 @@ export class Engine {
       this.queue.splice(index, 1);
       job.reject(new GenerationError('cancelled', 'the request was cancelled while it waited'));
       this.reportQueue();
-    } else if (this.running === job) {
-      // The worker sees this between steps and answers 'failed' with kind 'cancelled'.
-      this.worker?.send({ type: 'cancel', jobId: job.id } satisfies ToWorker);
+      return;
     }
+    for (const [slot, running] of this.running) if (running === job) slot.cancel(job.id);
   }
 
   private reportQueue(): void {
     this.options.onQueue?.(this.queue.length);
-    this.queue.forEach((job, position) =>
-      job.onProgress?.({ stage: 'queued', event: `queued: ${position + (this.running ? 1 : 0)} ahead`, step: 0, steps: 0, batch: 0, batches: job.params.batchCount, queuePosition: position + (this.running ? 1 : 0) }),
-    );
+    // Position 0 is next; a job ahead is one waiting before it, and every worker is busy.
+    this.queue.forEach((job, position) => {
+      const ahead = position + this.running.size - (this.slots.length - 1);
+      job.onProgress?.({ stage: 'queued', event: `queued: ${Math.max(ahead, 0)} ahead`, step: 0, steps: 0, batch: 0, batches: job.params.batchCount, queuePosition: Math.max(ahead, 0) });
+    });
   }
 
   private pump(): void {
-    if (this.running || this.closed) return;
-    const job = this.queue.shift();
-    if (!job) return;
-    this.running = job;
-    this.reportQueue();
-    this.options.onQueue?.(this.queue.length, performance.now() - job.queuedAt);
-    const run: ToWorker = { type: 'run', jobId: job.id, params: job.params, modelDir: job.modelDir, modelName: job.modelName, modelBytes: job.modelBytes, workingBytes: job.workingBytes };
-    this.ensureWorker().send(run);
-  }
-
-  private ensureWorker(): ChildProcess {
-    if (this.worker) return this.worker;
-    const config: WorkerConfig = { device: this.options.device, gpu: this.options.gpu, memoryBudgetBytes: this.memoryBudgetBytes, graphOptimize: this.options.graphOptimize ?? true };
-    const worker = fork(fileURLToPath(new URL('./worker.js', import.meta.url)), [JSON.stringify(config)], {
-      // Structured clone over the channel: typed arrays (the PNGs) arrive as they were sent.
-      serialization: 'advanced',
-      // Not the server's node flags (a --trace-gc there is about the server), and nothing on its stdout (the JSON log).
-      execArgv: [],
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: withCudaLibraryPath(withoutSecrets(process.env), { dirs: this.options.libraryDirs ?? [] }),
-    });
-    worker.on('message', (message: FromWorker) => this.onMessage(message));
-    worker.on('error', (error) => {
-      this.options.logger.error('generation worker failed', { error });
-      if (this.worker === worker) this.worker = undefined;
-      if (isAlive(worker)) worker.kill();
-      this.finish(undefined, new GenerationError('internal', 'the generation worker failed; see the server log'));
-    });
-    worker.on('exit', (code, signal) => {
-      if (this.worker === worker) this.worker = undefined;
-      this.resident = []; // a new worker starts with nothing loaded
-      if (this.closed) return this.finish(undefined, new GenerationError('shutting_down', 'the server is shutting down'));
-      if (signal || code) this.options.logger.error('generation worker exited', { code, signal });
-      if (this.running) this.finish(undefined, new GenerationError('internal', `the generation worker exited (${signal ?? `code ${code}`}); see the server log`));
-    });
-    // The server may exit without close() (a second Ctrl-C, an uncaught error): its worker must
-    // not outlive it, computing a job nobody will read until its next step notices.
-    const killWithServer = () => worker.kill('SIGKILL');
-    process.once('exit', killWithServer);
-    worker.once('exit', () => process.off('exit', killWithServer));
-    // Neither the process nor its channel keeps the server alive: the server decides when to stop.
-    worker.unref();
-    worker.channel?.unref();
-    this.worker = worker;
-    return worker;
-  }
-
-  private onMessage(message: FromWorker): void {
-    if (message.type === 'cache') return this.onCacheChange(message.event, message.resident);
-    const job = this.running;
-    if (!job || job.id !== message.jobId) return;
-    if (message.type === 'progress') job.onProgress?.(message.progress);
-    else if (message.type === 'done') this.finish(message.result);
-    else this.finish(undefined, new GenerationError(message.kind, message.message, message.field));
-  }
-
-  private onCacheChange(event: CacheChange, resident: Resident[]): void {
-    this.resident = resident;
-    const loaded = resident.map((m) => m.name);
-    if (event.change === 'loaded') {
-      const fused = describeFused(event.fused);
-      this.options.logger.info(`model ${event.model} loaded in ${event.loadMs.toFixed(0)} ms${event.replaced ? RELOADED_NOTE : ''}${fused ? `; ${fused}` : ''}`, { model: event.model, device: event.device, loadMs: Math.round(event.loadMs), bytes: event.bytes, loaded, fused: event.fused });
-    } else {
-      this.options.logger.info(`evicted model ${event.model} to make room: loading ${event.for} would exceed the memory budget`, { model: event.model, bytes: event.bytes, for: event.for, memoryBudgetBytes: this.memoryBudgetBytes, loaded });
+    while (!this.closed && this.queue.length > 0) {
+      const idle = this.slots.filter((slot) => !this.running.has(slot));
+      if (idle.length === 0) return;
+      const job = this.queue.shift()!;
+      // A worker that has the model loaded starts at once; another would load it first.
+      const slot = idle.find((s) => s.holds(job.modelName)) ?? idle[0]!;
+      this.running.set(slot, job);
+      this.reportQueue();
+      this.options.onQueue?.(this.queue.length, performance.now() - job.queuedAt);
+      slot.run(job);
+      this.reportWorkers();
     }
   }
 
-  private finish(result: GenerationResult | undefined, error?: Error): void {
-    const job = this.running;
-    this.running = undefined;
+  private reportWorkers(): void {
+    this.options.onWorkers?.(this.slots.map((slot) => this.running.has(slot)));
+  }
+
+  private finish(slot: WorkerSlot, result: GenerationResult | undefined, error?: Error): void {
+    const job = this.running.get(slot);
+    this.running.delete(slot);
     if (job) {
       if (error) job.reject(error);
       else job.resolve(result!);
     }
+    this.reportWorkers();
     this.pump();
   }
-}
-
-function isAlive(worker: ChildProcess): boolean {
-  return worker.exitCode === null && worker.signalCode === null;
-}
-
-/** Variables that may hold a secret: the worker needs none of them (it reads models, nothing else). */
-const SECRET_VARIABLES = [SECRET_ENV, DATADOG_KEY_ENV, 'DATADOG_API_KEY', 'HF_TOKEN'];
-
-function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const kept = { ...env };
-  for (const name of SECRET_VARIABLES) delete kept[name];
-  return kept;
 }

@@ -34,6 +34,8 @@ export type ToWorker = RunJob | { type: 'cancel'; jobId: number };
 
 /** What the worker process is started with (its one argument, as JSON). */
 export interface WorkerConfig {
+  /** Which worker of its server this is (info names it). */
+  index: number;
   device: string;
   gpu: number;
   memoryBudgetBytes: number;

@@ -24,7 +24,7 @@ import { RELOADED_NOTE, type FailureKind, type FromWorker, type RunJob, type ToW
  * same load, answered in 6–7 ms (bench/README.md). A crash in a native kernel also ends only this
  * process: the server reports the job as failed and starts a new worker for the next one.
  */
-const { device, gpu, memoryBudgetBytes, graphOptimize } = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
+const { device, gpu, memoryBudgetBytes, graphOptimize, index } = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 
 // Lower this process's scheduling priority, every thread of it, before ONNX Runtime creates its
 // thread pool (whose threads inherit it: on Linux a priority belongs to a thread). Generation
@@ -123,6 +123,7 @@ async function run(message: RunJob): Promise<void> {
     await checkCancelled();
     const result = await runPipeline(model, params, {
       version: PACKAGE_VERSION,
+      worker: index,
       checkCancelled,
       progress: (progress) => post({ type: 'progress', jobId, progress: { ...progress, queuePosition: 0 } }),
     });

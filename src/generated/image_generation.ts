@@ -58,6 +58,11 @@ export interface EchoResponse {
   devices: string[];
   /** Extension: the server's version (package.json). */
   serverVersion: string;
+  /**
+   * Extension: one line per generation worker (`serve --gpus`, `--workers`): "worker 0: cuda
+   * GPU 0, busy, loaded sd15" or "worker 1: cuda GPU 1, idle".
+   */
+  workers: string[];
 }
 
 export interface FilesExistRequest {
@@ -220,6 +225,23 @@ export interface ServerStatusResponse {
   memoryBudgetBytes: number;
   /** The models loaded now, least recently used first (the next to be evicted comes first). */
   loadedModels: LoadedModelStatus[];
+  /**
+   * Every generation worker (`serve --gpus 0,1`, `--workers 2`): its device, whether it runs a
+   * job, its memory budget and what it holds. loaded_models above is worker 0's.
+   */
+  workers: WorkerStatus[];
+}
+
+export interface WorkerStatus {
+  index: number;
+  /** The device preference it runs with, and its CUDA device id. */
+  device: string;
+  gpu: number;
+  busy: boolean;
+  memoryBudgetBytes: number;
+  loadedModels: LoadedModelStatus[];
+  /** Times its process ended with a job running and was replaced by a new one. */
+  restarts: number;
 }
 
 export interface LoadedModelStatus {
@@ -305,7 +327,7 @@ export const EchoRequest: MessageFns<EchoRequest> = {
 };
 
 function createBaseEchoResponse(): EchoResponse {
-  return { message: "", device: "", deviceReason: "", devices: [], serverVersion: "" };
+  return { message: "", device: "", deviceReason: "", devices: [], serverVersion: "", workers: [] };
 }
 
 export const EchoResponse: MessageFns<EchoResponse> = {
@@ -324,6 +346,9 @@ export const EchoResponse: MessageFns<EchoResponse> = {
     }
     if (message.serverVersion !== "") {
       writer.uint32(826).string(message.serverVersion);
+    }
+    for (const v of message.workers) {
+      writer.uint32(834).string(v!);
     }
     return writer;
   },
@@ -381,6 +406,14 @@ export const EchoResponse: MessageFns<EchoResponse> = {
             message.serverVersion = reader.string();
             continue;
           }
+          case 104: {
+            if (tag !== 834) {
+              break;
+            }
+
+            message.workers.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -408,6 +441,7 @@ export const EchoResponse: MessageFns<EchoResponse> = {
         : isSet(object.server_version)
         ? globalThis.String(object.server_version)
         : "",
+      workers: globalThis.Array.isArray(object?.workers) ? object.workers.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -428,6 +462,9 @@ export const EchoResponse: MessageFns<EchoResponse> = {
     if (message.serverVersion !== "") {
       obj.serverVersion = message.serverVersion;
     }
+    if (message.workers?.length) {
+      obj.workers = message.workers;
+    }
     return obj;
   },
 
@@ -441,6 +478,7 @@ export const EchoResponse: MessageFns<EchoResponse> = {
     message.deviceReason = object.deviceReason ?? "";
     message.devices = object.devices?.map((e) => e) || [];
     message.serverVersion = object.serverVersion ?? "";
+    message.workers = object.workers?.map((e) => e) || [];
     return message;
   },
 };
@@ -1843,6 +1881,7 @@ function createBaseServerStatusResponse(): ServerStatusResponse {
     generating: false,
     memoryBudgetBytes: 0,
     loadedModels: [],
+    workers: [],
   };
 }
 
@@ -1886,6 +1925,9 @@ export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
     }
     for (const v of message.loadedModels) {
       LoadedModelStatus.encode(v!, writer.uint32(106).fork()).join();
+    }
+    for (const v of message.workers) {
+      WorkerStatus.encode(v!, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -2007,6 +2049,14 @@ export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
             message.loadedModels.push(LoadedModelStatus.decode(reader, reader.uint32()));
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.workers.push(WorkerStatus.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2074,6 +2124,9 @@ export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
         : globalThis.Array.isArray(object?.loaded_models)
         ? object.loaded_models.map((e: any) => LoadedModelStatus.fromJSON(e))
         : [],
+      workers: globalThis.Array.isArray(object?.workers)
+        ? object.workers.map((e: any) => WorkerStatus.fromJSON(e))
+        : [],
     };
   },
 
@@ -2118,6 +2171,9 @@ export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
     if (message.loadedModels?.length) {
       obj.loadedModels = message.loadedModels.map((e) => LoadedModelStatus.toJSON(e));
     }
+    if (message.workers?.length) {
+      obj.workers = message.workers.map((e) => WorkerStatus.toJSON(e));
+    }
     return obj;
   },
 
@@ -2139,6 +2195,180 @@ export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
     message.generating = object.generating ?? false;
     message.memoryBudgetBytes = object.memoryBudgetBytes ?? 0;
     message.loadedModels = object.loadedModels?.map((e) => LoadedModelStatus.fromPartial(e)) || [];
+    message.workers = object.workers?.map((e) => WorkerStatus.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseWorkerStatus(): WorkerStatus {
+  return { index: 0, device: "", gpu: 0, busy: false, memoryBudgetBytes: 0, loadedModels: [], restarts: 0 };
+}
+
+export const WorkerStatus: MessageFns<WorkerStatus> = {
+  encode(message: WorkerStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.device !== "") {
+      writer.uint32(18).string(message.device);
+    }
+    if (message.gpu !== 0) {
+      writer.uint32(24).int32(message.gpu);
+    }
+    if (message.busy !== false) {
+      writer.uint32(32).bool(message.busy);
+    }
+    if (message.memoryBudgetBytes !== 0) {
+      writer.uint32(40).int64(message.memoryBudgetBytes);
+    }
+    for (const v of message.loadedModels) {
+      LoadedModelStatus.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.restarts !== 0) {
+      writer.uint32(56).int32(message.restarts);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WorkerStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWorkerStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.device = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.gpu = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.busy = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.memoryBudgetBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.loadedModels.push(LoadedModelStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.restarts = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WorkerStatus {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      device: isSet(object.device) ? globalThis.String(object.device) : "",
+      gpu: isSet(object.gpu) ? globalThis.Number(object.gpu) : 0,
+      busy: isSet(object.busy) ? globalThis.Boolean(object.busy) : false,
+      memoryBudgetBytes: isSet(object.memoryBudgetBytes)
+        ? globalThis.Number(object.memoryBudgetBytes)
+        : isSet(object.memory_budget_bytes)
+        ? globalThis.Number(object.memory_budget_bytes)
+        : 0,
+      loadedModels: globalThis.Array.isArray(object?.loadedModels)
+        ? object.loadedModels.map((e: any) => LoadedModelStatus.fromJSON(e))
+        : globalThis.Array.isArray(object?.loaded_models)
+        ? object.loaded_models.map((e: any) => LoadedModelStatus.fromJSON(e))
+        : [],
+      restarts: isSet(object.restarts) ? globalThis.Number(object.restarts) : 0,
+    };
+  },
+
+  toJSON(message: WorkerStatus): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.device !== "") {
+      obj.device = message.device;
+    }
+    if (message.gpu !== 0) {
+      obj.gpu = Math.round(message.gpu);
+    }
+    if (message.busy !== false) {
+      obj.busy = message.busy;
+    }
+    if (message.memoryBudgetBytes !== 0) {
+      obj.memoryBudgetBytes = Math.round(message.memoryBudgetBytes);
+    }
+    if (message.loadedModels?.length) {
+      obj.loadedModels = message.loadedModels.map((e) => LoadedModelStatus.toJSON(e));
+    }
+    if (message.restarts !== 0) {
+      obj.restarts = Math.round(message.restarts);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WorkerStatus>, I>>(base?: I): WorkerStatus {
+    return WorkerStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WorkerStatus>, I>>(object: I): WorkerStatus {
+    const message = createBaseWorkerStatus();
+    message.index = object.index ?? 0;
+    message.device = object.device ?? "";
+    message.gpu = object.gpu ?? 0;
+    message.busy = object.busy ?? false;
+    message.memoryBudgetBytes = object.memoryBudgetBytes ?? 0;
+    message.loadedModels = object.loadedModels?.map((e) => LoadedModelStatus.fromPartial(e)) || [];
+    message.restarts = object.restarts ?? 0;
     return message;
   },
 };

@@ -7,6 +7,7 @@ export function createNoopMetrics(): Metrics {
     upload: () => undefined,
     generation: () => undefined,
     queue: () => undefined,
+    workers: () => undefined,
     modelLoaded: () => undefined,
     close: () => Promise.resolve(),
   };

@@ -131,6 +131,11 @@ export function createStatsdMetrics({ address, globalTags, logger, serviceCheckI
       if (finite(depth)) client.gauge('dts.queue.depth', depth);
       if (waitMs !== undefined && finite(waitMs)) client.distribution('dts.queue.wait', waitMs);
     }),
+    workers: guard((busy: readonly boolean[]) => {
+      client.gauge('dts.workers.busy', busy.filter(Boolean).length);
+      client.gauge('dts.workers.total', busy.length);
+      busy.forEach((b, index) => client.gauge('dts.worker.busy', b ? 1 : 0, [tag('worker', String(index))]));
+    }),
     modelLoaded: guard((model: string, ms: number) => {
       if (finite(ms)) client.distribution('dts.model.load_time', ms, [tag('model', model)]);
     }),

@@ -33,6 +33,8 @@ export interface Metrics {
   generation(model: string, result: GenerationMetrics): void;
   /** dts.queue.depth (gauge), dts.queue.wait (distribution, ms) when waitMs is given. */
   queue(depth: number, waitMs?: number): void;
+  /** dts.workers.busy and dts.workers.total (gauges), and dts.worker.busy (gauge, 0 or 1, tag worker:N) for each worker. */
+  workers(busy: readonly boolean[]): void;
   /** dts.model.load_time (distribution, ms), tag model:. */
   modelLoaded(model: string, ms: number): void;
   /** Stops the timer, flushes what is buffered and closes the socket; idempotent. */

@@ -106,13 +106,13 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     ...FLOW_CONTROL_OPTION,
   });
   raiseStreamWindow(server, logger);
-  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: devices.order.join(','), gpu: settings.gpu, libraryDirs: devices.libraryDirs, graphOptimize: settings.graphOptimize, memoryBudget: settings.memoryBudget, onQueue: (depth, waitMs) => metrics.queue(depth, waitMs) });
+  const engine = new Engine({ logger, maxQueue: settings.maxQueue, device: devices.order.join(','), gpu: settings.gpu, gpus: settings.workerGpus, libraryDirs: devices.libraryDirs, graphOptimize: settings.graphOptimize, memoryBudget: settings.memoryBudget, onQueue: (depth, waitMs) => metrics.queue(depth, waitMs), onWorkers: (busy) => metrics.workers(busy) });
   const generation = { engine, modelsDir: settings.modelsDir, defaultModel: settings.defaultModel, onGenerated: (model: string, result: GenerationResult, requestId: string) => reportGeneration(metrics, logger, model, result, requestId) };
   const openCalls = new OpenCalls();
   const adapter = new HandlerAdapter(logger, openCalls);
   const receiveUpload = uploadFile({ ...settings, logger, onUpload: (bytes, ok) => metrics.upload(bytes, ok) });
   const service: ImageGenerationServiceServer = {
-    echo: adapter.unary('Echo', echo(devices)),
+    echo: adapter.unary('Echo', echo(devices, () => engine.workers)),
     filesExist: adapter.unary('FilesExist', filesExist(settings.modelsDir)),
     generateImage: adapter.unary('GenerateImage', generateImage(generation)),
     generateImageStream: adapter.serverStream('GenerateImageStream', generateImageStream(generation)),

@@ -282,6 +282,7 @@ function configFor(settings: ServerSettings): ConfigFile {
     maxQueue: settings.maxQueue,
     device: settings.device,
     gpu: settings.gpu,
+    ...workerChoices(settings.workerGpus, settings.gpu),
     deviceFallback: settings.deviceFallback,
     // Written only when turned off, so an install from before the setting existed is unchanged.
     ...(settings.directIo ? {} : { directIo: false }),
@@ -295,6 +296,13 @@ function configFor(settings: ServerSettings): ConfigFile {
     // Not a serve setting but the user's own map (`models alias`): a re-install keeps it.
     ...keptAliases(settings.paths.configDir),
   };
+}
+
+/** --gpus and --workers as config.json keeps them: only when they differ from one worker on --gpu. */
+function workerChoices(workerGpus: number[], gpu: number): Pick<ConfigFile, 'gpus' | 'workers'> {
+  const gpus = [...new Set(workerGpus)];
+  const workers = workerGpus.length / gpus.length;
+  return { ...(gpus.length === 1 && gpus[0] === gpu ? {} : { gpus: gpus.join(',') }), ...(workers === 1 ? {} : { workers }) };
 }
 
 function keptAliases(configDir: string): Pick<ConfigFile, 'modelAliases'> {

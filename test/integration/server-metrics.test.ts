@@ -76,6 +76,10 @@ describe('the server reports DogStatsD metrics for real calls (a UDP socket as t
     assert.equal(find('dts.model.load_time', 'model:tiny-sd15').length, 1);
     assert.ok(find('dts.queue.wait').length >= 1);
     assert.ok(find('dts.queue.depth').length >= 1);
+    // Each worker's state: busy while the job ran, idle after (the last sample).
+    await waitUntil(() => find('dts.worker.busy', 'worker:0').some((s) => s.value === 0));
+    assert.ok(find('dts.worker.busy', 'worker:0').some((s) => s.value === 1));
+    assert.equal(find('dts.workers.total').at(-1)!.value, 1);
     // …and one log line with the model and device, under the call's request id.
     const line = t.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'generation');
     assert.deepEqual([line?.model, line?.device, line?.images, line?.steps], ['tiny-sd15', 'cpu', 2, 3]);

@@ -31,6 +31,7 @@ export function serverStatus(settings: ServerSettings, device: string, engine: E
       generating: engine.busy,
       memoryBudgetBytes: engine.memoryBudgetBytes,
       loadedModels: engine.loadedModels.map(({ name, bytes }) => ({ name, bytes })),
+      workers: engine.workers.map((w) => ({ index: w.index, device: w.device, gpu: w.gpu, busy: w.busy, memoryBudgetBytes: w.memoryBudgetBytes, loadedModels: w.loadedModels.map(({ name, bytes }) => ({ name, bytes })), restarts: w.restarts })),
     };
   };
 }
