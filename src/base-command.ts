@@ -60,6 +60,15 @@ export abstract class BaseCommand extends Command {
     'shared-secret-file': Flags.file({ description: 'read the shared secret from this file' }),
   };
 
+  /** `--host` of the commands that reach several servers at once (`models upload`, `models pull --remote`); see fleet.ts. */
+  static fleetHostFlag = {
+    host: Flags.string({
+      multiple: true,
+      description:
+        "the server's address (default: the configured server on this machine); repeat it, or give a comma list, for several servers, each HOST or HOST:PORT [env: DTS_UTIL_HOST]",
+    }),
+  };
+
   /** What `serve` accepts and `install` writes into the service's configuration. */
   static serverFlags = {
     ...BaseCommand.connectionFlags,
