@@ -19,12 +19,13 @@ export default class Serve extends BaseCommand {
   static override flags = {
     ...BaseCommand.serverFlags,
     'grace-period': Flags.integer({ description: 'seconds to let running calls finish on shutdown; the server ends those still running then with UNAVAILABLE', default: 30, min: 0 }),
+    'agent-port': Flags.integer({ description: 'answer HAProxy agent checks on this TCP port: "up ready", or "drain" once shutting down (default: off; see `dts-util balancer haproxy`) [env: DTS_UTIL_AGENT_PORT]', min: 0, max: 65535 }),
     'log-level': Flags.string({ description: 'debug, info, warn or error [env: DTS_UTIL_LOG_LEVEL]', options: ['debug', 'info', 'warn', 'error'] }),
   };
 
   async run(): Promise<ServeResult> {
     const { flags } = await this.parse(Serve);
-    const settings = resolveServerSettings(this.serverFlags(flags));
+    const settings = resolveServerSettings({ ...this.serverFlags(flags), agentPort: flags['agent-port'] });
     this.noteSettingsSource(settings);
     const level = flags['log-level'] ?? process.env.DTS_UTIL_LOG_LEVEL ?? 'info';
     const logging = createServerLogging(settings, isLogLevel(level) ? level : 'info');
