@@ -93,7 +93,7 @@ export function renderHaproxyConfig(options: HaproxyOptions): string {
   if (tls) checkWord(tls.crt, '--tls-crt');
   const bind = `${address(options.listen.host, options.listen.port)}${tls ? ` ssl crt ${tls.crt} alpn h2` : ' proto h2'}`;
   const server = (b: BalancerBackend, extra: string) => `    server ${b.name} ${address(b.host, b.port)}${extra}${tls ? ` ${backendTls(b)}` : ' proto h2'}`;
-  const checks = (b: BalancerBackend) => ` check inter 1s fall 2 rise 1${tls ? ' check-alpn h2' : ''}${b.agentPort ? ` agent-check agent-port ${b.agentPort} agent-inter 1s` : ''}`;
+  const checks = (b: BalancerBackend) => ` check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down${tls ? ' check-alpn h2' : ''}${b.agentPort ? ` agent-check agent-port ${b.agentPort} agent-inter 1s` : ''}`;
   return [
     '# HAProxy configuration for dts-util servers, written by `dts-util balancer haproxy`.',
     '# Check it with `haproxy -c -f FILE`; see "Fleet behind HAProxy" in the dts-util README.',
@@ -108,7 +108,8 @@ export function renderHaproxyConfig(options: HaproxyOptions): string {
     `    timeout queue ${QUEUE_TIMEOUT}`,
     '    timeout check 5s',
     '    # A server that refuses the connection or closes it before answering: try another.',
-    '    retries 3',
+    '    # A refused connection also marks the server down at once (observe layer4), so the retry goes elsewhere.',
+    '    retries 5',
     '    option redispatch 1',
     '    retry-on conn-failure empty-response',
     '',
