@@ -30,6 +30,7 @@ interface ServerFlagValues {
   'memory-budget'?: string;
   'upload-idle-timeout'?: number;
   'max-concurrent-uploads'?: number;
+  'agent-port'?: number;
 }
 
 /** A decimal number flag: "abc" or "" is refused while parsing (exit 2, as oclif's integer flags), not sent as NaN. */
@@ -106,6 +107,7 @@ export abstract class BaseCommand extends Command {
     'datadog-api-key': Flags.string({ description: 'Datadog API key: logs go to Datadog directly; prefer the DD_API_KEY variable (argv is visible in ps)' }),
     'upload-idle-timeout': Flags.integer({ description: 'seconds an upload may receive nothing before it is ended (DEADLINE_EXCEEDED) and discarded (default: 60) [env: DTS_UTIL_UPLOAD_IDLE_TIMEOUT]', min: 1 }),
     'max-concurrent-uploads': Flags.integer({ description: 'uploads received at once; more are refused with RESOURCE_EXHAUSTED (default: 16) [env: DTS_UTIL_MAX_CONCURRENT_UPLOADS]', min: 1 }),
+    'agent-port': Flags.integer({ description: 'answer HAProxy agent checks on this TCP port: "up ready", or "drain" once shutting down (default: off; see `dts-util balancer haproxy`) [env: DTS_UTIL_AGENT_PORT]', min: 1, max: 65535 }),
     'memory-budget': Flags.string({ description: 'memory for loaded models plus a running generation: a share (of the GPU\'s memory on CUDA, else of RAM) or a size, e.g. 80% or 12GiB; default 80% [env: DTS_UTIL_MEMORY_BUDGET]' }),
   };
 
@@ -143,6 +145,7 @@ export abstract class BaseCommand extends Command {
       memoryBudget: flags['memory-budget'],
       uploadIdleTimeout: flags['upload-idle-timeout'],
       maxConcurrentUploads: flags['max-concurrent-uploads'],
+      agentPort: flags['agent-port'],
     };
   }
 

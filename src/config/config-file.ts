@@ -39,6 +39,8 @@ export interface ConfigFile extends ServerChoices {
   /** A certificate chain and key from elsewhere (Let's Encrypt), served instead of the install's own CA's (`--tls-cert`, `--tls-key`). */
   tlsCert?: string;
   tlsKey?: string;
+  /** The HAProxy agent check's TCP port (`--agent-port`). */
+  agentPort?: number;
   /** Draw Things app model file names → local models (`dts-util models alias`; src/models/aliases.ts). */
   modelAliases?: Record<string, string>;
 }

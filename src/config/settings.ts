@@ -28,6 +28,7 @@ export interface ServerFlags extends ConnectionFlags, ServerChoices {
   maxUploadSize?: string;
   datadogApiKey?: string;
   memoryBudget?: string;
+  agentPort?: number;
 }
 
 /** Datadog's own variable for the API key; secrets.env keeps it under the same name. */
@@ -99,6 +100,8 @@ export interface ServerSettings extends ConnectionSettings {
   uploadIdleTimeout: number;
   /** Uploads received at once; one more is refused with RESOURCE_EXHAUSTED. */
   maxConcurrentUploads: number;
+  /** The TCP port HAProxy's agent check reads "up" or "drain" from (src/server/agent-check.ts); undefined = none. */
+  agentPort?: number | undefined;
 }
 
 /** Flag > environment variable > config.json > default, for everything client and server share. */
@@ -150,7 +153,8 @@ export function resolveServerSettings(flags: ServerFlags, env: NodeJS.ProcessEnv
   const uploadIdleTimeout = positiveSetting(flags.uploadIdleTimeout, '--upload-idle-timeout', env, 'DTS_UTIL_UPLOAD_IDLE_TIMEOUT', config.uploadIdleTimeout, 'uploadIdleTimeout', 'seconds') ?? DEFAULT_UPLOAD_IDLE_TIMEOUT_SECONDS;
   const maxConcurrentUploads =
     positiveSetting(flags.maxConcurrentUploads, '--max-concurrent-uploads', env, 'DTS_UTIL_MAX_CONCURRENT_UPLOADS', config.maxConcurrentUploads, 'maxConcurrentUploads', 'uploads') ?? DEFAULT_MAX_CONCURRENT_UPLOADS;
-  return { ...connection, tlsKey, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, directIo, graphOptimize, metrics, bonjour, workerGpus, datadogApiKey, memoryBudget, uploadIdleTimeout, maxConcurrentUploads };
+  const agentPort = flags.agentPort ?? (env.DTS_UTIL_AGENT_PORT ? parsePort(env.DTS_UTIL_AGENT_PORT, 'DTS_UTIL_AGENT_PORT') : undefined) ?? (config.agentPort === undefined ? undefined : parsePort(config.agentPort, 'config.json (agentPort)'));
+  return { ...connection, agentPort, tlsKey, modelsDir, maxUploadBytes, defaultModel, maxQueue, device, gpu, deviceFallback, directIo, graphOptimize, metrics, bonjour, workerGpus, datadogApiKey, memoryBudget, uploadIdleTimeout, maxConcurrentUploads };
 }
 
 /** Flag > environment variable > config.json for a whole number, 1 or more; each checked, and named when it is wrong. */

@@ -28,6 +28,7 @@ import { withExplainedDecodeErrors } from './request-decoding.js';
 import { MAX_MESSAGE_BYTES } from '../util/message-limit.js';
 import { PROTO_FILE, SERVICE_NAME } from '../util/package-root.js';
 import { addHealthAndReflection } from './health-and-reflection.js';
+import { startAgentCheck } from './agent-check.js';
 import { addDrawThingsService } from './draw-things/service.js';
 import { accessLogInterceptor, sharedSecretInterceptor } from './interceptors.js';
 import { FLOW_CONTROL_OPTION, raiseConnectionWindow, raiseStreamWindow } from './flow-control.js';
@@ -60,6 +61,8 @@ export interface RunningServer {
   /** The mDNS instance name (`<host>_tls`) when the server advertises itself. */
   bonjourName: string | undefined;
   engine: Engine;
+  /** The HAProxy agent-check port (serve --agent-port), when one is open. */
+  agentPort: number | undefined;
   /** The devices found at start-up, the one chosen and why (the start-up log and Echo say it). */
   devices: DeviceSelection;
   /** Health NOT_SERVING → drain in-flight calls for up to graceMs → cancel what is left. */
@@ -127,6 +130,8 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
 
   const { port, addresses } = await bindAll(server, settings.host, settings.port, credentials, logger);
   raiseConnectionWindow(server, logger);
+  let serving = true;
+  const agent = settings.agentPort === undefined ? undefined : await startAgentCheck(settings.host, settings.agentPort, () => serving, logger);
   // Only a server others can reach is worth announcing to the local network.
   const advertisement = settings.bonjour && !isLoopbackHost(settings.host) ? advertise(port, settings.tls, logger) : undefined;
 
@@ -137,9 +142,11 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
     supplied,
     bonjourName: advertisement?.name,
     engine,
+    agentPort: agent?.port,
     devices,
     async shutdown(graceMs) {
       health.setServing(false);
+      serving = false;
       // Gone from the app's server list at once, not when the record's TTL runs out.
       await advertisement?.stop();
       // tryShutdown takes no new calls and calls back once every connection has closed, which
@@ -153,6 +160,7 @@ export async function startServer(settings: ServerSettings, logger: Logger, extr
         if (!(await settlesWithin(drained, STATUS_FLUSH_MS))) server.forceShutdown();
       }
       await engine.close();
+      await agent?.close();
       await metrics.close();
     },
   };

@@ -288,6 +288,7 @@ function configFor(settings: ServerSettings): ConfigFile {
     ...(settings.directIo ? {} : { directIo: false }),
     ...(settings.graphOptimize ? {} : { graphOptimize: false }),
     ...(settings.bonjour ? {} : { bonjour: false }),
+    ...(settings.agentPort ? { agentPort: settings.agentPort } : {}),
     metrics: settings.metrics,
     memoryBudget: settings.memoryBudget,
     // Written only when changed, as directIo: an install keeps following the defaults.
