@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { UsageError } from '../config/errors.js';
@@ -56,8 +57,10 @@ export async function installBalancer(request: BalancerInstallRequest): Promise<
     secretsFile: path.join(paths.configDir, 'secrets.env'), configDir: paths.configDir, tlsDir: paths.tlsDir, logDir: paths.logDir, modelsDir: paths.modelsDir,
   };
   const serviceText = kind === 'systemd' ? renderHaproxyUnit(plan, haproxy, configFile) : undefined;
-  const manager = kind === 'systemd' ? createManager('systemd', runner) : undefined;
-  const serviceFile = manager ? serviceFilePath(plan) : undefined;
+  // The manager writes where serviceFilePath says, for the same home (tests and sudo -E move it).
+  const homeDir = env.HOME || os.homedir();
+  const manager = kind === 'systemd' ? createManager('systemd', runner, { homeDir }) : undefined;
+  const serviceFile = manager ? serviceFilePath(plan, homeDir) : undefined;
   const result = { name, manager: kind, configFile, serviceFile, serviceText, command, dryRun: request.dryRun };
   if (request.dryRun) return result;
 
