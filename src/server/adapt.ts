@@ -35,7 +35,7 @@ export class HandlerAdapter {
 
   unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      const { context, settle } = this.open<Res>(method, call, (failure, response) => (failure ? callback(failure) : callback(null, response)));
+      const { context, settle } = this.open<Res>(method, call, (failure, response) => (failure ? callback(failure) : callback(null, response)), true);
       settle((async () => handler(decoded(call.request), context))());
     };
   }
@@ -74,7 +74,7 @@ export class HandlerAdapter {
   }
 
   /** The call's context, and the one way it is answered: by its handler's outcome or by shutdown, whichever comes first. */
-  private open<Res>(method: string, call: AnyCall, reply: Reply<Res>) {
+  private open<Res>(method: string, call: AnyCall, reply: Reply<Res>, unary = false) {
     // accessLogInterceptor put the id in; it also adds it to the metadata sent here.
     const requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? crypto.randomUUID());
     const controller = new AbortController();
@@ -98,7 +98,9 @@ export class HandlerAdapter {
       forget();
       controller.abort(new Error('call cancelled'));
     });
-    call.sendMetadata(new Metadata());
+    // A unary call's headers go with its answer: a server that dies first has sent nothing, so a
+    // proxy in front (the HAProxy balancer) may send the call again to another server.
+    if (!unary) call.sendMetadata(new Metadata());
     const settle = (outcome: Promise<Res>) =>
       outcome.then(
         (response) => answer(null, response),
