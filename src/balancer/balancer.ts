@@ -5,6 +5,7 @@ import { Flags } from '@oclif/core';
 
 import { UsageError } from '../config/errors.js';
 import { writeFileAtomic } from '../tls/files.js';
+import { makeDirectorySync } from '../util/make-directory.js';
 import { parseBackend, parseHostPort, renderHaproxyConfig, type HaproxyOptions } from './haproxy-config.js';
 
 /** The flags `balancer haproxy` and `balancer install` share. */
@@ -66,7 +67,7 @@ export function balancerConfig(flags: BalancerFlagValues, out: string | undefine
 
 /** Writes the configuration (0644, atomically) and the combined PEM, when there is one (0600). */
 export function writeBalancerConfig(config: BalancerConfig, out: string): void {
-  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  makeDirectorySync(path.dirname(path.resolve(out)));
   if (config.combinedCrt) writeFileAtomic(config.combinedCrt.file, config.combinedCrt.pem, 0o600);
   writeFileAtomic(path.resolve(out), config.text, 0o644);
 }
