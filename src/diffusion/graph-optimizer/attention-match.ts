@@ -197,15 +197,22 @@ function walkScores(softmax: Node, ctx: MatchContext): Scores | undefined {
   return undefined;
 }
 
+/** A constant, or a Cast of one (float16 weights computed in float32): its tensor. */
+function weightTensor(value: string, ctx: MatchContext) {
+  const cast = ctx.index.producer.get(value);
+  const source = cast?.opType === 'Cast' && (cast.domain ?? '') === '' ? (cast.input?.[0] ?? '') : value;
+  return ctx.index.constantTensor(source);
+}
+
 /** The value a linear projection x·W (+ b) of constant weights projects, so two projections of one x can be told apart. */
 function projected(value: string, ctx: MatchContext): string | undefined {
   let node = ctx.index.producer.get(value);
   if (node?.opType === 'Add' && (node.domain ?? '') === '') {
     const [a, b] = node.input ?? [];
-    const other = a && ctx.index.constantTensor(a) ? b : b && ctx.index.constantTensor(b) ? a : undefined;
+    const other = a && weightTensor(a, ctx) ? b : b && weightTensor(b, ctx) ? a : undefined;
     node = other ? ctx.index.producer.get(other) : undefined;
   }
-  const weight = node?.opType === 'MatMul' && (node.domain ?? '') === '' ? ctx.index.constantTensor(node.input?.[1] ?? '') : undefined;
+  const weight = node?.opType === 'MatMul' && (node.domain ?? '') === '' ? weightTensor(node.input?.[1] ?? '', ctx) : undefined;
   return weight && (weight.dims ?? []).length === 2 ? node!.input![0] : undefined;
 }
 
