@@ -49,7 +49,7 @@ describe('graph optimization through gRPC: the same seed, the same picture', () 
       for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
       assert.ok(maxDiff <= SAME_PICTURE, `${model}: pictures differ by ${maxDiff}/255`);
       const load = fast.events.find((e) => e.includes(`model ${model} loaded`))!;
-      assert.match(load, /; graph optimizer fused unet: \d+ MultiHeadAttention/, load);
+      assert.match(load, /; graph optimizer fused text_encoder: \d+ MultiHeadAttention; (text_encoder_2: \d+ MultiHeadAttention; )?unet: \d+ MultiHeadAttention/, load);
       assert.ok(!slow.events.some((e) => e.includes('graph optimizer')), 'the --no-graph-optimize server optimized');
       // The optimized graph is cached beside the part, hidden; the plain server wrote nothing there.
       assert.ok(fs.existsSync(path.join(optimizing.settings.modelsDir, model, 'unet', '.model.dts-util-cpu.onnx')));

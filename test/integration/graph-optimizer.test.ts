@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
 
 import { optimizeGraph } from '../../src/diffusion/graph-optimizer/index.js';
 import { TINY_SDXL } from '../../tools/model-builder/family-configs.js';
@@ -21,6 +22,8 @@ interface ExportedBlock {
   name: string;
   inputs: Record<string, number[]>;
   attentions: number;
+  /** Whether the optimizer must fuse its attentions (false: an addend MultiHeadAttention cannot take, left plain). */
+  fuses: boolean;
   files: { float32: string; float16: string; inferred: string };
 }
 
@@ -48,12 +51,12 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('exports every block the optimizer is proven on', () => {
-    assert.deepEqual(blocks.map((b) => b.name).sort(), ['classic-baddbmm', 'classic-matmul', 'four-d', 'resnet', 'split-scale', 'vae-mid']);
+    assert.deepEqual(blocks.map((b) => b.name).sort(), ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'four-d', 'resnet', 'split-scale', 'vae-mid']);
   });
 
   for (const dtype of ['float32', 'float16'] as const) {
     it(`fuses each attention of the ${dtype} exports into one MultiHeadAttention, computing the same`, async () => {
-      for (const block of blocks.filter((b) => b.attentions > 0)) {
+      for (const block of blocks.filter((b) => b.attentions > 0 && b.fuses)) {
         const plain = new Uint8Array(fs.readFileSync(block.files[dtype]));
         assert.equal(countOps(plain, 'Softmax'), block.attentions, `${block.name}: the export has one Softmax per attention`);
         const { bytes, fused } = optimizeGraph(plain, 'cpu');
@@ -62,6 +65,38 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
         assert.equal(countOps(bytes, 'Softmax'), 0, `${block.name}: no plain attention left`);
         assert.equal(contribImport(bytes), 1, block.name);
         await assertSameOutputs(plain, bytes, randomFeeds(plain, block.inputs), TOLERANCE[dtype]);
+      }
+    });
+
+    it(`fuses the ${dtype} CLIP causal attention with its mask as attention_bias, and leaves unmasked ones without`, async () => {
+      for (const block of blocks.filter((b) => b.fuses && b.attentions > 0)) {
+        const plain = new Uint8Array(fs.readFileSync(block.files[dtype]));
+        const nodes = onnx.ModelProto.decode(optimizeGraph(plain, 'cpu').bytes).graph!.node ?? [];
+        const biased = nodes.filter((n) => n.opType === 'MultiHeadAttention' && (n.input ?? [])[5]);
+        assert.equal(biased.length, block.name.startsWith('clip-') ? block.attentions : 0, `${block.name}: attention_bias only where the export adds a mask`);
+        for (const n of biased) assert.deepEqual(n.input!.slice(3, 5), ['', ''], block.name);
+      }
+      // The mask given as an input is fed as it is: [B, 1, S, S] is already an attention_bias.
+      const masked = blocks.find((b) => b.name === 'clip-mask-input')!;
+      const plain = new Uint8Array(fs.readFileSync(masked.files[dtype]));
+      const [node] = (onnx.ModelProto.decode(optimizeGraph(plain, 'cpu').bytes).graph!.node ?? []).filter((n) => n.opType === 'MultiHeadAttention');
+      assert.equal(node!.input![5], 'mask');
+      // A real causal mask (finfo.min above the diagonal), not the random one the other test feeds.
+      const [b, , s] = masked.inputs.mask as [number, number, number, number];
+      const mask = new Float32Array(b * s * s).map((_, i) => ((i % s) > Math.floor(i / s) % s ? -3.4028234663852886e38 : 0));
+      const feeds = randomFeeds(plain, masked.inputs);
+      // float16 keeps the random mask: finfo(float32).min has no float16 value.
+      if (dtype === 'float32') feeds.mask = new ort.Tensor('float32', mask, masked.inputs.mask);
+      await assertSameOutputs(plain, optimizeGraph(plain, 'cpu').bytes, feeds, TOLERANCE[dtype]);
+    });
+
+    it(`leaves the ${dtype} attention whose addend is not a [B or 1, h or 1, Lq, Lk] mask as the same bytes`, () => {
+      for (const block of blocks.filter((b) => !b.fuses)) {
+        const plain = new Uint8Array(fs.readFileSync(block.files[dtype]));
+        assert.equal(countOps(plain, 'Softmax'), block.attentions, block.name);
+        const result = optimizeGraph(plain, 'cpu');
+        assert.equal(result.bytes, plain, block.name);
+        assert.deepEqual(result.fused, {}, block.name);
       }
     });
 
@@ -74,7 +109,7 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
   }
 
   it('drops the value_info of values the fusion removed, and still fuses with value_info present', async () => {
-    for (const block of blocks.filter((b) => b.attentions > 0)) {
+    for (const block of blocks.filter((b) => b.attentions > 0 && b.fuses)) {
       const plain = new Uint8Array(fs.readFileSync(block.files.inferred));
       assert.ok((onnx.ModelProto.decode(plain).graph!.valueInfo ?? []).length > 0, `${block.name}: shape inference recorded value_info`);
       const { bytes, fused } = optimizeGraph(plain, 'cpu');
@@ -101,6 +136,14 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
   });
 });
 
+/** A batch of 2 of `length` token ids inside the text encoder's vocabulary (random ids would run past it), of the type it reads. */
+function tokenFeeds(model: Uint8Array, length: number): Record<string, ort.Tensor> {
+  const ids = randomFeeds(model, { input_ids: [2, length] }).input_ids!;
+  const values = Array.from({ length: 2 * length }, (_, i) => (i * 37 + 5) % 400);
+  const dims = [2, length];
+  return { input_ids: ids.type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims) : new ort.Tensor('int32', Int32Array.from(values), dims) };
+}
+
 describe("graph optimizer on the project builder's plain UNets", () => {
   let dir: string;
   before(() => {
@@ -114,10 +157,10 @@ describe("graph optimizer on the project builder's plain UNets", () => {
     ['tiny-sd15 with external data', { ...TINY_SD15, name: 'tiny-sd15-external', weights: { ...TINY_SD15.weights, externalData: true } }],
   ];
   for (const [label, config] of cases) {
-    it(`${label}: every UNet and VAE attention fused, outputs as before`, async () => {
+    it(`${label}: every UNet, VAE and (causal, masked) text-encoder attention fused, outputs as before`, async () => {
       const pipeline = path.join(dir, config.name);
       await buildPipeline(pipeline, config, { seed: 3 });
-      for (const part of ['unet', 'vae_decoder']) {
+      for (const part of ['unet', 'vae_decoder', 'text_encoder', ...(config.textEncoder2 ? ['text_encoder_2'] : [])]) {
         const file = path.join(pipeline, part, 'model.onnx');
         const plain = new Uint8Array(fs.readFileSync(file));
         const attentions = countOps(plain, 'Softmax');
@@ -125,10 +168,14 @@ describe("graph optimizer on the project builder's plain UNets", () => {
         const { bytes, fused } = optimizeGraph(plain, 'cpu');
         assert.deepEqual(fused, { MultiHeadAttention: attentions }, `${label} ${part}`);
         assert.equal(countOps(bytes, 'Softmax'), 0);
+        const biased = (onnx.ModelProto.decode(bytes).graph!.node ?? []).filter((n) => n.opType === 'MultiHeadAttention' && n.input?.[5]);
+        assert.equal(biased.length, part.startsWith('text_encoder') ? attentions : 0, `${label} ${part}: the causal mask as attention_bias`);
         // Beside the original, so weights kept in model.onnx_data are found by the same relative references.
         const optimized = path.join(pipeline, part, 'model.optimized.onnx');
         fs.writeFileSync(optimized, bytes);
-        await assertSameOutputs(file, optimized, randomFeeds(plain), TOLERANCE.float32);
+        if (!part.startsWith('text_encoder')) await assertSameOutputs(file, optimized, randomFeeds(plain), TOLERANCE.float32);
+        // The mask is cut to the ids' length at run time: the full 77 and a shorter prompt.
+        else for (const length of [77, 9]) await assertSameOutputs(file, optimized, tokenFeeds(plain, length), TOLERANCE.float32);
       }
     });
   }

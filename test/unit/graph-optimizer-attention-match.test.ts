@@ -28,6 +28,12 @@ interface Variant {
   computedSplit?: boolean;
   /** Add this constant to the scores (baddbmm's zero addend when 0). */
   addToScores?: number;
+  /** The addend's shape, [B, h, Lq, Lk] by default. */
+  addendDims?: number[];
+  /** The addend as a graph input `mask` of these sizes (a string: a symbolic size) instead of a constant. */
+  addendInput?: (number | string)[];
+  /** Scale the scores after the addend instead of scaling q (the mask scaled too). */
+  scaleAfterAdd?: boolean;
   /** The merge's spec, [0, 0, width] by default. */
   merge?: number[];
 }
@@ -49,10 +55,17 @@ function attentionModel(v: Variant = {}): Uint8Array {
   const kFirst = g.node('Transpose', [g.node('Reshape', [k, split])], { perm: v.kPerm ?? [0, 2, 3, 1] });
   const kHeadsT = v.kThenPerm ? g.node('Transpose', [kFirst], { perm: v.kThenPerm }) : kFirst;
   const vHeads = g.node('Transpose', [g.node('Reshape', [val, split])], { perm: [0, 2, 1, 3] });
-  const scaledQ = v.divideScoresBy ? qHeads : g.node('Mul', [qHeads, g.floats('scale', [v.scale ?? 1 / Math.sqrt(HEAD_DIM)], [])]);
+  const scaledQ = v.divideScoresBy || v.scaleAfterAdd ? qHeads : g.node('Mul', [qHeads, g.floats('scale', [v.scale ?? 1 / Math.sqrt(HEAD_DIM)], [])]);
   let scores = g.node('MatMul', [scaledQ, kHeadsT]);
   if (v.divideScoresBy) scores = g.node('Div', [scores, g.floats('divisor', [v.divideScoresBy], [])]);
-  if (v.addToScores !== undefined) scores = g.node('Add', [scores, g.floats('zeros', new Array(BATCH * HEADS * LQ * LK).fill(v.addToScores), [BATCH, HEADS, LQ, LK])]);
+  if (v.addToScores !== undefined) {
+    const dims = v.addendDims ?? [BATCH, HEADS, LQ, LK];
+    // Not all one value, so a wrongly broadcast bias would show in the outputs.
+    const values = Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => (v.addToScores ? v.addToScores * (i % 3) : 0));
+    scores = g.node('Add', [scores, g.floats('addend', values, dims)]);
+  }
+  if (v.addendInput) scores = g.node('Add', [scores, g.input('mask', DataType.FLOAT, v.addendInput)]);
+  if (v.scaleAfterAdd) scores = g.node('Mul', [scores, g.floats('scale', [1 / Math.sqrt(HEAD_DIM)], [])]);
   if (v.exposeScores) g.output(g.alias(scores, 'scores'), DataType.FLOAT, [BATCH, HEADS, LQ, LK]);
   const probs = g.node('Softmax', [scores], { axis: v.softmaxAxis ?? -1 });
   const merged = g.node('Transpose', [g.node('MatMul', [probs, vHeads])], { perm: [0, 2, 1, 3] });
@@ -91,11 +104,35 @@ describe('attention matcher', () => {
     assert.equal(optimizeGraph(wrong, 'cpu').bytes, wrong);
   });
 
-  it('fuses an all-zero addend (baddbmm with beta 0) and keeps a non-zero one', () => {
-    assert.deepEqual(optimizeGraph(attentionModel({ addToScores: 0 }), 'cpu').fused, { MultiHeadAttention: 1 });
-    const biased = attentionModel({ addToScores: 0.5 });
-    assert.equal(optimizeGraph(biased, 'cpu').bytes, biased);
+  it('fuses an all-zero addend (baddbmm with beta 0) away, with no attention_bias', () => {
+    const { bytes, fused } = optimizeGraph(attentionModel({ addToScores: 0 }), 'cpu');
+    assert.deepEqual(fused, { MultiHeadAttention: 1 });
+    assert.equal(fusedNodes(bytes)[0]!.input!.length, 3);
   });
+
+  const masks: [string, Variant, string][] = [
+    ['a [B, h, Lq, Lk] constant', { addToScores: -0.5 }, 'initializer'],
+    ['a [1, 1, Lq, Lk] constant', { addToScores: -0.5, addendDims: [1, 1, LQ, LK] }, 'initializer'],
+    ['a [B, 1, Lq, Lk] input', { addendInput: [BATCH, 1, LQ, LK] }, 'input'],
+    ['an [Lq, Lk] constant, expanded to 4-D', { addToScores: -0.5, addendDims: [LQ, LK] }, 'Expand'],
+    ['a [1, Lq, Lk] constant, expanded to 4-D', { addToScores: -0.5, addendDims: [1, LQ, LK] }, 'Expand'],
+  ];
+  for (const [label, variant, producer] of masks) {
+    it(`fuses a mask added to the scaled scores as attention_bias: ${label}`, async () => {
+      const plain = attentionModel(variant);
+      const { bytes, fused } = optimizeGraph(plain, 'cpu');
+      assert.deepEqual(fused, { MultiHeadAttention: 1 });
+      const graph = onnx.ModelProto.decode(bytes).graph!;
+      const [node] = fusedNodes(bytes);
+      assert.deepEqual(node!.input!.slice(3, 5), ['', '']);
+      const bias = node!.input![5]!;
+      const made = (graph.node ?? []).find((n) => n.output?.includes(bias));
+      const initializer = (graph.initializer ?? []).some((t) => t.name === bias);
+      assert.equal(made?.opType ?? (bias === 'mask' ? 'input' : initializer ? 'initializer' : undefined), producer, bias);
+      assert.equal((graph.node ?? []).filter((n) => n.opType === 'Softmax' || n.opType === 'Add').length, 0);
+      for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
+    });
+  }
 
   const nearMisses: [string, Variant][] = [
     ['k not transposed to [B, h, d, L]', { kPerm: [0, 2, 1, 3] }],
@@ -108,6 +145,12 @@ describe('attention matcher', () => {
     ['a split that names the wrong length', { qSplit: [-1, LQ + 1, HEADS, HEAD_DIM] }],
     ['a merge to another width', { merge: [0, -1, WIDTH / 2] }],
     ['a merge that leaves two sizes unchecked', { merge: [-1, LQ * 2, WIDTH] }],
+    ['an addend broadcast over the key axis ([B, h, Lq, 1])', { addToScores: 0.5, addendDims: [BATCH, HEADS, LQ, 1] }],
+    ['an addend broadcast over the query axis ([1, 1, 1, Lk])', { addToScores: 0.5, addendDims: [1, 1, 1, LK] }],
+    ['an addend that widens the scores (rank 5)', { addToScores: 0.5, addendDims: [1, BATCH, HEADS, LQ, LK] }],
+    ['an addend of another batch size', { addToScores: 0.5, addendDims: [BATCH + 1, 1, LQ, LK] }],
+    ['a mask the scale applies to as well', { addToScores: -0.5, addendDims: [1, 1, LQ, LK], scaleAfterAdd: true }],
+    ['a mask input of unknown sizes', { addendInput: ['batch', 1, 'rows', 'columns'] }],
   ];
   for (const [label, variant] of nearMisses) {
     it(`leaves ${label} as it was (the same bytes)`, () => {

@@ -5,7 +5,7 @@ and VAE take, so the optimizer is proven on what the exporter itself writes for 
 
 Usage: /usr/bin/python3 attention_blocks.py OUT_DIR
 Writes OUT_DIR/<name>.fp32.onnx, <name>.fp16.onnx and <name>.inferred.onnx (fp32 with value_info), plus OUT_DIR/manifest.json describing each
-model's inputs and how many attentions it holds.
+model's inputs, how many attentions it holds and whether the optimizer must fuse them.
 """
 import json
 import math
@@ -109,6 +109,60 @@ class FourDAttention(nn.Module):
         return self.to_out(out)
 
 
+class CausalSelfAttention(nn.Module):
+    """CLIP's text-encoder self-attention, as transformers' CLIPAttention masks it: the additive
+    causal mask (torch.triu of a finfo.min matrix, broadcast over the batch) added to the scaled
+    scores. Heads as a 4th axis; with mask_input the mask is the caller's [B, 1, S, S] tensor."""
+
+    def __init__(self, dim, heads=HEADS, mask_input=False):
+        super().__init__()
+        self.heads = heads
+        self.mask_input = mask_input
+        self.scale = (dim // heads) ** -0.5
+        self.q_proj, self.k_proj, self.v_proj = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.out_proj = nn.Linear(dim, dim)
+
+    def forward(self, x, mask=None):
+        b, n, c = x.shape
+        d = c // self.heads
+        q = self.q_proj(x).view(b, n, self.heads, d).transpose(1, 2)
+        k = self.k_proj(x).view(b, n, self.heads, d).transpose(1, 2)
+        v = self.v_proj(x).view(b, n, self.heads, d).transpose(1, 2)
+        if not self.mask_input:
+            mask = torch.full((n, n), torch.finfo(x.dtype).min, dtype=x.dtype).triu(1)[None, None].expand(b, 1, n, n)
+        scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale + mask
+        probs = F.softmax(scores, dim=-1)
+        return self.out_proj((probs @ v).transpose(1, 2).reshape(b, n, c))
+
+
+class ClipLayer(nn.Module):
+    """One CLIP encoder layer: pre-LN causal self-attention, quick-GELU MLP."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.layer_norm1, self.layer_norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.self_attn = CausalSelfAttention(dim)
+        self.fc1, self.fc2 = nn.Linear(dim, dim * 4), nn.Linear(dim * 4, dim)
+
+    def forward(self, x):
+        x = self.self_attn(self.layer_norm1(x)) + x
+        h = self.fc1(self.layer_norm2(x))
+        return self.fc2(h * torch.sigmoid(1.702 * h)) + x
+
+
+class BiasedAttention(nn.Module):
+    """Scores plus a learned [S, 1] bias, a row offset and no mask: softmax ignores it, but it is
+    not an attention_bias of the shape MultiHeadAttention takes, so it must stay plain."""
+
+    def __init__(self, dim, heads=HEADS):
+        super().__init__()
+        self.inner = CausalSelfAttention(dim, heads, mask_input=True)
+        self.row_bias = nn.Parameter(torch.randn(2, 1, TOKENS, 1))
+
+    def forward(self, x):
+        return self.inner(x, self.row_bias)
+
+
 class GEGLU(nn.Module):
     def __init__(self, dim, inner):
         super().__init__()
@@ -172,6 +226,10 @@ def context():
     return torch.randn(BATCH, CONTEXT_TOKENS, CONTEXT_WIDTH)
 
 
+def causal_mask():
+    return torch.full((TOKENS, TOKENS), torch.finfo(torch.float32).min).triu(1)[None, None].expand(BATCH, 1, TOKENS, TOKENS).contiguous()
+
+
 def feature_map():
     return torch.randn(BATCH, 32, 4, 4)
 
@@ -184,6 +242,13 @@ BLOCKS = {
     'four-d': (lambda: TransformerBlock(WIDTH, CONTEXT_WIDTH, FourDAttention), lambda: (tokens(), context()), ['x', 'context'], 2),
     'vae-mid': (lambda: VaeMidAttention(32), lambda: (feature_map(),), ['x'], 1),
     'resnet': (lambda: ResnetBlock(32), lambda: (feature_map(),), ['x'], 0),
+    'clip-causal': (lambda: ClipLayer(WIDTH), lambda: (tokens(),), ['x'], 1),
+    'clip-mask-input': (lambda: CausalSelfAttention(WIDTH, mask_input=True), lambda: (tokens(), causal_mask()), ['x', 'mask'], 1),
+}
+
+# Attentions with an addend that is not a mask MultiHeadAttention can take: they must stay plain.
+PLAIN_BLOCKS = {
+    'biased-rows': (lambda: BiasedAttention(WIDTH), lambda: (tokens(),), ['x'], 1),
 }
 
 
@@ -225,12 +290,13 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(0)
     manifest = []
-    for name, (make, example, names, attentions) in BLOCKS.items():
+    every = [(name, block, True) for name, block in BLOCKS.items()] + [(name, block, False) for name, block in PLAIN_BLOCKS.items()]
+    for name, (make, example, names, attentions), fuses in every:
         module = make().eval()
         inputs = example()
         fp32 = os.path.join(out_dir, f'{name}.fp32.onnx')
         export(module, inputs, names, fp32)
-        entry = {'name': name, 'inputs': {n: list(t.shape) for n, t in zip(names, inputs)}, 'attentions': attentions, 'files': {'float32': fp32}}
+        entry = {'name': name, 'inputs': {n: list(t.shape) for n, t in zip(names, inputs)}, 'attentions': attentions, 'fuses': fuses, 'files': {'float32': fp32}}
         fp16 = os.path.join(out_dir, f'{name}.fp16.onnx')
         to_half(fp32, fp16)
         entry['files']['float16'] = fp16

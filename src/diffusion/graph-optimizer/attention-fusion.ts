@@ -4,7 +4,7 @@
  */
 import { type AttentionMatch, matchAttention } from './attention-match.js';
 import { GraphIndex } from './graph-index.js';
-import { type Model, type Node, onnx, opsetVersion } from './model-proto.js';
+import { type Graph, type Model, type Node, onnx, opsetVersion } from './model-proto.js';
 import { removeUnread } from './prune.js';
 import { inferShapes } from './static-shapes.js';
 
@@ -19,16 +19,18 @@ export function fuseAttention(model: Model): number {
   if (matches.length === 0) return 0;
 
   const names = new Set((graph.node ?? []).map((node) => node.name ?? ''));
+  const values = new Set([...(graph.node ?? []).flatMap((node) => [...(node.input ?? []), ...(node.output ?? [])]), ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...(graph.input ?? []).map((i) => i.name ?? '')]);
   const replaced = new Set<Node>();
-  const fusedAt = new Map<Node, Node>();
+  const fusedAt = new Map<Node, Node[]>();
   for (const match of matches) {
     for (const node of match.nodes) replaced.add(node);
-    // The node writing the merged output comes after every q/k/v producer, so the fused node can take its place in topological order.
-    fusedAt.set(index.producer.get(match.output)!, fusedNode(match, uniqueName(names, 'MultiHeadAttention_fused')));
+    const bias = match.attentionBias ? biasNodes(match, graph, names, values) : { nodes: [], value: '' };
+    // The node writing the merged output comes after every q/k/v (and mask) producer, so the fused node can take its place in topological order.
+    fusedAt.set(index.producer.get(match.output)!, [...bias.nodes, fusedNode(match, uniqueName(names, 'MultiHeadAttention_fused'), bias.value)]);
   }
   const removedInputs = [...replaced].flatMap((node) => node.input ?? []);
   const producedBefore = (graph.node ?? []).flatMap((node) => node.output ?? []);
-  graph.node = (graph.node ?? []).flatMap((node) => (fusedAt.has(node) ? [fusedAt.get(node)!] : replaced.has(node) ? [] : [node]));
+  graph.node = (graph.node ?? []).flatMap((node) => (fusedAt.has(node) ? fusedAt.get(node)! : replaced.has(node) ? [] : [node]));
   removeUnread(graph, removedInputs);
   // Shapes recorded for values that no longer exist would only mislead a later reader of the graph.
   const kept = new Set((graph.node ?? []).flatMap((node) => node.output ?? []));
@@ -38,13 +40,41 @@ export function fuseAttention(model: Model): number {
   return matches.length;
 }
 
-function fusedNode(match: AttentionMatch, name: string): Node {
+/**
+ * The mask as a 4-D attention_bias: itself, or Expand-ed to [1, 1, Lq, Lk] (a constant shape, or
+ * for self-attention of unknown length [1, 1, L, L] with L the query's length at run time).
+ */
+function biasNodes(match: AttentionMatch, graph: Graph, names: Set<string>, values: Set<string>): { nodes: Node[]; value: string } {
+  const { mask, expandTo } = match.attentionBias!;
+  if (expandTo === undefined) return { nodes: [], value: mask };
+  const nodes: Node[] = [];
+  const node = (opType: string, input: string[], attribute: Node['attribute'] = []): string => {
+    const output = uniqueName(values, `${mask}_bias_${opType}`);
+    nodes.push(onnx.NodeProto.create({ name: uniqueName(names, `${opType}_attention_bias`), opType, input, output: [output], attribute }));
+    return output;
+  };
+  const ints = (numbers: number[]): string => {
+    const name = uniqueName(values, `${mask}_bias_shape`);
+    graph.initializer = [...(graph.initializer ?? []), onnx.TensorProto.create({ name, dataType: onnx.TensorProto.DataType.INT64, dims: [numbers.length], int64Data: numbers })];
+    return name;
+  };
+  const shape = expandTo === 'self-length'
+    ? (() => {
+        const length = node('Slice', [node('Shape', [match.query]), ints([1]), ints([2]), ints([0])]);
+        return node('Concat', [ints([1, 1]), length, length], [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }]);
+      })()
+    : ints(expandTo);
+  return { nodes, value: node('Expand', [mask, shape]) };
+}
+
+function fusedNode(match: AttentionMatch, name: string, attentionBias: string): Node {
   const A = onnx.AttributeProto.AttributeType;
   return onnx.NodeProto.create({
     name,
     opType: 'MultiHeadAttention',
     domain: CONTRIB_DOMAIN,
-    input: [match.query, match.key, match.value],
+    // Inputs 3 and 4 (projection bias, key padding mask) stay empty; 5 is attention_bias.
+    input: attentionBias ? [match.query, match.key, match.value, '', '', attentionBias] : [match.query, match.key, match.value],
     output: [match.output],
     attribute: [
       { name: 'num_heads', type: A.INT, i: match.numHeads },

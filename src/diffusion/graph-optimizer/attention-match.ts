@@ -2,7 +2,8 @@
  * Finds plain attention around one Softmax: softmax(q·kᵀ·scale)·v with q, k, v split into heads
  * from 3-D projections and the heads merged back, in the forms torch.onnx.export and the
  * project's own builder write (heads as a 4th axis, or folded into the batch as diffusers'
- * AttnProcessor does; the scale on the scores, or on q and k apart; baddbmm's zero addend). It
+ * AttnProcessor does; the scale on the scores, or on q and k apart; baddbmm's zero addend; an
+ * additive mask, such as CLIP's causal one, added to the scaled scores just before Softmax). It
  * only answers when every value in between is read by the next step alone, so replacing the
  * whole chain by one node changes nothing any other node sees.
  */
@@ -22,8 +23,23 @@ export interface AttentionMatch {
   numHeads: number;
   /** The product of every constant factor the scores got, ≈ 1/√headDim. */
   scale: number;
+  /** The additive mask the scaled scores got, as MultiHeadAttention's attention_bias. */
+  attentionBias?: AttentionBias;
   /** Every node the fused one replaces. */
   nodes: Node[];
+}
+
+/**
+ * attention_bias must be 4-D [B or 1, h or 1, Lq, Lk] (ORT 1.29's CPU kernel refuses any other
+ * rank and broadcasts only the first two axes), so a mask of lower rank is expanded to it first.
+ */
+export interface AttentionBias {
+  mask: string;
+  /**
+   * Expand the mask to [1, 1, Lq, Lk] first: to this constant shape, or, for 'self-length', to
+   * [1, 1, L, L] with L read from the query at run time; absent when the mask already is 4-D.
+   */
+  expandTo?: number[] | 'self-length';
 }
 
 export interface MatchContext {
@@ -145,14 +161,116 @@ function operandLayout(operand: Operand, role: 'q' | 'kT' | 'v', ctx: MatchConte
   return { heads, folded: true };
 }
 
-/** From the scores to the MatMul that made them: constant scalings and all-zero addends only. */
-function walkScores(softmax: Node, ctx: MatchContext): { matmul: Node; scale: number; nodes: Node[] } | undefined {
-  const walked = walkBack(softmax.input?.[0] ?? '', softmax, ctx, (node): Step<Node> => {
-    if (node.opType === 'MatMul' && (node.input ?? []).length === 2) return { stop: node, keep: false };
-    const other = node.opType === 'Add' ? zeroAddendOperand(node, ctx.shapes.get(node.output![0]!), ctx) : undefined;
-    return other === undefined ? undefined : { next: other };
-  });
-  return walked && { matmul: walked.stop, scale: walked.scale, nodes: walked.nodes };
+interface Scores {
+  matmul: Node;
+  scale: number;
+  nodes: Node[];
+  /** The value added to the scaled scores right before Softmax, when there is one. */
+  mask?: string;
+}
+
+/**
+ * From the scores to the MatMul that made them: constant scalings and all-zero addends, and at
+ * most one other addend, read straight by Softmax so that every scaling comes before it (as
+ * MultiHeadAttention adds attention_bias to q·kᵀ·scale). Whether that addend is a mask the fused
+ * node can take is for the caller to prove.
+ */
+function walkScores(softmax: Node, ctx: MatchContext): Scores | undefined {
+  const fromMatMul = (start: string, reader: Node) => {
+    const walked = walkBack(start, reader, ctx, (node): Step<Node> => {
+      if (node.opType === 'MatMul' && (node.input ?? []).length === 2) return { stop: node, keep: false };
+      const other = node.opType === 'Add' ? zeroAddendOperand(node, ctx.shapes.get(node.output![0]!), ctx) : undefined;
+      return other === undefined ? undefined : { next: other };
+    });
+    return walked && { matmul: walked.stop, scale: walked.scale, nodes: walked.nodes };
+  };
+  const input = softmax.input?.[0] ?? '';
+  const plain = fromMatMul(input, softmax);
+  if (plain) return plain;
+  const add = ctx.index.producer.get(input);
+  const operands = add?.input ?? [];
+  if (!isDefaultDomain(add) || add.opType !== 'Add' || operands.length !== 2 || ctx.index.soleReader(input) !== softmax) return undefined;
+  for (const [scores, mask] of [[operands[0]!, operands[1]!], [operands[1]!, operands[0]!]] as const) {
+    const walked = scores !== mask ? fromMatMul(scores, add) : undefined;
+    if (walked) return { ...walked, nodes: [...walked.nodes, add], mask };
+  }
+  return undefined;
+}
+
+/** A constant, or a Cast of one (float16 weights computed in float32): its tensor. */
+function weightTensor(value: string, ctx: MatchContext) {
+  const cast = ctx.index.producer.get(value);
+  const source = cast?.opType === 'Cast' && (cast.domain ?? '') === '' ? (cast.input?.[0] ?? '') : value;
+  return ctx.index.constantTensor(source);
+}
+
+/** The value a linear projection x·W (+ b) of constant weights projects, so two projections of one x can be told apart. */
+function projected(value: string, ctx: MatchContext): string | undefined {
+  let node = ctx.index.producer.get(value);
+  if (node?.opType === 'Add' && (node.domain ?? '') === '') {
+    const [a, b] = node.input ?? [];
+    const other = a && weightTensor(a, ctx) ? b : b && weightTensor(b, ctx) ? a : undefined;
+    node = other ? ctx.index.producer.get(other) : undefined;
+  }
+  const weight = node?.opType === 'MatMul' && (node.domain ?? '') === '' ? weightTensor(node.input?.[1] ?? '', ctx) : undefined;
+  return weight && (weight.dims ?? []).length === 2 ? node!.input![0] : undefined;
+}
+
+/**
+ * Whether `mask` provably has its last two sizes equal: a Slice from 0 of a constant whose last
+ * two sizes are equal, both axes cut at one end (the builder's causal mask cut to the sequence).
+ */
+function squareSlice(mask: string, ctx: MatchContext): boolean {
+  const { index } = ctx;
+  const slice = index.producer.get(mask);
+  const [data, starts, ends, axes, steps] = slice?.input ?? [];
+  if (slice?.opType !== 'Slice' || (slice.domain ?? '') !== '' || !data || !starts || !ends || !axes) return false;
+  const table = index.constantTensor(data);
+  const dims = (table?.dims ?? []).map(Number);
+  const rank = dims.length;
+  if (rank < 2 || dims[rank - 1] !== dims[rank - 2]) return false;
+  const cut = index.constantValues(axes)?.map((a) => (a < 0 ? a + rank : a));
+  if (cut?.length !== 2 || !cut.includes(rank - 1) || !cut.includes(rank - 2)) return false;
+  if (!index.constantValues(starts)?.every((v) => v === 0)) return false;
+  if (steps && !index.constantValues(steps)?.every((v) => v === 1)) return false;
+  const constantEnds = index.constantValues(ends);
+  if (constantEnds) return constantEnds.length === 2 && constantEnds[0] === constantEnds[1];
+  const concat = index.producer.get(ends);
+  const parts = concat?.input ?? [];
+  // Ends as long as the two axes (or the plain Slice fails), so each copy of the one value is one end.
+  return concat?.opType === 'Concat' && (concat.domain ?? '') === '' && parts.length === 2 && parts[0] === parts[1];
+}
+
+interface BiasContext {
+  heads: Heads;
+  keyLength: number | undefined;
+  folded: boolean;
+  /** q and k project the same x, so Lq = Lk. */
+  selfAttention: boolean;
+}
+
+/**
+ * The mask as attention_bias, when it provably broadcasts onto the scores as [B or 1, h or 1, Lq,
+ * Lk] does: the batch and head axes 1 or the scores' own, the last two exactly Lq and Lk. A mask
+ * that broadcasts over a row or column, or whose sizes cannot be proven, gets undefined.
+ */
+function attentionBias(mask: string, ctx: MatchContext, b: BiasContext): AttentionBias | undefined {
+  const dims = ctx.shapes.get(mask);
+  const rank = b.folded ? 3 : 4;
+  if (!dims || dims.length > rank || dims.length < 2) return undefined;
+  // Heads folded into the batch: the scores' first axis is B·h, which only a 1 broadcasts over alike.
+  const padded: Dims = [...new Array<number>(4 - dims.length).fill(1), ...dims];
+  if (b.folded && dims.length === 3 && dims[0] !== 1) return undefined;
+  const [batch, heads, rows, columns] = padded;
+  if (!(batch === 1 || (batch !== undefined && batch === b.heads.batch))) return undefined;
+  if (!(heads === 1 || heads === b.heads.heads)) return undefined;
+  const [queryLength, keyLength] = [b.heads.length, b.keyLength];
+  if (rows !== undefined && columns !== undefined) {
+    if (rows !== queryLength || columns !== keyLength) return undefined;
+    return dims.length === 4 ? { mask } : { mask, expandTo: [1, 1, rows, columns] };
+  }
+  // A square mask of self-attention is L×L or 1×1 (anything else would fail the plain graph); expanding it to [1, 1, L, L] is right for both.
+  return b.selfAttention && squareSlice(mask, ctx) ? { mask, expandTo: 'self-length' } : undefined;
 }
 
 /**
@@ -224,6 +342,9 @@ export function matchAttention(softmax: Node, ctx: MatchContext): AttentionMatch
   if (!(Math.abs(scale * Math.sqrt(headDim) - 1) <= SCALE_TOLERANCE)) return undefined;
   const out = walkOutput(pv, qLayout.heads, qLayout.folded, ctx);
   if (!out) return undefined;
+  const selfAttention = projected(q.source, ctx) !== undefined && projected(q.source, ctx) === projected(k.source, ctx);
+  const bias = scores.mask === undefined ? undefined : attentionBias(scores.mask, ctx, { heads: qLayout.heads, keyLength: kLayout.heads.length, folded: qLayout.folded, selfAttention });
+  if (scores.mask !== undefined && !bias) return undefined;
   return {
     query: q.source,
     key: k.source,
@@ -231,6 +352,7 @@ export function matchAttention(softmax: Node, ctx: MatchContext): AttentionMatch
     output: out.output,
     numHeads: heads,
     scale,
+    ...(bias ? { attentionBias: bias } : {}),
     nodes: [...q.nodes, ...k.nodes, ...v.nodes, scores.matmul, ...scores.nodes, softmax, pv, ...out.nodes],
   };
 }

@@ -7,17 +7,19 @@
  * pattern accepts.
  */
 import type { GraphIndex } from './graph-index.js';
-import { intsAttribute } from './graph-index.js';
+import { intAttribute, intsAttribute } from './graph-index.js';
 import type { Node } from './model-proto.js';
-import { tensorDims } from './tensor-values.js';
+import { tensorDims, tensorValues } from './tensor-values.js';
 
 /** Known sizes are numbers; undefined marks a size this pass could not fix. */
 export type Dims = (number | undefined)[];
 
 const SAME_AS_FIRST_INPUT = new Set([
   'Identity', 'Cast', 'Softmax', 'LayerNormalization', 'InstanceNormalization', 'BatchNormalization', 'Erf', 'Sigmoid', 'Tanh',
-  'Relu', 'Gelu', 'Sqrt', 'Neg', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Dropout',
+  'Relu', 'Gelu', 'Sqrt', 'Neg', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Dropout', 'Trilu',
 ]);
+/** Shape specs longer than this are not shapes. */
+const MAX_SPEC_LENGTH = 8;
 const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Where', 'Max', 'Min', 'Equal', 'Less', 'Greater']);
 const SAME_RANK = new Set(['Conv', 'Resize', 'Slice', 'Split', 'Concat', 'ConvTranspose', 'MaxPool', 'AveragePool', 'Pad']);
 
@@ -33,7 +35,11 @@ export function inferShapes(index: GraphIndex): Map<string, Dims> {
     const inferred = inferNode(node, index, shapes);
     node.output?.forEach((output, i) => {
       const dims = i === 0 || node.opType === 'Split' ? inferred : undefined;
-      if (output && dims && !shapes.has(output)) shapes.set(output, dims);
+      if (!output || !dims) return;
+      // value_info may leave sizes symbolic that constants here fix (ONNX's inference gives up on a computed Expand shape).
+      const declaredDims = shapes.get(output);
+      if (!declaredDims) shapes.set(output, dims);
+      else if (declaredDims.length === dims.length) shapes.set(output, declaredDims.map((d, j) => d ?? dims[j]));
     });
   }
   return shapes;
@@ -56,10 +62,66 @@ function inferNode(node: Node, index: GraphIndex, shapes: Map<string, Dims>): Di
     return first && perm && perm.length === first.length ? perm.map((p) => first[p]) : undefined;
   }
   if (op === 'MatMul') return matmul(inputs[0], inputs[1]);
+  if (op === 'Gather') {
+    // data[:axis] + indices + data[axis + 1:], as an embedding lookup of token ids gives [B, L, width].
+    const [data, indices] = inputs;
+    const rawAxis = intAttribute(node, 'axis') ?? 0;
+    const axis = data && rawAxis < 0 ? rawAxis + data.length : rawAxis;
+    return data && indices && axis >= 0 && axis < data.length ? [...data.slice(0, axis), ...indices, ...data.slice(axis + 1)] : undefined;
+  }
+  if (op === 'Shape') {
+    const ranged = (node.attribute ?? []).some((a) => a.name === 'start' || a.name === 'end');
+    return first && !ranged ? [first.length] : undefined;
+  }
+  if (op === 'Unsqueeze') {
+    // Opset 13 moved the axes from an attribute to the second input.
+    const axes = node.input?.[1] ? index.constantValues(node.input[1]) : intsAttribute(node, 'axes');
+    return first && axes ? unsqueeze(first, axes) : undefined;
+  }
+  if (op === 'Expand') {
+    const spec = specValues(node.input?.[1] ?? '', index);
+    return first && spec ? broadcast([first, spec]) : undefined;
+  }
   if (op === 'Reshape') {
     const spec = index.constantValues(node.input?.[1] ?? '');
     return spec ? reshape(first, spec) : undefined;
   }
+  return undefined;
+}
+
+function unsqueeze(input: Dims, axes: number[]): Dims | undefined {
+  const rank = input.length + axes.length;
+  const at = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
+  if (at.size !== axes.length || [...at].some((a) => a < 0 || a >= rank)) return undefined;
+  const rest = [...input];
+  return Array.from({ length: rank }, (_, i) => (at.has(i) ? 1 : rest.shift()));
+}
+
+/**
+ * A short integer vector (an Expand's target shape) folded from constants: torch.onnx.export
+ * spells expand(b, 1, n, n) as Where(Equal(shape, ConstantOfShape·-1), ConstantOfShape, shape).
+ */
+function specValues(value: string, index: GraphIndex, depth = 0): number[] | undefined {
+  const constant = index.constantValues(value);
+  if (constant) return constant.length <= MAX_SPEC_LENGTH ? constant : undefined;
+  const node = index.producer.get(value);
+  if (!node || (node.domain ?? '') !== '' || depth > 6) return undefined;
+  const args = (node.input ?? []).map((input) => specValues(input, index, depth + 1));
+  if (args.some((a) => a === undefined)) return undefined;
+  const [a, b, c] = args as number[][];
+  if (node.opType === 'ConstantOfShape') {
+    const fill = (node.attribute ?? []).find((x) => x.name === 'value')?.t;
+    const fillValue = fill ? tensorValues(fill, 1)?.[0] : 0;
+    return a?.length === 1 && a[0]! <= MAX_SPEC_LENGTH && fillValue !== undefined ? new Array<number>(a[0]!).fill(fillValue) : undefined;
+  }
+  const elementwise = (f: (...x: number[]) => number, ...operands: number[][]): number[] | undefined => {
+    const length = Math.max(...operands.map((o) => o.length));
+    if (operands.some((o) => o.length !== 1 && o.length !== length)) return undefined;
+    return Array.from({ length }, (_, i) => f(...operands.map((o) => o[o.length === 1 ? 0 : i]!)));
+  };
+  if (node.opType === 'Mul' && a && b) return elementwise((x, y) => x * y, a, b);
+  if (node.opType === 'Equal' && a && b) return elementwise((x, y) => Number(x === y), a, b);
+  if (node.opType === 'Where' && a && b && c) return elementwise((x, y, z) => (x ? y : z), a, b, c);
   return undefined;
 }
 
