@@ -294,6 +294,13 @@ export interface PubkeyResponse {
   pubkey: string;
 }
 
+export interface HoursRequest {
+}
+
+export interface HoursResponse {
+  thresholds: ComputeUnitThreshold | undefined;
+}
+
 function createBaseEchoRequest(): EchoRequest {
   return { name: "", sharedSecret: undefined };
 }
@@ -3209,6 +3216,127 @@ export const PubkeyResponse: MessageFns<PubkeyResponse> = {
   },
 };
 
+function createBaseHoursRequest(): HoursRequest {
+  return {};
+}
+
+export const HoursRequest: MessageFns<HoursRequest> = {
+  encode(_: HoursRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HoursRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHoursRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): HoursRequest {
+    return {};
+  },
+
+  toJSON(_: HoursRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HoursRequest>, I>>(base?: I): HoursRequest {
+    return HoursRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HoursRequest>, I>>(_: I): HoursRequest {
+    const message = createBaseHoursRequest();
+    return message;
+  },
+};
+
+function createBaseHoursResponse(): HoursResponse {
+  return { thresholds: undefined };
+}
+
+export const HoursResponse: MessageFns<HoursResponse> = {
+  encode(message: HoursResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.thresholds !== undefined) {
+      ComputeUnitThreshold.encode(message.thresholds, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HoursResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHoursResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.thresholds = ComputeUnitThreshold.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HoursResponse {
+    return { thresholds: isSet(object.thresholds) ? ComputeUnitThreshold.fromJSON(object.thresholds) : undefined };
+  },
+
+  toJSON(message: HoursResponse): unknown {
+    const obj: any = {};
+    if (message.thresholds !== undefined) {
+      obj.thresholds = ComputeUnitThreshold.toJSON(message.thresholds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HoursResponse>, I>>(base?: I): HoursResponse {
+    return HoursResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HoursResponse>, I>>(object: I): HoursResponse {
+    const message = createBaseHoursResponse();
+    message.thresholds = (object.thresholds !== undefined && object.thresholds !== null)
+      ? ComputeUnitThreshold.fromPartial(object.thresholds)
+      : undefined;
+    return message;
+  },
+};
+
 export type ImageGenerationServiceService = typeof ImageGenerationServiceService;
 export const ImageGenerationServiceService = {
   generateImage: {
@@ -3259,6 +3387,15 @@ export const ImageGenerationServiceService = {
     responseSerialize: (value: PubkeyResponse): Buffer => Buffer.from(PubkeyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PubkeyResponse => PubkeyResponse.decode(value),
   },
+  hours: {
+    path: "/ImageGenerationService/Hours" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: HoursRequest): Buffer => Buffer.from(HoursRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): HoursRequest => HoursRequest.decode(value),
+    responseSerialize: (value: HoursResponse): Buffer => Buffer.from(HoursResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HoursResponse => HoursResponse.decode(value),
+  },
 } as const;
 
 export interface ImageGenerationServiceServer extends UntypedServiceImplementation {
@@ -3267,6 +3404,7 @@ export interface ImageGenerationServiceServer extends UntypedServiceImplementati
   uploadFile: handleBidiStreamingCall<FileUploadRequest, UploadResponse>;
   echo: handleUnaryCall<EchoRequest, EchoReply>;
   pubkey: handleUnaryCall<PubkeyRequest, PubkeyResponse>;
+  hours: handleUnaryCall<HoursRequest, HoursResponse>;
 }
 
 export interface ImageGenerationServiceClient extends Client {
@@ -3323,6 +3461,21 @@ export interface ImageGenerationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PubkeyResponse) => void,
+  ): ClientUnaryCall;
+  hours(
+    request: HoursRequest,
+    callback: (error: ServiceError | null, response: HoursResponse) => void,
+  ): ClientUnaryCall;
+  hours(
+    request: HoursRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HoursResponse) => void,
+  ): ClientUnaryCall;
+  hours(
+    request: HoursRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HoursResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -105,10 +105,11 @@ describe('the Draw Things app protocol (unpackaged ImageGenerationService): Echo
     }
   });
 
-  it('Pubkey (the app\'s cloud key exchange) answers UNIMPLEMENTED naming the method', async () => {
-    const error = await grpcError(new Promise((resolve, reject) => client.pubkey({ name: 'x' }, new Metadata(), (e, r) => (e ? reject(e) : resolve(r)))));
-    assert.equal(error.code, status.UNIMPLEMENTED);
-    assert.match(error.details, /pubkey/i);
+  it('Pubkey and Hours (the app\'s cloud proxy) answer empty replies: no key, no compute limits', async () => {
+    const pubkey = await new Promise((resolve, reject) => client.pubkey({ name: 'iPad' }, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))));
+    assert.deepEqual(pubkey, { message: '', pubkey: '' });
+    const hours = await new Promise((resolve, reject) => client.hours({}, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))));
+    assert.deepEqual(hours, { thresholds: undefined });
   });
 
   it('never writes the secret to the log, and logs each Draw Things call', () => {

@@ -41,7 +41,7 @@ it('the contract keeps the seed API field numbers and the fixed extensions', () 
 it('the Draw Things contract is unpackaged and keeps the app\'s field numbers and types', () => {
   const proto = fs.readFileSync(path.join(PACKAGE_ROOT, 'proto', 'draw_things_image_service.proto'), 'utf8');
   assert.doesNotMatch(proto, /^package /m, 'the app serves /ImageGenerationService/<Method>: no package');
-  for (const rpc of ['rpc Echo(EchoRequest) returns (EchoReply);', 'rpc FilesExist(FileListRequest) returns (FileExistenceResponse);', 'rpc UploadFile(stream FileUploadRequest) returns (stream UploadResponse);', 'rpc GenerateImage(ImageGenerationRequest) returns (stream ImageGenerationResponse);']) {
+  for (const rpc of ['rpc Echo(EchoRequest) returns (EchoReply);', 'rpc FilesExist(FileListRequest) returns (FileExistenceResponse);', 'rpc UploadFile(stream FileUploadRequest) returns (stream UploadResponse);', 'rpc GenerateImage(ImageGenerationRequest) returns (stream ImageGenerationResponse);', 'rpc Pubkey(PubkeyRequest) returns (PubkeyResponse);', 'rpc Hours(HoursRequest) returns (HoursResponse);']) {
     assert.ok(proto.includes(rpc), rpc);
   }
   const fields = {

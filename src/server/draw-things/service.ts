@@ -1,7 +1,7 @@
-import type { Server, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Server } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
-import { ImageGenerationServiceService } from '../../generated/draw_things_image_service.js';
+import { ImageGenerationServiceService, type HoursResponse, type ImageGenerationServiceServer, type PubkeyResponse } from '../../generated/draw_things_image_service.js';
 import type { UploadFileRequest, UploadFileResponse } from '../../generated/image_generation.js';
 import { readModelAliases, type ModelAliases } from '../../config/model-aliases.js';
 import { DRAW_THINGS_PROTO_FILE, DRAW_THINGS_SERVICE_NAME } from '../../util/package-root.js';
@@ -29,20 +29,20 @@ export interface DrawThingsServiceOptions {
   receiveUpload: ClientStreamHandler<UploadFileRequest, UploadFileResponse>;
 }
 
-/**
- * Serves the Draw Things app's own `ImageGenerationService` beside the seed's, on the same port.
- * Pubkey (the app's cloud key exchange) is left out of the implementation, so grpc-js answers it
- * UNIMPLEMENTED naming the method.
- */
+/** Serves the Draw Things app's own `ImageGenerationService` beside the seed's, on the same port. */
 export function addDrawThingsService(server: Server, { adapter, generation, configDir, sharedSecret, receiveUpload }: DrawThingsServiceOptions): void {
   const secretMatches = secretChecker(sharedSecret);
   const { modelsDir } = generation;
   const aliases = () => currentAliases(configDir);
-  const implementation: UntypedServiceImplementation = {
+  const implementation: ImageGenerationServiceServer = {
     echo: adapter.unary('DrawThings/Echo', drawThingsEcho({ modelsDir, aliases, serverIdentifier: newServerIdentifier(), secretMatches })),
     filesExist: adapter.unary('DrawThings/FilesExist', drawThingsFilesExist({ modelsDir, aliases, secretMatches })),
     uploadFile: adapter.bidiStream('DrawThings/UploadFile', drawThingsUploadFile({ receive: receiveUpload, secretMatches })),
     generateImage: adapter.serverStream('DrawThings/GenerateImage', drawThingsGenerateImage({ ...generation, aliases, secretMatches })),
+    // The app's cloud proxy asks these for its key and its compute limits; a server of its own has
+    // neither, so both answer empty (nothing to protect: no secret needed).
+    pubkey: adapter.unary('DrawThings/Pubkey', async (): Promise<PubkeyResponse> => ({ message: '', pubkey: '' })),
+    hours: adapter.unary('DrawThings/Hours', async (): Promise<HoursResponse> => ({ thresholds: undefined })),
   };
   const described = loadSync(DRAW_THINGS_PROTO_FILE, { keepCase: true });
   server.addService(withExplainedDecodeErrors(ImageGenerationServiceService, described, DRAW_THINGS_SERVICE_NAME), implementation);
