@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { UsageError } from '../config/errors.js';
 import type { ConnectionSettings } from '../config/settings.js';
 import { CA_CERT_FILE } from '../tls/certificates.js';
+import { certificateDnsNames } from '../tls/supplied-certificate.js';
 import { loadTrustedCa, type TrustedCa } from './check-ca.js';
 import { connect, type Connection } from './client.js';
 import { dialAddress } from './server-address.js';
@@ -32,8 +33,8 @@ export function trustFor(settings: ConnectionSettings, flagCa: string | undefine
 function suppliedTrust(certPath: string): TrustedCa | { problem: string } {
   const certificate = loadTrustedCa(certPath, false);
   if ('problem' in certificate) return { problem: `the server's certificate (tlsCert): ${certificate.problem}` };
-  const dns = (new X509Certificate(certificate.pem).subjectAltName ?? '').split(', ').find((entry) => entry.startsWith('DNS:'));
-  return { ...certificate, pem: `${tls.rootCertificates.join('\n')}\n${certificate.pem}`, ...(dns ? { serverName: dns.slice(4) } : {}) };
+  const [name] = certificateDnsNames(new X509Certificate(certificate.pem));
+  return { ...certificate, pem: `${tls.rootCertificates.join('\n')}\n${certificate.pem}`, ...(name ? { serverName: name } : {}) };
 }
 
 /** A connection to the configured (or flagged) server, for client commands; no CA → a usage error saying how to get one. */

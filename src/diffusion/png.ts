@@ -100,16 +100,19 @@ export function decodeOwnPng(png: Uint8Array): { width: number; height: number; 
   return { width, height, rgb };
 }
 
+/** A value in [-1, 1] → its 8-bit level, rounded and clamped (NaN → 0). */
+export function toLevel(value: number): number {
+  const v = (value + 1) * 127.5;
+  return v <= 0 || Number.isNaN(v) ? 0 : v >= 255 ? 255 : Math.round(v);
+}
+
 /** VAE output in [-1, 1], planar [3, h, w] at `offset` → interleaved 8-bit RGB. */
 export function toRgb8(planar: Float32Array, offset: number, width: number, height: number): Uint8Array {
   const plane = width * height;
   const rgb = new Uint8Array(plane * 3);
   for (let c = 0; c < 3; c++) {
     const base = offset + c * plane;
-    for (let i = 0; i < plane; i++) {
-      const v = (planar[base + i]! + 1) * 127.5;
-      rgb[i * 3 + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
-    }
+    for (let i = 0; i < plane; i++) rgb[i * 3 + c] = toLevel(planar[base + i]!);
   }
   return rgb;
 }

@@ -44,12 +44,17 @@ export function loadSuppliedCertificate(certPath: string, keyPath: string, now =
   if (!leaf.checkPrivateKey(key)) throw new UsageError(`the key in ${keyPath} is not the private key of the certificate in ${certPath}`, HOW);
   if (new Date(leaf.validTo) <= now) throw new UsageError(`the certificate in ${certPath} expired on ${leaf.validTo}`, 'renew it (certbot renew) and restart the server');
   if (new Date(leaf.validFrom) > now) throw new UsageError(`the certificate in ${certPath} is not valid before ${leaf.validFrom}`, "check this machine's clock");
-  const dnsNames = (leaf.subjectAltName ?? '')
+  const dnsNames = certificateDnsNames(leaf);
+  const keyReadableByOthers = (fs.statSync(keyPath).mode & 0o004) !== 0;
+  return { certPath, keyPath, certPem, keyPem, dnsNames, fingerprint: leaf.fingerprint256, validTo: leaf.validTo, keyReadableByOthers };
+}
+
+/** A certificate's DNS names (subjectAltName's DNS: entries), in its order. */
+export function certificateDnsNames(certificate: crypto.X509Certificate): string[] {
+  return (certificate.subjectAltName ?? '')
     .split(', ')
     .filter((entry) => entry.startsWith('DNS:'))
     .map((entry) => entry.slice(4));
-  const keyReadableByOthers = (fs.statSync(keyPath).mode & 0o004) !== 0;
-  return { certPath, keyPath, certPem, keyPem, dnsNames, fingerprint: leaf.fingerprint256, validTo: leaf.validTo, keyReadableByOthers };
 }
 
 function readPem(file: string, flag: string): string {

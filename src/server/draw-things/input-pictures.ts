@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 
 import { InvalidRequestError } from '../../diffusion/request.js';
-import { encodePng } from '../../diffusion/png.js';
+import { encodePng, toLevel } from '../../diffusion/png.js';
 import { MAX_INPUT_PIXELS } from '../../diffusion/input-image.js';
 import { CCV_DATATYPE, decodeTensor, halfValues, TensorFormatError } from './ccv-tensor.js';
 
@@ -37,10 +37,7 @@ export function canvasPng(bytes: Buffer, contents: Map<string, Buffer>): Buffer 
     throw new InvalidRequestError('image', `must be one fp16 RGB picture [1, height, width, 3]; got ${decoded.dims.join('×')}`);
   }
   const values = halfValues(decoded);
-  const rgb = Uint8Array.from(values, (v) => {
-    const level = (v + 1) * 127.5;
-    return level <= 0 || Number.isNaN(level) ? 0 : level >= 255 ? 255 : Math.round(level);
-  });
+  const rgb = Uint8Array.from(values, toLevel);
   return encodePng(rgb, width!, height!);
 }
 
