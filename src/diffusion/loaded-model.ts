@@ -9,8 +9,8 @@ import { concatChannels, type UNetCall } from './unet-call.js';
 import { devicePreference } from './device.js';
 import { INPAINT_EXTRA_CHANNELS, type EncoderSpec } from './model-parts.js';
 import { inspectModelFolder, type ModelSpec } from './model-spec.js';
-import { floatTensor, inputNamed, intTensor, openOnDevice, openSession, toFloat32, type ModelSession, type RunClock, type SessionOpener, type TensorType } from './onnx-session.js';
-import { optimizedPart } from './optimized-graphs.js';
+import { floatTensor, inputNamed, intTensor, openOnDevice, openSession, toFloat32, type ModelSession, type RunClock, type TensorType } from './onnx-session.js';
+import { optimizingOpener } from './optimizing-opener.js';
 /** UNet inputs that come per batch item from the family's conditioning (see unet-call.ts). */
 const EXTRA_UNET_INPUTS = ['text_embeds', 'time_ids', 'timestep_cond'];
 
@@ -71,7 +71,7 @@ export class LoadedModel {
     const fallbacks: string[] = [];
     const scheduler = readJson<SchedulerConfig>(path.join(dir, 'scheduler', 'scheduler_config.json'), {});
     const fused: Record<string, Record<string, number>> = {};
-    const open = (component: string) => openSession(path.join(dir, component, 'model.onnx'), devices, fallbacks, gpu, options.graphOptimize ? optimizingOpener(component, fused) : openOnDevice);
+    const open = (component: string) => openSession(path.join(dir, component, 'model.onnx'), devices, fallbacks, gpu, options.graphOptimize ? optimizingOpener(component, fused, fallbacks) : openOnDevice);
     const encoders: LoadedEncoder[] = [];
     for (const encoder of spec.encoders) {
       encoders.push({ spec: encoder, tokenizer: await ClipTokenizer.fromDirectory(path.join(dir, encoder.tokenizer)), session: await open(encoder.folder) });
@@ -222,28 +222,3 @@ function concatFeatures(parts: { data: Float32Array; dim: number }[], rows: numb
   }
   return out;
 }
-
-/**
- * Opens each part from its graph optimized for the device it is opened on (made at the first
- * load, then cached beside it; see optimized-graphs.ts), noting what was fused. Should the
- * optimized graph not open, the part's own file is opened instead: an optimization never costs a
- * model that worked before.
- */
-function optimizingOpener(component: string, fused: Record<string, Record<string, number>>, open: SessionOpener = openOnDevice): SessionOpener {
-  return async (file, device, gpu) => {
-    const part = optimizedPart(file, device);
-    if (part.file === file) {
-      fused[component] = {};
-      return open(file, device, gpu);
-    }
-    try {
-      const session = await open(part.file, device, gpu);
-      fused[component] = part.fused;
-      return session;
-    } catch {
-      fused[component] = {};
-      return open(file, device, gpu);
-    }
-  };
-}
-

@@ -47,6 +47,52 @@ export class RunClock {
   }
 }
 
+/** How to fall back from a session opened from a rewritten graph (the graph optimizer's) to its source. */
+export interface Rewrite {
+  /** Opens the graph the rewrite was made from, on the same device. */
+  reopenSource(): Promise<ort.InferenceSession>;
+  /** Called once the source ran where the rewrite failed, with why the rewrite failed. */
+  sourceRan(reason: string): void;
+}
+
+/** Sessions opened from a rewrite. Set by the opener that chose it; read by firstRun. */
+const rewrites = new WeakMap<ort.InferenceSession, Rewrite>();
+
+export function openedFromRewrite(session: ort.InferenceSession, rewrite: Rewrite): ort.InferenceSession {
+  rewrites.set(session, rewrite);
+  return session;
+}
+
+/**
+ * A rewritten graph whose first run failed gets its source graph on the same device, with the
+ * same feeds, before any other device is tried: a fused kernel can refuse at run time what the
+ * plain operators run. Undefined when the session was not a rewrite or the source fails too.
+ */
+async function runSource(model: ModelSession, feeds: Record<string, ort.Tensor>, error: unknown): Promise<ort.InferenceSession.OnnxValueMapType | undefined> {
+  const rewrite = rewrites.get(model.session);
+  if (!rewrite) return undefined;
+  let source: ort.InferenceSession;
+  try {
+    source = await rewrite.reopenSource();
+  } catch {
+    return undefined;
+  }
+  try {
+    const out = await source.run(feeds);
+    const failed = model.session;
+    model.session = source;
+    model.proven = true;
+    const reason = deviceError(error);
+    model.fallback.fallbacks.push(`${model.device}: the optimized graph failed its first run (${reason}); running the model's own graph`);
+    rewrite.sourceRan(reason);
+    await failed.release().catch(() => undefined);
+    return out;
+  } catch {
+    await source.release().catch(() => undefined);
+    return undefined;
+  }
+}
+
 /**
  * A session's first run. A GPU can open a session and still fail its first run (a kernel its
  * driver lacks, out of memory): then the next device opens the same file and runs the same feeds.
@@ -60,6 +106,8 @@ async function firstRun(model: ModelSession, feeds: Record<string, ort.Tensor>):
     model.proven = true;
     return out;
   } catch (error) {
+    const fromSource = await runSource(model, feeds, error);
+    if (fromSource) return fromSource;
     const { file, devices, fallbacks, gpu, open } = model.fallback;
     if (devices.length === 0) throw error;
     const attempts: string[] = [];

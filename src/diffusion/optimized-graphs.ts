@@ -29,6 +29,8 @@ interface CacheRecord {
   source: { size: number; mtimeMs: number; ino: number };
   target: OptimizeTarget;
   fused: Record<string, number>;
+  /** Why the device's provider would not open or run the optimized graph: the source is loaded instead. */
+  refused?: string;
 }
 
 const TARGETS = new Set<string>(['cuda', 'webgpu', 'cpu']);
@@ -70,6 +72,7 @@ export function optimizedPart(source: string, target: string): OptimizedPart {
   const current = identity(source);
   const known = readRecord(record);
   const same = known?.version === GRAPH_OPTIMIZER_VERSION && known.target === device && known.source.size === current.size && known.source.mtimeMs === current.mtimeMs && known.source.ino === current.ino;
+  if (same && known.refused !== undefined) return { file: source, source, fused: {}, cached: true, skipped: `${device} refused its optimized graph (${known.refused})` };
   if (same && Object.keys(known.fused).length === 0) return { file: source, source, fused: {}, cached: true };
   if (same && fs.existsSync(graph)) return { file: graph, source, fused: known.fused, cached: true };
   let result: ReturnType<typeof optimizeGraph>;
@@ -88,6 +91,25 @@ export function optimizedPart(source: string, target: string): OptimizedPart {
     return { file: source, source, fused: {}, cached: false, skipped: `its optimized graph cannot be written beside it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
   }
   return fused ? { file: graph, source, fused: result.fused, cached: false } : { file: source, source, fused: {}, cached: false };
+}
+
+/**
+ * Remembers that `target`'s provider refused the optimized graph of `source` (it would not open,
+ * or failed a run the source passed), so later loads open the source straight away, until the
+ * source or the optimizer changes. Best effort: a record that cannot be written only costs the
+ * next load the same detour.
+ */
+export function refuseOptimized(source: string, target: string, reason: string): void {
+  if (!TARGETS.has(target)) return;
+  const device = target as OptimizeTarget;
+  const { graph, record } = optimizedPaths(source, device);
+  try {
+    const known = readRecord(record);
+    writeAtomically(record, `${JSON.stringify({ version: GRAPH_OPTIMIZER_VERSION, source: identity(source), target: device, fused: known?.fused ?? {}, refused: reason } satisfies CacheRecord)}\n`);
+    fs.rmSync(graph, { force: true });
+  } catch {
+    // Read-only folder or a source gone: nothing to remember it in.
+  }
 }
 
 /** "graph optimizer fused unet: 16 MultiHeadAttention; vae_decoder: 1 MultiHeadAttention", or '' when nothing was. */
