@@ -4,7 +4,7 @@
  * (a silent fallback to CPU counts as "not available"), warms up (WebGPU compiles its shaders on
  * the first run), then times one generation and prints a single JSON line on stdout.
  *
- *   node dist/bench/gpu/device-run.js <device> <modelDir> <steps> <size> <capSeconds> [optimize|as-is]
+ *   node dist/bench/gpu/device-run.js <device> <modelDir> <steps> <size> <capSeconds> [optimize|as-is] [webgpu settings JSON]
  *
  * `capSeconds` bounds the timed sampling: a device too slow to finish every step in it (the CPU
  * on a big model) reports its speed over the steps it did, marked as capped.
@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 
 import { LoadedModel } from '../../src/diffusion/loaded-model.js';
+import { deviceOpener, type WebGpuSettings } from '../../src/diffusion/onnx-session.js';
 import { describeFused } from '../../src/diffusion/optimized-graphs.js';
 import { runPipeline } from '../../src/diffusion/pipeline.js';
 import type { GenerationParams } from '../../src/diffusion/request.js';
@@ -79,13 +80,13 @@ async function probe(device: string): Promise<string | undefined> {
   }
 }
 
-async function measure(device: string, modelDir: string, steps: number, size: number, capSeconds: number, optimize: boolean): Promise<DeviceResult> {
+async function measure(device: string, modelDir: string, steps: number, size: number, capSeconds: number, optimize: boolean, webgpu: WebGpuSettings): Promise<DeviceResult> {
   const unavailable = await probe(device);
   if (unavailable) return { device, ok: false, reason: unavailable };
   let model: LoadedModel;
   try {
     // 'optimize': as the server loads it by default, through the graph optimizer (its first load writes the cache).
-    model = await LoadedModel.load(modelDir, 'sd15-fp16', device, 0, { graphOptimize: optimize });
+    model = await LoadedModel.load(modelDir, 'sd15-fp16', device, 0, { graphOptimize: optimize, open: deviceOpener(webgpu) });
   } catch (error) {
     return { device, ok: false, reason: (error as Error).message.split('\n')[0] };
   }
@@ -161,14 +162,14 @@ function peakRssMiB(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
 
-const [device, modelDir, steps, size, cap, mode] = process.argv.slice(2);
+const [device, modelDir, steps, size, cap, mode, webgpu] = process.argv.slice(2);
 if (!device || !modelDir) {
   console.error('usage: device-run.js <device> <modelDir> <steps> <size> <capSeconds>');
   process.exit(2);
 }
 let result: DeviceResult;
 try {
-  result = await measure(device, modelDir, Number(steps ?? 20), Number(size ?? 512), Number(cap ?? 120), mode === 'optimize');
+  result = await measure(device, modelDir, Number(steps ?? 20), Number(size ?? 512), Number(cap ?? 120), mode === 'optimize', JSON.parse(webgpu ?? '{}') as WebGpuSettings);
 } catch (error) {
   result = { device, ok: false, reason: `failed while running: ${(error as Error).message.split('\n')[0]}` };
 }

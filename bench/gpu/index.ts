@@ -12,10 +12,12 @@
  * BENCH_GPU_MODELS (default sd15-fp16-fused,sd15-fp16: model-builder names),
  * BENCH_GPU_MODELS_DIR (default $TMPDIR/dts-bench-gpu; built models there are reused); a model name
  * ending in :optimized is that build loaded through dts-util's graph optimizer (a plain export fused at load),
+ * BENCH_GPU_WEBGPU_SETTINGS (default nhwc,no-validation,simple-cache: WebGPU provider settings, each timed
+ * alone on the last model against WebGPU's defaults; '' skips them),
  * OUT (a folder: results are also written there as gpu-bench.json).
  * Published reference: ORT CUDA on an H100 ≈ 87 it/s for SD 1.5 at 512² (fp16, FACTS.md).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +27,9 @@ import * as ort from 'onnxruntime-node';
 
 import { findCudaLibraries, systemLibrarySearch, withCudaLibraryPath } from '../../src/diffusion/cuda-libraries.js';
 import { ldconfigListing } from '../../src/diffusion/ldconfig.js';
+import type { WebGpuSettings } from '../../src/diffusion/onnx-session.js';
 import type { DeviceResult } from './device-run.js';
+import { cpuPlacedNodes } from './placement-log.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const devices = (process.env.BENCH_GPU_DEVICES ?? 'cuda,webgpu,cpu').split(',').filter(Boolean);
@@ -77,10 +81,18 @@ function baselineGpuMiB(): number | undefined {
   return Number.isFinite(value) ? value : undefined;
 }
 
-function runDevice(device: string, modelDir: string, optimize: boolean): Promise<DeviceResult> {
+/** WebGPU provider settings the issue asks to measure one by one (onnxruntime-common's WebGpuExecutionProviderOption). */
+const WEBGPU_SETTINGS: Record<string, WebGpuSettings> = {
+  nhwc: { preferredLayout: 'NHWC' },
+  'no-validation': { validationMode: 'disabled' },
+  'simple-cache': { storageBufferCacheMode: 'simple' },
+};
+const webgpuSettings = (process.env.BENCH_GPU_WEBGPU_SETTINGS ?? Object.keys(WEBGPU_SETTINGS).join(',')).split(',').filter(Boolean);
+
+function runDevice(device: string, modelDir: string, optimize: boolean, webgpu: WebGpuSettings = {}): Promise<DeviceResult> {
   const cap = device === 'cpu' ? cpuCapSeconds : DEVICE_TIMEOUT_MS / 1000;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(here, 'device-run.js'), device, modelDir, String(steps), String(size), String(cap), optimize ? 'optimize' : 'as-is'], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
+    const child = spawn(process.execPath, [path.join(here, 'device-run.js'), device, modelDir, String(steps), String(size), String(cap), optimize ? 'optimize' : 'as-is', JSON.stringify(webgpu)], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -149,6 +161,30 @@ for (const model of models) {
         `${model} on ${device}: ${fmt(result.itPerSec, 2)} it/s${versusPublished}${stepsNote}; first run ${fmt(firstRun)} s (load ${fmt((result.loadMs ?? 0) / 1000)} s, warm-up ${fmt((result.warmupMs ?? 0) / 1000)} s), decode ${fmt(result.decodeMs, 0)} ms; peak RSS ${result.maxRssMiB} MiB${gpuPeakMiB !== undefined ? `, GPU memory +${gpuPeakMiB} MiB` : ''}${result.fused ? `; ${result.fused}` : ''} (${wall} s)`,
       );
     }
+  }
+}
+// Each WebGPU setting alone, on the last model (the optimized export by default), against WebGPU's defaults measured above.
+const lastModel = models.at(-1);
+const webgpuBase = results.find((r) => r.model === lastModel && r.device === 'webgpu' && r.ok);
+if (lastModel && webgpuBase?.itPerSec && devices.includes('webgpu')) {
+  const [build, variant] = lastModel.split(':');
+  const modelDir = buildModel(build!);
+  for (const name of webgpuSettings) {
+    const settings = WEBGPU_SETTINGS[name];
+    if (!settings) {
+      console.log(`webgpu setting ${name}: unknown; known: ${Object.keys(WEBGPU_SETTINGS).join(', ')}`);
+      continue;
+    }
+    const result = await runDevice('webgpu', modelDir, variant === 'optimized', settings);
+    results.push({ ...result, model: `${lastModel} webgpu ${name}` });
+    console.log(result.ok && result.itPerSec ? `${lastModel} on webgpu with ${JSON.stringify(settings)}: ${fmt(result.itPerSec, 2)} it/s = ${(result.itPerSec / webgpuBase.itPerSec).toFixed(2)}× WebGPU's defaults` : `${lastModel} on webgpu with ${JSON.stringify(settings)}: not measured — ${result.reason}`);
+  }
+  // Which nodes ONNX Runtime put on the CPU beside WebGPU (its verbose placement log): each is a host round trip per run.
+  const unet = path.join(modelDir, 'unet', variant === 'optimized' ? '.model.dts-util-webgpu.onnx' : 'model.onnx');
+  if (fs.existsSync(unet)) {
+    const log = spawnSync(process.execPath, [path.join(here, 'placement.js'), 'webgpu', unet], { encoding: 'utf8', env: childEnv, timeout: DEVICE_TIMEOUT_MS });
+    const onCpu = cpuPlacedNodes(log.stderr ?? '');
+    console.log(`webgpu placement of ${path.basename(unet)}: ${onCpu === undefined ? `no placement log (${(log.stdout ?? '').trim() || log.error?.message || 'no output'})` : onCpu.size === 0 ? 'every node on WebGPU' : `on the CPU: ${[...onCpu].map(([op, n]) => `${n} ${op}`).join(', ')}`}`);
   }
 }
 console.log(`reference: ORT CUDA on an H100 ≈ ${ORT_PUBLISHED_IT_S} it/s for SD 1.5 at 512² (fp16; FACTS.md)`);

@@ -9,7 +9,7 @@ import { concatChannels, type UNetCall } from './unet-call.js';
 import { devicePreference } from './device.js';
 import { INPAINT_EXTRA_CHANNELS, type EncoderSpec } from './model-parts.js';
 import { inspectModelFolder, type ModelSpec } from './model-spec.js';
-import { floatTensor, inputNamed, intTensor, openOnDevice, openSession, toFloat32, type ModelSession, type RunClock, type TensorType } from './onnx-session.js';
+import { floatTensor, inputNamed, intTensor, openOnDevice, openSession, toFloat32, type ModelSession, type RunClock, type SessionOpener, type TensorType } from './onnx-session.js';
 import { optimizingOpener } from './optimizing-opener.js';
 /** UNet inputs that come per batch item from the family's conditioning (see unet-call.ts). */
 const EXTRA_UNET_INPUTS = ['text_embeds', 'time_ids', 'timestep_cond'];
@@ -61,7 +61,8 @@ export class LoadedModel {
   /** What the graph optimizer fused in each part, as loaded ({} per part it left as it was). */
   fused: Record<string, Record<string, number>> = {};
 
-  static async load(dir: string, name: string, device: string, gpu = 0, options: { graphOptimize?: boolean } = {}): Promise<LoadedModel> {
+  /** `options.open` opens each session (default: the project's settings); bench/gpu passes provider settings through it. */
+  static async load(dir: string, name: string, device: string, gpu = 0, options: { graphOptimize?: boolean; open?: SessionOpener } = {}): Promise<LoadedModel> {
     const started = performance.now();
     // The request handler refused a bad folder already; this catches one changed since.
     const inspection = inspectModelFolder(dir);
@@ -71,7 +72,8 @@ export class LoadedModel {
     const fallbacks: string[] = [];
     const scheduler = readJson<SchedulerConfig>(path.join(dir, 'scheduler', 'scheduler_config.json'), {});
     const fused: Record<string, Record<string, number>> = {};
-    const open = (component: string) => openSession(path.join(dir, component, 'model.onnx'), devices, fallbacks, gpu, options.graphOptimize ? optimizingOpener(component, fused, fallbacks) : openOnDevice);
+    const opener = options.open ?? openOnDevice;
+    const open = (component: string) => openSession(path.join(dir, component, 'model.onnx'), devices, fallbacks, gpu, options.graphOptimize ? optimizingOpener(component, fused, fallbacks, opener) : opener);
     const encoders: LoadedEncoder[] = [];
     for (const encoder of spec.encoders) {
       encoders.push({ spec: encoder, tokenizer: await ClipTokenizer.fromDirectory(path.join(dir, encoder.tokenizer)), session: await open(encoder.folder) });

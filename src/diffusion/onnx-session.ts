@@ -10,17 +10,25 @@ export type TensorType = 'float32' | 'float16' | 'int32' | 'int64';
 /** Creates a session for a model file on one device. Tests stand in for a GPU with their own. */
 export type SessionOpener = (file: string, device: string, gpu: number) => Promise<ort.InferenceSession>;
 
-export const openOnDevice: SessionOpener = (file, device, gpu) =>
-  ort.InferenceSession.create(file, {
-    executionProviders: [device === 'cuda' ? { name: 'cuda', deviceId: gpu } : device],
-    graphOptimizationLevel: 'all',
-    // ORT's default counts physical cores, which on these VMs' vCPUs can be half of what we
-    // may use; measured on 2 vCPUs: 2 threads take 350 ms per UNet step where 1 takes 635.
-    intraOpNumThreads: os.availableParallelism(),
-    // ORT's worker threads spin between operators by default, holding every core even while
-    // waiting; the server's event loop (Echo, health, uploads) then waits for a time slice.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-  });
+/** Settings of ONNX Runtime's WebGPU provider (layout, validation, buffer caches) that bench/gpu measures one by one. */
+export type WebGpuSettings = Omit<ort.InferenceSession.WebGpuExecutionProviderOption, 'name'>;
+
+/** Opens sessions with the project's settings; `webgpu` adds provider settings for WebGPU sessions. */
+export function deviceOpener(webgpu: WebGpuSettings = {}): SessionOpener {
+  return (file, device, gpu) =>
+    ort.InferenceSession.create(file, {
+      executionProviders: [device === 'cuda' ? { name: 'cuda', deviceId: gpu } : device === 'webgpu' ? { name: 'webgpu', ...webgpu } : device],
+      graphOptimizationLevel: 'all',
+      // ORT's default counts physical cores, which on these VMs' vCPUs can be half of what we
+      // may use; measured on 2 vCPUs: 2 threads take 350 ms per UNet step where 1 takes 635.
+      intraOpNumThreads: os.availableParallelism(),
+      // ORT's worker threads spin between operators by default, holding every core even while
+      // waiting; the server's event loop (Echo, health, uploads) then waits for a time slice.
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    });
+}
+
+export const openOnDevice: SessionOpener = deviceOpener();
 
 /** A session plus what the pipeline needs to know about it, read from its metadata. */
 export interface ModelSession {
