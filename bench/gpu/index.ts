@@ -12,6 +12,7 @@
  * BENCH_GPU_MODELS (default sd15-fp16-fused,sd15-fp16: model-builder names),
  * BENCH_GPU_MODELS_DIR (default $TMPDIR/dts-bench-gpu; built models there are reused); a model name
  * ending in :optimized is that build loaded through dts-util's graph optimizer (a plain export fused at load),
+ * BENCH_GPU_BLOCKS (the torch-exported blocks fusion-parity.ts checks; pack.sh puts them in the bundle),
  * BENCH_GPU_WEBGPU_SETTINGS (default nhwc,no-validation,simple-cache: WebGPU provider settings, each timed
  * alone on the last model against WebGPU's defaults; '' skips them),
  * OUT (a folder: results are also written there as gpu-bench.json).
@@ -138,6 +139,16 @@ if (gpuDevices.length > 0 && process.env.BENCH_GPU_PARITY !== '0') {
     console.log(`parity: failed: ${(error as Error).message.split('\n')[0]}`);
   }
   console.log(`parity: ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  // The graph optimizer's GPU-only fusions on the real kernels, on the blocks pack.sh exported with torch.
+  const blocks = process.env.BENCH_GPU_BLOCKS ?? path.join(here, '..', '..', '..', 'blocks');
+  if (fs.existsSync(path.join(blocks, 'manifest.json'))) {
+    try {
+      const out = execFileSync(process.execPath, [path.join(here, 'fusion-parity.js'), blocks, gpuDevices.join(',')], { encoding: 'utf8', env: childEnv, timeout: DEVICE_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
+      for (const line of out.split('\n').filter((l) => l.startsWith('fusion parity'))) console.log(line);
+    } catch (error) {
+      console.log(`fusion parity: failed: ${(error as Error).message.split('\n')[0]}`);
+    }
+  } else console.log(`fusion parity: no exported blocks at ${blocks} (pack.sh exports them)`);
 }
 const results: (DeviceResult & { model: string; gpuPeakMiB?: number })[] = [];
 for (const model of models) {

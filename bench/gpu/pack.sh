@@ -18,6 +18,11 @@ cp package.json "$stage/"
 cp -r proto "$stage/"
 cp node_modules/node/bin/node "$stage/bin/node"
 cp -r dist/src dist/tools dist/bench "$stage/dist/"
+# fusion-parity.ts compares runs with the tests' helper, on blocks torch.onnx.export writes here
+# (Debian's python3-torch): the GPU machine runs the fused kernels the tests cannot.
+mkdir -p "$stage/dist/test/helpers"
+cp dist/test/helpers/onnx-parity.js "$stage/dist/test/helpers/"
+/usr/bin/python3 tools/torch-export/attention_blocks.py "$stage/blocks" >/dev/null
 if [ "${1:-}" = "--serve" ] || [ "${2:-}" = "--serve" ]; then
   cp -r bin templates models oclif.manifest.json "$stage/"
   cp bin/run.js "$stage/bin/run.js"

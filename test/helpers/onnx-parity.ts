@@ -48,10 +48,17 @@ export interface OutputDifference {
   scale: number;
 }
 
-/** Runs both models (bytes, or a path where external data must be found) on CPU and compares every output. */
-export async function compareOnCpu(plain: Uint8Array | string, optimized: Uint8Array | string, feeds: Record<string, ort.Tensor>): Promise<OutputDifference[]> {
-  const open = (model: Uint8Array | string) => (typeof model === 'string' ? ort.InferenceSession.create(model, { executionProviders: ['cpu'] }) : ort.InferenceSession.create(model, { executionProviders: ['cpu'] }));
-  const [a, b] = await Promise.all([open(plain), open(optimized)]);
+/**
+ * Runs both models (bytes, or a path where external data must be found) and compares every
+ * output: on the CPU, or each on its own device (bench/gpu runs the optimized graph on a GPU
+ * against the plain one on the CPU).
+ */
+export async function compareOnCpu(plain: Uint8Array | string, optimized: Uint8Array | string, feeds: Record<string, ort.Tensor>, devices = { plain: 'cpu', optimized: 'cpu' }): Promise<OutputDifference[]> {
+  const open = (model: Uint8Array | string, device: string) => {
+    const options = { executionProviders: [device] };
+    return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+  };
+  const [a, b] = await Promise.all([open(plain, devices.plain), open(optimized, devices.optimized)]);
   try {
     const [outA, outB] = [await a.run(feeds), await b.run(feeds)];
     return a.outputNames.map((name) => {

@@ -1,0 +1,67 @@
+/**
+ * Do the GPU providers' fused kernels compute what the plain graph does? The graph optimizer's
+ * GPU-only fusions (GroupNorm, BiasSplitGelu, BiasAdd, …) cannot run on the development
+ * machines, where tests check them by spelling each fused node back out in standard ONNX
+ * (test/helpers/contrib-reference.ts). Here the real kernels run: each block torch.onnx.export
+ * wrote (tools/torch-export, exported by pack.sh) is optimized for the device and run there,
+ * against the plain graph on the CPU, beside the plain graph on the same device as the baseline
+ * of how far that device's rounding goes anyway.
+ *
+ *   node dist/bench/gpu/fusion-parity.js <blocksDir> <devices, e.g. cuda,webgpu>
+ *
+ * Prints one line per block, dtype and device, and "fusion parity: N ok, M failed".
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { optimizeGraph, type OptimizeTarget } from '../../src/diffusion/graph-optimizer/index.js';
+import { compareOnCpu, randomFeeds } from '../../test/helpers/onnx-parity.js';
+
+/** Relative differences (of the output's largest magnitude) that pass, whatever the device's own rounding. */
+const TOLERANCE = { float32: 1e-3, float16: 2e-2 } as const;
+
+interface Block {
+  name: string;
+  inputs: Record<string, number[]>;
+  files: { float32: string; float16: string };
+}
+
+async function worst(plain: Uint8Array, other: Uint8Array, feeds: ReturnType<typeof randomFeeds>, device: string): Promise<number> {
+  const outputs = await compareOnCpu(plain, other, feeds, { plain: 'cpu', optimized: device });
+  return Math.max(...outputs.map((o) => (o.scale > 0 ? o.maxAbsDifference / o.scale : o.maxAbsDifference)));
+}
+
+const [blocksDir, deviceList] = process.argv.slice(2);
+if (!blocksDir) {
+  console.error('usage: fusion-parity.js <blocksDir> [devices]');
+  process.exit(2);
+}
+const blocks = JSON.parse(fs.readFileSync(path.join(blocksDir, 'manifest.json'), 'utf8')) as Block[];
+let [ok, failed] = [0, 0];
+for (const device of (deviceList ?? 'cuda').split(',').filter(Boolean)) {
+  for (const block of blocks) {
+    for (const dtype of ['float32', 'float16'] as const) {
+      const file = path.join(blocksDir, path.basename(block.files[dtype]));
+      const plain = new Uint8Array(fs.readFileSync(file));
+      const label = `fusion parity ${block.name} ${dtype} on ${device}`;
+      try {
+        const { bytes, fused } = optimizeGraph(plain, device as OptimizeTarget);
+        if (Object.keys(fused).length === 0) {
+          console.log(`${label}: nothing fused`);
+          continue;
+        }
+        const feeds = randomFeeds(plain, block.inputs);
+        const [baseline, optimized] = [await worst(plain, plain, feeds, device), await worst(plain, bytes, feeds, device)];
+        const pass = optimized <= Math.max(2 * baseline, TOLERANCE[dtype]);
+        pass ? ok++ : failed++;
+        const what = Object.entries(fused).map(([op, n]) => `${n} ${op}`).join(', ');
+        console.log(`${label}: ${pass ? 'ok' : 'FAILED'}; ${what}; max |Δ| ÷ scale against the CPU: optimized ${optimized.toExponential(2)}, plain ${baseline.toExponential(2)}`);
+      } catch (error) {
+        failed++;
+        console.log(`${label}: FAILED: ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+}
+console.log(`fusion parity: ${ok} ok, ${failed} failed`);
+process.exit(0);
