@@ -9,6 +9,7 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 
 import { optimizeGraph } from '../../src/diffusion/graph-optimizer/index.js';
+import { floatTensor } from '../../src/diffusion/onnx-session.js';
 import { TINY_SDXL } from '../../tools/model-builder/family-configs.js';
 import { buildPipeline, type PipelineConfig, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
 import { compareOnCpu, countOps, randomFeeds } from '../helpers/onnx-parity.js';
@@ -51,7 +52,7 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('exports every block the optimizer is proven on', () => {
-    assert.deepEqual(blocks.map((b) => b.name).sort(), ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'four-d', 'resnet', 'split-scale', 'vae-mid']);
+    assert.deepEqual(blocks.map((b) => b.name).sort(), ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'clip-transformers', 'clip-transformers-padded', 'four-d', 'resnet', 'split-scale', 'vae-mid']);
   });
 
   for (const dtype of ['float32', 'float16'] as const) {
@@ -87,6 +88,38 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
       const feeds = randomFeeds(plain, masked.inputs);
       // float16 keeps the random mask: finfo(float32).min has no float16 value.
       if (dtype === 'float32') feeds.mask = new ort.Tensor('float32', mask, masked.inputs.mask);
+      await assertSameOutputs(plain, optimizeGraph(plain, 'cpu').bytes, feeds, TOLERANCE[dtype]);
+    });
+
+    it(`fuses the ${dtype} transformers CLIPAttention layout: q's scale folded in, its masks (added in a [B, h, S, S] view) as one attention_bias`, async () => {
+      for (const name of ['clip-transformers', 'clip-transformers-padded']) {
+        const block = blocks.find((b) => b.name === name)!;
+        const plain = new Uint8Array(fs.readFileSync(block.files[dtype]));
+        const { bytes } = optimizeGraph(plain, 'cpu');
+        const nodes = onnx.ModelProto.decode(bytes).graph!.node ?? [];
+        const producer = (value: string) => nodes.find((n) => n.output?.includes(value));
+        const [node] = nodes.filter((n) => n.opType === 'MultiHeadAttention');
+        // The scale Mul on q's projection went into the node: q is the projection itself, the scale 1/√16 its attribute.
+        assert.equal(producer(node!.input![0]!)?.opType, 'Add', `${name}: q is the biased projection`);
+        assert.equal(countOps(bytes, 'Mul'), countOps(plain, 'Mul') - 1, `${name}: q's scaling Mul is gone`);
+        assert.equal(node!.attribute!.find((a) => a.name === 'scale')!.f, 0.25, name);
+        // The causal mask alone is the bias; with a padding mask too, their sum.
+        const bias = producer(node!.input![5]!);
+        if (name === 'clip-transformers') assert.equal(bias?.opType, 'Expand', name);
+        else {
+          assert.equal(bias?.opType, 'Add', name);
+          assert.equal(producer(bias!.input![0]!)?.opType, 'Expand', `${name}: the causal mask first`);
+          assert.equal(bias!.input![1], 'attention_mask', `${name}: then the padding mask`);
+        }
+        assert.equal(countOps(bytes, 'Reshape'), 0, `${name}: every head split, view and merge went into the node`);
+      }
+      // A real padding mask (the second sequence's last 3 keys cut off, the dtype's lowest value) on top of the causal one.
+      const padded = blocks.find((b) => b.name === 'clip-transformers-padded')!;
+      const plain = new Uint8Array(fs.readFileSync(padded.files[dtype]));
+      const [b, , s] = padded.inputs.attention_mask as [number, number, number, number];
+      const lowest = dtype === 'float32' ? -3.4028234663852886e38 : -65504;
+      const mask = new Float32Array(b * s * s).map((_, i) => (i >= s * s && i % s >= s - 3 ? lowest : 0));
+      const feeds = { ...randomFeeds(plain, padded.inputs), attention_mask: floatTensor(dtype, mask, padded.inputs.attention_mask!) };
       await assertSameOutputs(plain, optimizeGraph(plain, 'cpu').bytes, feeds, TOLERANCE[dtype]);
     });
 

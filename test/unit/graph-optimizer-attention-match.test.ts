@@ -74,6 +74,54 @@ function attentionModel(v: Variant = {}): Uint8Array {
   return g.encode();
 }
 
+/** What to change in the transformers CLIPAttention layout, each a way it must stay plain or still fuse. */
+interface ClipVariant {
+  /** The masks, added in turn, each between a Reshape of the folded scores to [B, h, Lq, Lk] and one back: a constant of these sizes, or the graph input `mask`. */
+  masks: ({ constant: number[] } | { input: number[] })[];
+  /** The spec of the first Reshape to the 4-D view, [B, h, Lq, Lk] by default. */
+  view?: number[];
+  /** Also expose q's scaled projection as a graph output (another reader). */
+  exposeScaledQ?: boolean;
+}
+
+/**
+ * Cross-attention of x [2, 5, 8] over context [2, 3, 6] with 2 heads as transformers' CLIPAttention
+ * writes it: q's projection scaled before the split, heads folded into the batch for the two bmm,
+ * each mask added in a [B, h, Lq, Lk] view of the scores.
+ */
+function clipAttentionModel(v: ClipVariant): Uint8Array {
+  const g = new GraphBuilder('clip-attention');
+  const x = g.input('x', DataType.FLOAT, [BATCH, LQ, WIDTH]);
+  const context = g.input('context', DataType.FLOAT, [BATCH, LK, CONTEXT_WIDTH]);
+  const weight = (rows: number, seed: number) => g.floats('w', Array.from({ length: rows * WIDTH }, (_, i) => Math.sin(i * 0.7 + seed) * 0.5), [rows, WIDTH]);
+  const folded = (projection: string, length: number) =>
+    g.node('Reshape', [g.node('Transpose', [g.node('Reshape', [projection, g.int64s('split', [BATCH, length, HEADS, HEAD_DIM])])], { perm: [0, 2, 1, 3] }), g.int64s('fold', [BATCH * HEADS, -1, HEAD_DIM])]);
+  const scaledQ = g.node('Mul', [g.node('MatMul', [x, weight(WIDTH, 1)]), g.floats('scale', [1 / Math.sqrt(HEAD_DIM)], [])]);
+  if (v.exposeScaledQ) g.output(g.alias(scaledQ, 'scaled_q'), DataType.FLOAT, [BATCH, LQ, WIDTH]);
+  const k = folded(g.node('MatMul', [context, weight(CONTEXT_WIDTH, 2)]), -1);
+  const val = folded(g.node('MatMul', [context, weight(CONTEXT_WIDTH, 3)]), -1);
+  let scores = g.node('MatMul', [folded(scaledQ, LQ), g.node('Transpose', [k], { perm: [0, 2, 1] })]);
+  v.masks.forEach((mask, i) => {
+    const view = g.node('Reshape', [scores, g.int64s('view', i === 0 && v.view ? v.view : [BATCH, HEADS, LQ, LK])]);
+    const dims = 'constant' in mask ? mask.constant : mask.input;
+    // Not all one value, so a wrongly broadcast bias would show in the outputs.
+    const value = 'constant' in mask ? g.floats('mask', Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, j) => -0.5 * (j % 3)), dims) : g.input('mask', DataType.FLOAT, dims);
+    scores = g.node('Reshape', [g.node('Add', [view, value]), g.int64s('unview', [BATCH * HEADS, LQ, LK])]);
+  });
+  const probs = g.node('Softmax', [scores], { axis: -1 });
+  const heads = g.node('Reshape', [g.node('MatMul', [probs, val]), g.int64s('unfold', [BATCH, HEADS, LQ, HEAD_DIM])]);
+  g.node('Reshape', [g.node('Transpose', [heads], { perm: [0, 2, 1, 3] }), g.int64s('merge', [BATCH, LQ, WIDTH])], {}, ['out']);
+  g.output('out', DataType.FLOAT, [BATCH, LQ, WIDTH]);
+  return g.encode();
+}
+
+/** A near miss: the optimizer must hand back the very bytes it was given, having fused nothing. */
+function assertLeftAsItWas(plain: Uint8Array, target: Parameters<typeof optimizeGraph>[1]): void {
+  const result = optimizeGraph(plain, target);
+  assert.equal(result.bytes, plain);
+  assert.deepEqual(result.fused, {});
+}
+
 function fusedNodes(bytes: Uint8Array) {
   return (onnx.ModelProto.decode(bytes).graph!.node ?? []).filter((n) => n.opType === 'MultiHeadAttention');
 }
@@ -152,14 +200,50 @@ describe('attention matcher', () => {
     ['a mask the scale applies to as well', { addToScores: -0.5, addendDims: [1, 1, LQ, LK], scaleAfterAdd: true }],
     ['a mask input of unknown sizes', { addendInput: ['batch', 1, 'rows', 'columns'] }],
   ];
-  for (const [label, variant] of nearMisses) {
-    it(`leaves ${label} as it was (the same bytes)`, () => {
-      const plain = attentionModel(variant);
-      const result = optimizeGraph(plain, 'webgpu');
-      assert.equal(result.bytes, plain);
-      assert.deepEqual(result.fused, {});
+  for (const [label, variant] of nearMisses) it(`leaves ${label} as it was (the same bytes)`, () => assertLeftAsItWas(attentionModel(variant), 'webgpu'));
+
+  describe('transformers CLIPAttention layout', () => {
+    const CAUSAL = { constant: [1, 1, LQ, LK] };
+    const PADDING = { input: [BATCH, 1, LQ, LK] };
+
+    it('fuses it with q’s scale taken from its projection, and the one mask as attention_bias', async () => {
+      const plain = clipAttentionModel({ masks: [CAUSAL] });
+      const { bytes, fused } = optimizeGraph(plain, 'cpu');
+      assert.deepEqual(fused, { MultiHeadAttention: 1 });
+      const graph = onnx.ModelProto.decode(bytes).graph!;
+      const [node] = fusedNodes(bytes);
+      assert.ok(Math.abs(node!.attribute!.find((a) => a.name === 'scale')!.f! - 0.5) < 1e-7);
+      assert.ok((graph.initializer ?? []).some((t) => t.name === node!.input![5]), 'the constant mask itself is the bias');
+      // The scale Mul, every Reshape and the mask Add went into the node.
+      assert.deepEqual((graph.node ?? []).map((n) => n.opType), ['MatMul', 'MatMul', 'MatMul', 'MultiHeadAttention']);
+      for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
     });
-  }
+
+    it('sums two masks added one after the other into one attention_bias, in their order', async () => {
+      const plain = clipAttentionModel({ masks: [CAUSAL, PADDING] });
+      const { bytes, fused } = optimizeGraph(plain, 'cpu');
+      assert.deepEqual(fused, { MultiHeadAttention: 1 });
+      const graph = onnx.ModelProto.decode(bytes).graph!;
+      const [node] = fusedNodes(bytes);
+      const sum = (graph.node ?? []).find((n) => n.output?.includes(node!.input![5]!));
+      assert.equal(sum?.opType, 'Add');
+      assert.ok((graph.initializer ?? []).some((t) => t.name === sum!.input![0]), 'the constant mask first');
+      assert.equal(sum!.input![1], 'mask');
+      assert.deepEqual((graph.node ?? []).map((n) => n.opType), ['MatMul', 'MatMul', 'MatMul', 'Add', 'MultiHeadAttention']);
+      for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
+    });
+
+    const clipNearMisses: [string, ClipVariant][] = [
+      // B·h elements still, so the plain graph runs: only the spec says the heads are wrong.
+      ['a 4-D view with the wrong head count ([1, B·h, Lq, Lk])', { masks: [CAUSAL], view: [1, BATCH * HEADS, LQ, LK] }],
+      // Also runs as plain: the same elements, read as rows of the other length.
+      ['a view as [B, h, Lk, Lq]', { masks: [{ constant: [1, 1, LK, LQ] }], view: [BATCH, HEADS, LK, LQ] }],
+      ['a mask broadcast over the key axis ([B, 1, Lq, 1])', { masks: [{ input: [BATCH, 1, LQ, 1] }] }],
+      ['a second mask broadcast over the key axis', { masks: [CAUSAL, { input: [BATCH, 1, LQ, 1] }] }],
+      ['q’s scaled projection read by something else too', { masks: [CAUSAL], exposeScaledQ: true }],
+    ];
+    for (const [label, variant] of clipNearMisses) it(`leaves ${label} as it was (the same bytes)`, () => assertLeftAsItWas(clipAttentionModel(variant), 'cpu'));
+  });
 
   it('says what is wrong with bytes that are not a model', () => {
     assert.throws(() => optimizeGraph(new Uint8Array([0xff, 0xff, 0xff]), 'cpu'), /not an ONNX model/);

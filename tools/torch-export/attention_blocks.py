@@ -1,7 +1,8 @@
 """Exports diffusers-style attention blocks with torch.onnx.export, for the graph optimizer's tests.
 
-The modules are written here in plain torch (no diffusers package) in the forms diffusers' UNet
-and VAE take, so the optimizer is proven on what the exporter itself writes for them.
+The modules are written here in plain torch (no diffusers or transformers package) in the forms
+diffusers' UNet and VAE and transformers' CLIP text encoder take, so the optimizer is proven on
+what the exporter itself writes for them.
 
 Usage: /usr/bin/python3 attention_blocks.py OUT_DIR
 Writes OUT_DIR/<name>.fp32.onnx, <name>.fp16.onnx and <name>.inferred.onnx (fp32 with value_info), plus OUT_DIR/manifest.json describing each
@@ -136,18 +137,64 @@ class CausalSelfAttention(nn.Module):
 
 
 class ClipLayer(nn.Module):
-    """One CLIP encoder layer: pre-LN causal self-attention, quick-GELU MLP."""
+    """One CLIP encoder layer: pre-LN causal self-attention, quick-GELU MLP; a padding mask, when
+    given, passed on to the attention."""
 
-    def __init__(self, dim):
+    def __init__(self, dim, attention=None):
         super().__init__()
         self.layer_norm1, self.layer_norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.self_attn = CausalSelfAttention(dim)
+        self.self_attn = (attention or CausalSelfAttention)(dim)
         self.fc1, self.fc2 = nn.Linear(dim, dim * 4), nn.Linear(dim * 4, dim)
 
-    def forward(self, x):
-        x = self.self_attn(self.layer_norm1(x)) + x
+    def forward(self, x, attention_mask=None):
+        x = self.self_attn(self.layer_norm1(x), attention_mask) + x
         h = self.fc1(self.layer_norm2(x))
         return self.fc2(h * torch.sigmoid(1.702 * h)) + x
+
+
+class TransformersClipAttention(nn.Module):
+    """CLIP's self-attention in the layout transformers' CLIPAttention (eager, 4.2x-4.4x) writes,
+    which optimum's export gives: q scaled on the 3-D projection before the head split, heads
+    folded into the batch for bmm, and each mask added in a [B, h, S, S] view of the scores
+    between two Reshapes. The causal mask is built as transformers builds it (finfo.min off a
+    masked_fill over an arange comparison, expanded over the batch); a padding attention_mask
+    [B, 1, S, S], when given, is added after it the same way."""
+
+    def __init__(self, dim, heads=HEADS):
+        super().__init__()
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.scale = self.head_dim ** -0.5
+        self.q_proj, self.k_proj, self.v_proj = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.out_proj = nn.Linear(dim, dim)
+
+    def split(self, t, length, b):
+        return t.view(b, length, self.heads, self.head_dim).transpose(1, 2).contiguous()
+
+    def causal_mask(self, b, n, dtype):
+        mask = torch.full((n, n), torch.finfo(dtype).min)
+        cond = torch.arange(mask.size(-1))
+        mask.masked_fill_(cond < (cond + 1).view(mask.size(-1), 1), 0)
+        return mask.to(dtype)[None, None, :, :].expand(b, 1, n, n)
+
+    def forward(self, x, attention_mask=None):
+        b, n, c = x.size()
+        q = self.q_proj(x) * self.scale
+        k = self.split(self.k_proj(x), -1, b)
+        v = self.split(self.v_proj(x), -1, b)
+        folded = (b * self.heads, -1, self.head_dim)
+        q = self.split(q, n, b).view(*folded)
+        k, v = k.view(*folded), v.view(*folded)
+        s = k.size(1)
+        scores = torch.bmm(q, k.transpose(1, 2))
+        scores = scores.view(b, self.heads, n, s) + self.causal_mask(b, n, x.dtype)
+        scores = scores.view(b * self.heads, n, s)
+        if attention_mask is not None:
+            scores = scores.view(b, self.heads, n, s) + attention_mask
+            scores = scores.view(b * self.heads, n, s)
+        probs = F.softmax(scores, dim=-1)
+        out = torch.bmm(probs, v).view(b, self.heads, n, self.head_dim).transpose(1, 2).reshape(b, n, c)
+        return self.out_proj(out)
 
 
 class BiasedAttention(nn.Module):
@@ -230,6 +277,13 @@ def causal_mask():
     return torch.full((TOKENS, TOKENS), torch.finfo(torch.float32).min).triu(1)[None, None].expand(BATCH, 1, TOKENS, TOKENS).contiguous()
 
 
+def padding_mask():
+    """transformers' expanded padding mask: [B, 1, S, S], finfo.min on the padded keys of each row."""
+    mask = torch.zeros(BATCH, 1, TOKENS, TOKENS)
+    mask[1, :, :, TOKENS - 3:] = torch.finfo(torch.float32).min
+    return mask
+
+
 def feature_map():
     return torch.randn(BATCH, 32, 4, 4)
 
@@ -244,6 +298,8 @@ BLOCKS = {
     'resnet': (lambda: ResnetBlock(32), lambda: (feature_map(),), ['x'], 0),
     'clip-causal': (lambda: ClipLayer(WIDTH), lambda: (tokens(),), ['x'], 1),
     'clip-mask-input': (lambda: CausalSelfAttention(WIDTH, mask_input=True), lambda: (tokens(), causal_mask()), ['x', 'mask'], 1),
+    'clip-transformers': (lambda: ClipLayer(WIDTH, TransformersClipAttention), lambda: (tokens(),), ['x'], 1),
+    'clip-transformers-padded': (lambda: ClipLayer(WIDTH, TransformersClipAttention), lambda: (tokens(), padding_mask()), ['x', 'attention_mask'], 1),
 }
 
 # Attentions with an addend that is not a mask MultiHeadAttention can take: they must stay plain.

@@ -2,14 +2,16 @@
  * Finds plain attention around one Softmax: softmax(q·kᵀ·scale)·v with q, k, v split into heads
  * from 3-D projections and the heads merged back, in the forms torch.onnx.export and the
  * project's own builder write (heads as a 4th axis, or folded into the batch as diffusers'
- * AttnProcessor does; the scale on the scores, or on q and k apart; baddbmm's zero addend; an
- * additive mask, such as CLIP's causal one, added to the scaled scores just before Softmax). It
+ * AttnProcessor does; the scale on the scores, on q and k apart, or on q's projection before the
+ * split; baddbmm's zero addend; an additive mask, such as CLIP's causal one, added to the scaled
+ * scores just before Softmax, or masks added one by one in a [B, h, Lq, Lk] view of the folded
+ * scores, as transformers' CLIPAttention adds them). It
  * only answers when every value in between is read by the next step alone, so replacing the
  * whole chain by one node changes nothing any other node sees.
  */
 import type { GraphIndex } from './graph-index.js';
 import { intAttribute, intsAttribute } from './graph-index.js';
-import { batchToHeads, type Heads, headSplit, headsToBatch, isTranspose, mergeHeads, reshapeSpec } from './head-layout.js';
+import { batchToHeads, type Heads, headSplit, headsToBatch, isTranspose, mergeHeads, reshapeSpec, scoresToBatch, scoresToHeads } from './head-layout.js';
 import type { Node } from './model-proto.js';
 import type { Dims } from './static-shapes.js';
 
@@ -23,8 +25,8 @@ export interface AttentionMatch {
   numHeads: number;
   /** The product of every constant factor the scores got, ≈ 1/√headDim. */
   scale: number;
-  /** The additive mask the scaled scores got, as MultiHeadAttention's attention_bias. */
-  attentionBias?: AttentionBias;
+  /** The additive masks the scaled scores got, in the order added: MultiHeadAttention's attention_bias is their sum. */
+  attentionBias: AttentionBias[];
   /** Every node the fused one replaces. */
   nodes: Node[];
 }
@@ -127,7 +129,20 @@ function walkOperand(start: string, reader: Node, ctx: MatchContext): Operand | 
     const splitsHeads = node.opType === 'Reshape' && ctx.shapes.get(input)?.length === 3 && reshapeSpec(node, ctx.index)?.length === 4;
     return splitsHeads ? { stop: input, keep: true } : { next: input };
   });
-  return walked && { source: walked.stop, steps: foldTransposes(layout.reverse()), scale: walked.scale, nodes: walked.nodes };
+  if (!walked) return undefined;
+  let { stop: source, scale } = walked;
+  const nodes = [...walked.nodes];
+  // A scale on the 3-D projection (transformers' CLIPAttention scales q before the split) joins the chain when the split alone reads it.
+  for (let reader = layout.at(-1)!; nodes.length < STEP_LIMIT; ) {
+    const node = ctx.index.producer.get(source);
+    const scaled = isDefaultDomain(node) && ctx.index.soleReader(source) === reader ? scaling(node, ctx) : undefined;
+    if (!scaled) break;
+    nodes.push(node!);
+    scale *= scaled.factor;
+    source = scaled.input;
+    reader = node!;
+  }
+  return { source, steps: foldTransposes(layout.reverse()), scale, nodes };
 }
 
 function foldTransposes(steps: Node[]): { node: Node; perm?: number[] }[] {
@@ -165,36 +180,74 @@ interface Scores {
   matmul: Node;
   scale: number;
   nodes: Node[];
-  /** The value added to the scaled scores right before Softmax, when there is one. */
-  mask?: string;
+  /** The values added to the scaled scores, in the order added. */
+  masks: string[];
+  /**
+   * The Reshape pairs each mask was added between, [B·h, Lq, Lk] → [B, h, Lq, Lk] and back (one
+   * per mask, or none when the one mask is added to the scores as they are).
+   */
+  views: { unfold: Node; fold: Node }[];
+}
+
+/** From `start` back to the MatMul that made the scores: constant scalings and all-zero addends only. */
+function fromMatMul(start: string, reader: Node, ctx: MatchContext): Scores | undefined {
+  const walked = walkBack(start, reader, ctx, (node): Step<Node> => {
+    if (node.opType === 'MatMul' && (node.input ?? []).length === 2) return { stop: node, keep: false };
+    const other = node.opType === 'Add' ? zeroAddendOperand(node, ctx.shapes.get(node.output![0]!), ctx) : undefined;
+    return other === undefined ? undefined : { next: other };
+  });
+  return walked && { matmul: walked.stop, scale: walked.scale, nodes: walked.nodes, masks: [], views: [] };
+}
+
+/** The Add writing `value`, read by `reader` alone: its operands as (scores, mask) both ways round. */
+function maskAdd(value: string, reader: Node, ctx: MatchContext): { add: Node; readings: [string, string][] } | undefined {
+  const add = ctx.index.producer.get(value);
+  const [a, b] = add?.input ?? [];
+  if (!isDefaultDomain(add) || add.opType !== 'Add' || add.input!.length !== 2 || !a || !b || a === b || ctx.index.soleReader(value) !== reader) return undefined;
+  return { add, readings: [[a, b], [b, a]] };
+}
+
+/** The Reshape writing `value`, read by `reader` alone. */
+function soleReshape(value: string, reader: Node, ctx: MatchContext): Node | undefined {
+  const node = ctx.index.producer.get(value);
+  return isDefaultDomain(node) && node.opType === 'Reshape' && ctx.index.soleReader(value) === reader ? node : undefined;
+}
+
+/** One mask added straight before Softmax, after every scaling (as MultiHeadAttention adds attention_bias to q·kᵀ·scale). */
+function maskedBeforeSoftmax(softmax: Node, ctx: MatchContext): Scores | undefined {
+  const sum = maskAdd(softmax.input?.[0] ?? '', softmax, ctx);
+  for (const [scores, mask] of sum?.readings ?? []) {
+    const walked = fromMatMul(scores, sum!.add, ctx);
+    if (walked) return { ...walked, nodes: [...walked.nodes, sum!.add], masks: [mask] };
+  }
+  return undefined;
 }
 
 /**
- * From the scores to the MatMul that made them: constant scalings and all-zero addends, and at
- * most one other addend, read straight by Softmax so that every scaling comes before it (as
- * MultiHeadAttention adds attention_bias to q·kᵀ·scale). Whether that addend is a mask the fused
- * node can take is for the caller to prove.
+ * Masks added one after another, each in a view of the folded scores: Reshape to [B, h, Lq, Lk],
+ * Add, Reshape back, as transformers' CLIPAttention adds its causal and padding masks. That the
+ * Reshapes mean those views is for the caller to prove, once the heads are known.
  */
-function walkScores(softmax: Node, ctx: MatchContext): Scores | undefined {
-  const fromMatMul = (start: string, reader: Node) => {
-    const walked = walkBack(start, reader, ctx, (node): Step<Node> => {
-      if (node.opType === 'MatMul' && (node.input ?? []).length === 2) return { stop: node, keep: false };
-      const other = node.opType === 'Add' ? zeroAddendOperand(node, ctx.shapes.get(node.output![0]!), ctx) : undefined;
-      return other === undefined ? undefined : { next: other };
-    });
-    return walked && { matmul: walked.stop, scale: walked.scale, nodes: walked.nodes };
-  };
-  const input = softmax.input?.[0] ?? '';
-  const plain = fromMatMul(input, softmax);
-  if (plain) return plain;
-  const add = ctx.index.producer.get(input);
-  const operands = add?.input ?? [];
-  if (!isDefaultDomain(add) || add.opType !== 'Add' || operands.length !== 2 || ctx.index.soleReader(input) !== softmax) return undefined;
-  for (const [scores, mask] of [[operands[0]!, operands[1]!], [operands[1]!, operands[0]!]] as const) {
-    const walked = scores !== mask ? fromMatMul(scores, add) : undefined;
-    if (walked) return { ...walked, nodes: [...walked.nodes, add], mask };
+function maskedInViews(value: string, reader: Node, ctx: MatchContext): Scores | undefined {
+  const fold = soleReshape(value, reader, ctx);
+  const sum = fold && maskAdd(fold.input?.[0] ?? '', fold, ctx);
+  for (const [scores, mask] of sum?.readings ?? []) {
+    const unfold = soleReshape(scores, sum!.add, ctx);
+    const inner = unfold?.input?.[0];
+    const walked = unfold && inner ? (fromMatMul(inner, unfold, ctx) ?? maskedInViews(inner, unfold, ctx)) : undefined;
+    if (walked) return { ...walked, nodes: [...walked.nodes, unfold!, sum!.add, fold!], masks: [...walked.masks, mask], views: [...walked.views, { unfold: unfold!, fold: fold! }] };
   }
   return undefined;
+}
+
+/**
+ * From the scores to the MatMul that made them: constant scalings and all-zero addends, and any
+ * masks added after every scaling. Whether those masks are ones the fused node can take is for
+ * the caller to prove.
+ */
+function walkScores(softmax: Node, ctx: MatchContext): Scores | undefined {
+  const input = softmax.input?.[0] ?? '';
+  return fromMatMul(input, softmax, ctx) ?? maskedBeforeSoftmax(softmax, ctx) ?? maskedInViews(input, softmax, ctx);
 }
 
 /** A constant, or a Cast of one (float16 weights computed in float32): its tensor. */
@@ -342,9 +395,14 @@ export function matchAttention(softmax: Node, ctx: MatchContext): AttentionMatch
   if (!(Math.abs(scale * Math.sqrt(headDim) - 1) <= SCALE_TOLERANCE)) return undefined;
   const out = walkOutput(pv, qLayout.heads, qLayout.folded, ctx);
   if (!out) return undefined;
+  const keyLength = kLayout.heads.length;
+  const viewed = scores.views.length > 0;
+  // Masks added in a [B, h, Lq, Lk] view only mean per-head scores when the heads were folded and the views undo each other exactly.
+  if (viewed && !(qLayout.folded && scores.views.every((view) => scoresToHeads(view.unfold, ctx.index, qLayout.heads, keyLength) && scoresToBatch(view.fold, ctx.index, qLayout.heads, keyLength)))) return undefined;
   const selfAttention = projected(q.source, ctx) !== undefined && projected(q.source, ctx) === projected(k.source, ctx);
-  const bias = scores.mask === undefined ? undefined : attentionBias(scores.mask, ctx, { heads: qLayout.heads, keyLength: kLayout.heads.length, folded: qLayout.folded, selfAttention });
-  if (scores.mask !== undefined && !bias) return undefined;
+  const biasContext = { heads: qLayout.heads, keyLength, folded: qLayout.folded && !viewed, selfAttention };
+  const biases = scores.masks.map((mask) => attentionBias(mask, ctx, biasContext));
+  if (!biases.every((bias): bias is AttentionBias => bias !== undefined)) return undefined;
   return {
     query: q.source,
     key: k.source,
@@ -352,7 +410,7 @@ export function matchAttention(softmax: Node, ctx: MatchContext): AttentionMatch
     output: out.output,
     numHeads: heads,
     scale,
-    ...(bias ? { attentionBias: bias } : {}),
+    attentionBias: biases,
     nodes: [...q.nodes, ...k.nodes, ...v.nodes, scores.matmul, ...scores.nodes, softmax, pv, ...out.nodes],
   };
 }

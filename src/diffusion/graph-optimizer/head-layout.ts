@@ -53,25 +53,44 @@ export function headSplit(node: Node, index: GraphIndex, source: Dims | undefine
   return { heads, headDim, batch: size(0), length: size(1) };
 }
 
+/**
+ * [B, h, L, X] → [B·h, L, X]: a 0 copies B, which is B·h only for one head (the VAE's attention);
+ * L and X named, at most one size left to the element count.
+ */
+function foldsHeads(spec: number[] | undefined, heads: Heads, width: number | undefined): boolean {
+  if (!spec || spec.length !== 3) return false;
+  const batchTimesHeads = heads.batch === undefined ? undefined : heads.batch * heads.heads;
+  const checks = [(spec[0] === 0 && heads.heads === 1) || names(spec[0]!, batchTimesHeads), names(spec[1]!, heads.length), names(spec[2]!, width)];
+  return leadingSizesHold(spec, checks);
+}
+
+/** [B·h, L, X] → [B, h, L, X], the heads named exactly; the rest as foldsHeads checks it. */
+function unfoldsHeads(spec: number[] | undefined, heads: Heads, width: number | undefined): boolean {
+  if (!spec || spec.length !== 4 || spec[1] !== heads.heads) return false;
+  const checks = [(spec[0] === 0 && heads.heads === 1) || names(spec[0]!, heads.batch), names(spec[2]!, heads.length), names(spec[3]!, width)];
+  return leadingSizesHold([spec[0]!, spec[2]!, spec[3]!], checks);
+}
+
 /** [B, h, L, d] → [B·h, L, d] (heads folded into the batch, diffusers' head_to_batch_dim). */
 export function headsToBatch(node: Node, index: GraphIndex, heads: Heads): boolean {
   const spec = reshapeSpec(node, index);
-  if (!spec || spec.length !== 3 || spec[2] !== heads.headDim) return false;
-  const batchTimesHeads = heads.batch === undefined ? undefined : heads.batch * heads.heads;
-  const checks = [
-    // A 0 copies B, which is B·h only for one head (the VAE's attention).
-    (spec[0] === 0 && heads.heads === 1) || names(spec[0]!, batchTimesHeads),
-    names(spec[1]!, heads.length),
-  ];
-  return leadingSizesHold(spec, checks);
+  return spec?.[2] === heads.headDim && foldsHeads(spec, heads, heads.headDim);
 }
 
 /** [B·h, L, d] → [B, h, L, d] (diffusers' batch_to_head_dim, first step). */
 export function batchToHeads(node: Node, index: GraphIndex, heads: Heads): boolean {
   const spec = reshapeSpec(node, index);
-  if (!spec || spec.length !== 4 || spec[1] !== heads.heads || spec[3] !== heads.headDim) return false;
-  const checks = [(spec[0] === 0 && heads.heads === 1) || names(spec[0]!, heads.batch), names(spec[2]!, heads.length)];
-  return leadingSizesHold([spec[0]!, spec[2]!], checks);
+  return spec?.[3] === heads.headDim && unfoldsHeads(spec, heads, heads.headDim);
+}
+
+/** Folded scores [B·h, Lq, Lk] → [B, h, Lq, Lk], the view transformers' CLIPAttention adds each mask in. */
+export function scoresToHeads(node: Node, index: GraphIndex, heads: Heads, keyLength: number | undefined): boolean {
+  return unfoldsHeads(reshapeSpec(node, index), heads, keyLength);
+}
+
+/** And back: [B, h, Lq, Lk] → [B·h, Lq, Lk]. */
+export function scoresToBatch(node: Node, index: GraphIndex, heads: Heads, keyLength: number | undefined): boolean {
+  return foldsHeads(reshapeSpec(node, index), heads, keyLength);
 }
 
 /** [B, L, h, d] → [B, L, h·d]. */
