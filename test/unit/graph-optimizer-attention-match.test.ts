@@ -24,7 +24,7 @@ interface Variant {
   exposeScores?: boolean;
   /** The q split's spec, [0, 0, h, d] by default. */
   qSplit?: number[];
-  /** Compute the q split's spec from Shape (not a constant). */
+  /** Compute the q split's spec from Shape: its first two sizes sliced off q's shape, then [h, d]. */
   computedSplit?: boolean;
   /** Add this constant to the scores (baddbmm's zero addend when 0). */
   addToScores?: number;
@@ -115,6 +115,49 @@ function clipAttentionModel(v: ClipVariant): Uint8Array {
   return g.encode();
 }
 
+/** What to change in the dynamic-axes form, each a spec torch could compute that does not mean the heads. */
+interface DynamicVariant {
+  /** The batch multiplier in the fold's spec (the head count by default). */
+  foldMultiplier?: number;
+  /** The axes of the projection's shape the split's batch and length are read from ([0, 1] by default). */
+  splitAxes?: [number, number];
+  /** Also expose the scores' shape as a graph output (a Shape reader that stays). */
+  exposeScoresShape?: boolean;
+}
+
+/**
+ * Self-attention over x [batch, tokens, 8] (both sizes left to run time) with 2 heads folded into
+ * the batch, as torch.onnx.export writes diffusers' head_to_batch_dim with dynamic axes: every
+ * Reshape spec a Concat of sizes read off Shape, B·h a Mul, the head width a Div, changed by `v`.
+ */
+function dynamicAttentionModel(v: DynamicVariant = {}): Uint8Array {
+  const g = new GraphBuilder('dynamic-attention');
+  const x = g.input('x', DataType.FLOAT, ['batch', 'tokens', WIDTH]);
+  const projection = (seed: number) => g.node('MatMul', [x, g.floats('w', Array.from({ length: WIDTH * WIDTH }, (_, i) => Math.sin(i * 0.7 + seed) * 0.5), [WIDTH, WIDTH])]);
+  const scalar = (value: number) => g.int64s('c', [value], []);
+  const size = (value: string, axis: number) => g.node('Gather', [g.node('Shape', [value]), scalar(axis)], { axis: 0 });
+  const spec = (...sizes: string[]) => g.node('Concat', sizes.map((s) => g.node('Unsqueeze', [s, g.int64s('axes', [0])])), { axis: 0 });
+  const heads = scalar(HEADS);
+  const folded = (p: string) => {
+    const [batch, length] = v.splitAxes ?? [0, 1];
+    const width = g.node('Div', [size(p, 2), heads]);
+    const split = g.node('Reshape', [p, spec(size(p, batch), size(p, length), heads, width)]);
+    const batchTimesHeads = g.node('Mul', [size(p, 0), scalar(v.foldMultiplier ?? HEADS)]);
+    return g.node('Reshape', [g.node('Transpose', [split], { perm: [0, 2, 1, 3] }), spec(batchTimesHeads, scalar(-1), width)]);
+  };
+  const scores = g.node('Mul', [g.node('MatMul', [folded(projection(1)), g.node('Transpose', [folded(projection(2))], { perm: [0, 2, 1] })]), g.floats('scale', [1 / Math.sqrt(HEAD_DIM)], [])]);
+  if (v.exposeScoresShape) {
+    g.node('Shape', [scores], {}, ['scores_shape']);
+    g.output('scores_shape', DataType.INT64, [3]);
+  }
+  const pv = g.node('MatMul', [g.node('Softmax', [scores], { axis: -1 }), folded(projection(3))]);
+  const batch = g.node('Div', [size(pv, 0), heads]);
+  const heads4d = g.node('Reshape', [pv, spec(batch, heads, size(pv, 1), size(pv, 2))]);
+  g.node('Reshape', [g.node('Transpose', [heads4d], { perm: [0, 2, 1, 3] }), spec(batch, size(pv, 1), g.node('Mul', [size(pv, 2), heads]))], {}, ['out']);
+  g.output('out', DataType.FLOAT, ['batch', 'tokens', WIDTH]);
+  return g.encode();
+}
+
 /** A near miss: the optimizer must hand back the very bytes it was given, having fused nothing. */
 function assertLeftAsItWas(plain: Uint8Array, target: Parameters<typeof optimizeGraph>[1]): void {
   const result = optimizeGraph(plain, target);
@@ -141,8 +184,9 @@ describe('attention matcher', () => {
     for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
   });
 
-  it('fuses the scores divided by √d, and a named batch and length in the specs', () => {
+  it('fuses the scores divided by √d, a named batch and length in the specs, and a split spec computed from Shape', () => {
     assert.deepEqual(optimizeGraph(attentionModel({ divideScoresBy: 2 }), 'cpu').fused, { MultiHeadAttention: 1 });
+    assert.deepEqual(optimizeGraph(attentionModel({ computedSplit: true }), 'cpu').fused, { MultiHeadAttention: 1 });
     assert.deepEqual(optimizeGraph(attentionModel({ qSplit: [BATCH, LQ, HEADS, HEAD_DIM], merge: [BATCH, -1, WIDTH] }), 'cpu').fused, { MultiHeadAttention: 1 });
   });
 
@@ -189,7 +233,6 @@ describe('attention matcher', () => {
     ['the scores read by something else too', { exposeScores: true }],
     ['a split whose heads do not fill the width', { qSplit: [0, 0, HEADS, HEAD_DIM / 2] }],
     ['a split with the head count left to -1', { qSplit: [0, 0, -1, HEAD_DIM] }],
-    ['a split spec computed at run time', { computedSplit: true }],
     ['a split that names the wrong length', { qSplit: [-1, LQ + 1, HEADS, HEAD_DIM] }],
     ['a merge to another width', { merge: [0, -1, WIDTH / 2] }],
     ['a merge that leaves two sizes unchecked', { merge: [-1, LQ * 2, WIDTH] }],
@@ -243,6 +286,28 @@ describe('attention matcher', () => {
       ['q’s scaled projection read by something else too', { masks: [CAUSAL], exposeScaledQ: true }],
     ];
     for (const [label, variant] of clipNearMisses) it(`leaves ${label} as it was (the same bytes)`, () => assertLeftAsItWas(clipAttentionModel(variant), 'cpu'));
+  });
+
+  describe('dynamic-axes specs, computed from Shape', () => {
+    it('fuses when the computed sizes prove the heads, and drops the spec computations with the Reshapes', async () => {
+      const plain = dynamicAttentionModel();
+      const { bytes, fused } = optimizeGraph(plain, 'cpu');
+      assert.deepEqual(fused, { MultiHeadAttention: 1 });
+      assert.deepEqual((onnx.ModelProto.decode(bytes).graph!.node ?? []).map((n) => n.opType), ['MatMul', 'MatMul', 'MatMul', 'MultiHeadAttention']);
+      // Not specialised to any one size: batch 1 and 3, 5 and 7 tokens.
+      for (const dims of [[1, 5, WIDTH], [3, 7, WIDTH]]) {
+        for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain, { x: dims }))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
+      }
+    });
+
+    const dynamicNearMisses: [string, DynamicVariant][] = [
+      // Runs as plain: [B, h·L, d], the heads laid end to end along the length.
+      ['a fold that multiplies the batch by 1, not the head count', { foldMultiplier: 1 }],
+      // Runs as plain too: the same elements read as [L, B, h, d].
+      ['a split that gathers the batch and length from each other’s axes', { splitAxes: [1, 0] }],
+      ['the scores’ shape read by a node that stays', { exposeScoresShape: true }],
+    ];
+    for (const [label, variant] of dynamicNearMisses) it(`leaves ${label} as it was (the same bytes)`, () => assertLeftAsItWas(dynamicAttentionModel(variant), 'cpu'));
   });
 
   it('says what is wrong with bytes that are not a model', () => {

@@ -13,7 +13,10 @@ import type { GraphIndex } from './graph-index.js';
 import { intAttribute, intsAttribute } from './graph-index.js';
 import { batchToHeads, type Heads, headSplit, headsToBatch, isTranspose, mergeHeads, reshapeSpec, scoresToBatch, scoresToHeads } from './head-layout.js';
 import type { Node } from './model-proto.js';
-import type { Dims } from './static-shapes.js';
+import { unreadOnceGone } from './prune.js';
+import type { Dims, InferredShapes } from './static-shapes.js';
+import type { Size } from './symbolic-sizes.js';
+import { tensorDims, tensorValues } from './tensor-values.js';
 
 export interface AttentionMatch {
   /** The 3-D [B, L, h·d] projections the heads were split from. */
@@ -46,7 +49,7 @@ export interface AttentionBias {
 
 export interface MatchContext {
   index: GraphIndex;
-  shapes: Map<string, Dims>;
+  shapes: InferredShapes;
   /** The model's default-domain opset: Softmax's default axis changed at 13. */
   opset: number;
 }
@@ -92,6 +95,17 @@ function scaling(node: Node, ctx: MatchContext): { input: string; factor: number
   return undefined;
 }
 
+/**
+ * The one node reading `value`'s data, when exactly one does and nothing else can see it. A
+ * dynamic-axes export also reads values' Shape, to compute the specs of the very Reshapes the
+ * chain is made of: those readers are let be here, and matchAttention proves at the end that each
+ * goes with the chain (chainSelfContained).
+ */
+function nextReader(value: string, ctx: MatchContext): Node | undefined {
+  const readers = ctx.index.readersOf(value).filter((r) => !(r.opType === 'Shape' && (r.domain ?? '') === ''));
+  return readers.length === 1 && !ctx.index.pinned.has(value) ? readers[0] : undefined;
+}
+
 type Step<T> = { next: string } | { stop: T; keep: boolean } | undefined;
 
 /**
@@ -106,7 +120,7 @@ function walkBack<T>(start: string, reader: Node, ctx: MatchContext, step: (node
   let from = reader;
   for (let i = 0; i < STEP_LIMIT; i++) {
     const node = ctx.index.producer.get(value);
-    if (ctx.index.soleReader(value) !== from || !isDefaultDomain(node)) return undefined;
+    if (nextReader(value, ctx) !== from || !isDefaultDomain(node)) return undefined;
     const scaled = scaling(node, ctx);
     const next: Step<T> = scaled ? { next: scaled.input } : step(node);
     if (!next) return undefined;
@@ -126,7 +140,7 @@ function walkOperand(start: string, reader: Node, ctx: MatchContext): Operand | 
     if (node.opType !== 'Transpose' && node.opType !== 'Reshape') return undefined;
     layout.push(node);
     const input = node.input?.[0] ?? '';
-    const splitsHeads = node.opType === 'Reshape' && ctx.shapes.get(input)?.length === 3 && reshapeSpec(node, ctx.index)?.length === 4;
+    const splitsHeads = node.opType === 'Reshape' && ctx.shapes.get(input)?.length === 3 && reshapeSpec(node, ctx.shapes)?.length === 4;
     return splitsHeads ? { stop: input, keep: true } : { next: input };
   });
   if (!walked) return undefined;
@@ -135,7 +149,7 @@ function walkOperand(start: string, reader: Node, ctx: MatchContext): Operand | 
   // A scale on the 3-D projection (transformers' CLIPAttention scales q before the split) joins the chain when the split alone reads it.
   for (let reader = layout.at(-1)!; nodes.length < STEP_LIMIT; ) {
     const node = ctx.index.producer.get(source);
-    const scaled = isDefaultDomain(node) && ctx.index.soleReader(source) === reader ? scaling(node, ctx) : undefined;
+    const scaled = isDefaultDomain(node) && nextReader(source, ctx) === reader ? scaling(node, ctx) : undefined;
     if (!scaled) break;
     nodes.push(node!);
     scale *= scaled.factor;
@@ -166,12 +180,12 @@ function samePerm(perm: number[] | undefined, expected: number[]): boolean {
  */
 function operandLayout(operand: Operand, role: 'q' | 'kT' | 'v', ctx: MatchContext): { heads: Heads; folded: boolean } | undefined {
   const [split, ...rest] = operand.steps;
-  const heads = split && !split.perm ? headSplit(split.node, ctx.index, ctx.shapes.get(operand.source)) : undefined;
+  const heads = split && !split.perm ? headSplit(split.node, ctx.shapes, ctx.shapes.get(operand.source)) : undefined;
   if (!heads) return undefined;
   const fourD = role === 'kT' ? [0, 2, 3, 1] : [0, 2, 1, 3];
   if (rest.length === 1 && samePerm(rest[0]!.perm, fourD)) return { heads, folded: false };
   const foldedLength = role === 'kT' ? 3 : 2;
-  if (rest.length !== foldedLength || !samePerm(rest[0]!.perm, [0, 2, 1, 3]) || rest[1]!.perm || !headsToBatch(rest[1]!.node, ctx.index, heads)) return undefined;
+  if (rest.length !== foldedLength || !samePerm(rest[0]!.perm, [0, 2, 1, 3]) || rest[1]!.perm || !headsToBatch(rest[1]!.node, ctx.shapes, heads)) return undefined;
   if (role === 'kT' && !samePerm(rest[2]!.perm, [0, 2, 1])) return undefined;
   return { heads, folded: true };
 }
@@ -203,14 +217,14 @@ function fromMatMul(start: string, reader: Node, ctx: MatchContext): Scores | un
 function maskAdd(value: string, reader: Node, ctx: MatchContext): { add: Node; readings: [string, string][] } | undefined {
   const add = ctx.index.producer.get(value);
   const [a, b] = add?.input ?? [];
-  if (!isDefaultDomain(add) || add.opType !== 'Add' || add.input!.length !== 2 || !a || !b || a === b || ctx.index.soleReader(value) !== reader) return undefined;
+  if (!isDefaultDomain(add) || add.opType !== 'Add' || add.input!.length !== 2 || !a || !b || a === b || nextReader(value, ctx) !== reader) return undefined;
   return { add, readings: [[a, b], [b, a]] };
 }
 
 /** The Reshape writing `value`, read by `reader` alone. */
 function soleReshape(value: string, reader: Node, ctx: MatchContext): Node | undefined {
   const node = ctx.index.producer.get(value);
-  return isDefaultDomain(node) && node.opType === 'Reshape' && ctx.index.soleReader(value) === reader ? node : undefined;
+  return isDefaultDomain(node) && node.opType === 'Reshape' && nextReader(value, ctx) === reader ? node : undefined;
 }
 
 /** One mask added straight before Softmax, after every scaling (as MultiHeadAttention adds attention_bias to q·kᵀ·scale). */
@@ -296,7 +310,7 @@ function squareSlice(mask: string, ctx: MatchContext): boolean {
 
 interface BiasContext {
   heads: Heads;
-  keyLength: number | undefined;
+  keyLength: Size;
   folded: boolean;
   /** q and k project the same x, so Lq = Lk. */
   selfAttention: boolean;
@@ -320,38 +334,55 @@ function attentionBias(mask: string, ctx: MatchContext, b: BiasContext): Attenti
   const [queryLength, keyLength] = [b.heads.length, b.keyLength];
   if (rows !== undefined && columns !== undefined) {
     if (rows !== queryLength || columns !== keyLength) return undefined;
-    return dims.length === 4 ? { mask } : { mask, expandTo: [1, 1, rows, columns] };
+    if (dims.length === 4) return { mask };
+    if (typeof rows === 'number' && typeof columns === 'number') return { mask, expandTo: [1, 1, rows, columns] };
+    // Sizes left to run time: an L×L mask of self-attention expands to [1, 1, L, L] with L read from the query.
+    return b.selfAttention && rows === columns ? { mask, expandTo: 'self-length' } : undefined;
   }
   // A square mask of self-attention is L×L or 1×1 (anything else would fail the plain graph); expanding it to [1, 1, L, L] is right for both.
   return b.selfAttention && squareSlice(mask, ctx) ? { mask, expandTo: 'self-length' } : undefined;
 }
 
 /**
- * baddbmm(empty, q, kᵀ, beta=0) exports as an Add of a constant zero tensor: when one operand of
- * `add` is such a tensor that cannot widen the result by broadcasting, the other operand.
+ * The sizes of an all-zero tensor: a constant one, or ConstantOfShape of 0 (baddbmm's base in a
+ * dynamic-axes export), either times a finite constant (baddbmm's beta of 0).
+ */
+function zeroDims(value: string, ctx: MatchContext, depth = 0): Dims | undefined {
+  const tensor = ctx.index.constantTensor(value);
+  if (tensor) return ctx.index.constantValues(value)?.every((v) => v === 0) ? tensorDims(tensor) : undefined;
+  const node = ctx.index.producer.get(value);
+  if (!isDefaultDomain(node) || depth > 2) return undefined;
+  if (node.opType === 'ConstantOfShape') {
+    const fill = (node.attribute ?? []).find((a) => a.name === 'value')?.t;
+    return !fill || tensorValues(fill, 1)?.[0] === 0 ? ctx.shapes.get(value) : undefined;
+  }
+  const scaled = scaling(node, ctx);
+  return scaled && Number.isFinite(scaled.factor) && zeroDims(scaled.input, ctx, depth + 1) ? ctx.shapes.get(value) : undefined;
+}
+
+/**
+ * baddbmm(empty, q, kᵀ, beta=0) exports as an Add of a zero tensor: when one operand of `add` is
+ * such a tensor that cannot widen the result by broadcasting, the other operand.
  */
 function zeroAddendOperand(add: Node, result: Dims | undefined, ctx: MatchContext): string | undefined {
   const inputs = add.input ?? [];
   if (inputs.length !== 2 || !result) return undefined;
+  const provenAs = (d: Size, i: number, of: Dims) => d !== undefined && d === result[result.length - of.length + i];
   for (const [zero, other] of [[inputs[1]!, inputs[0]!], [inputs[0]!, inputs[1]!]] as const) {
-    const tensor = ctx.index.constantTensor(zero);
-    const values = tensor ? ctx.index.constantValues(zero) : undefined;
-    if (!tensor || !values || values.some((v) => v !== 0)) continue;
-    const dims = (tensor.dims ?? []).map(Number);
-    const fits = dims.length <= result.length && dims.every((d, i) => d === 1 || d === result[result.length - dims.length + i]);
+    const dims = zeroDims(zero, ctx);
+    const fits = dims !== undefined && dims.length <= result.length && dims.every((d, i) => d === 1 || provenAs(d, i, dims));
     const otherDims = ctx.shapes.get(other);
-    if (fits && otherDims?.length === result.length && otherDims.every((d, i) => d !== undefined && d === result[i])) return other;
+    if (fits && otherDims?.length === result.length && otherDims.every((d, i) => provenAs(d, i, otherDims))) return other;
   }
   return undefined;
 }
 
 /** From the probabilities·v MatMul forward through the head merge: the merged value and its nodes. */
 function walkOutput(pv: Node, heads: Heads, folded: boolean, ctx: MatchContext): { output: string; nodes: Node[] } | undefined {
-  const { index } = ctx;
   const nodes: Node[] = [];
   let value = pv.output![0]!;
   const next = (): Node | undefined => {
-    const node = index.soleReader(value);
+    const node = nextReader(value, ctx);
     if (!isDefaultDomain(node) || node.input?.[0] !== value) return undefined;
     nodes.push(node);
     value = node.output![0]!;
@@ -359,15 +390,26 @@ function walkOutput(pv: Node, heads: Heads, folded: boolean, ctx: MatchContext):
   };
   if (folded) {
     const unfold = next();
-    if (!unfold || !batchToHeads(unfold, index, heads)) return undefined;
+    if (!unfold || !batchToHeads(unfold, ctx.shapes, heads)) return undefined;
   }
   if (!isTranspose(next(), [0, 2, 1, 3])) return undefined;
   const merge = next();
-  if (!merge || !mergeHeads(merge, index, heads)) return undefined;
+  if (!merge || !mergeHeads(merge, ctx.shapes, heads)) return undefined;
   return { output: value, nodes };
 }
 
-function sameSize(a: number | undefined, b: number | undefined): boolean {
+/**
+ * Whether every value the chain makes, but its output, is read by the chain alone or by nodes
+ * that go with it: the Shape → Gather → Concat computing the specs of its own Reshapes, or
+ * baddbmm's zero, which nothing else reads once the chain is gone.
+ */
+function chainSelfContained(nodes: Node[], output: string, kept: string[], ctx: MatchContext): boolean {
+  const chain = new Set(nodes);
+  const goes = unreadOnceGone(ctx.index, chain, nodes.flatMap((n) => n.input ?? []), new Set(kept)).nodes;
+  return nodes.every((node) => (node.output ?? []).every((value) => value === output || (!ctx.index.pinned.has(value) && ctx.index.readersOf(value).every((r) => chain.has(r) || goes.has(r)))));
+}
+
+function sameSize(a: Size, b: Size): boolean {
   return a === undefined || b === undefined || a === b;
 }
 
@@ -378,7 +420,7 @@ export function matchAttention(softmax: Node, ctx: MatchContext): AttentionMatch
   const [qInput, kInput] = scores.matmul.input as [string, string];
   const q = walkOperand(qInput, scores.matmul, ctx);
   const k = walkOperand(kInput, scores.matmul, ctx);
-  const pv = ctx.index.soleReader(softmax.output![0]!);
+  const pv = nextReader(softmax.output![0]!, ctx);
   if (!q || !k || !isDefaultDomain(pv) || pv.opType !== 'MatMul' || pv.input?.[0] !== softmax.output![0] || (pv.input ?? []).length !== 2) return undefined;
   const v = walkOperand(pv.input![1]!, pv, ctx);
   if (!v || v.scale !== 1) return undefined;
@@ -398,19 +440,12 @@ export function matchAttention(softmax: Node, ctx: MatchContext): AttentionMatch
   const keyLength = kLayout.heads.length;
   const viewed = scores.views.length > 0;
   // Masks added in a [B, h, Lq, Lk] view only mean per-head scores when the heads were folded and the views undo each other exactly.
-  if (viewed && !(qLayout.folded && scores.views.every((view) => scoresToHeads(view.unfold, ctx.index, qLayout.heads, keyLength) && scoresToBatch(view.fold, ctx.index, qLayout.heads, keyLength)))) return undefined;
+  if (viewed && !(qLayout.folded && scores.views.every((view) => scoresToHeads(view.unfold, ctx.shapes, qLayout.heads, keyLength) && scoresToBatch(view.fold, ctx.shapes, qLayout.heads, keyLength)))) return undefined;
   const selfAttention = projected(q.source, ctx) !== undefined && projected(q.source, ctx) === projected(k.source, ctx);
   const biasContext = { heads: qLayout.heads, keyLength, folded: qLayout.folded && !viewed, selfAttention };
   const biases = scores.masks.map((mask) => attentionBias(mask, ctx, biasContext));
   if (!biases.every((bias): bias is AttentionBias => bias !== undefined)) return undefined;
-  return {
-    query: q.source,
-    key: k.source,
-    value: v.source,
-    output: out.output,
-    numHeads: heads,
-    scale,
-    attentionBias: biases,
-    nodes: [...q.nodes, ...k.nodes, ...v.nodes, scores.matmul, ...scores.nodes, softmax, pv, ...out.nodes],
-  };
+  const nodes = [...q.nodes, ...k.nodes, ...v.nodes, scores.matmul, ...scores.nodes, softmax, pv, ...out.nodes];
+  if (!chainSelfContained(nodes, out.output, [q.source, k.source, v.source, ...scores.masks], ctx)) return undefined;
+  return { query: q.source, key: k.source, value: v.source, output: out.output, numHeads: heads, scale, attentionBias: biases, nodes };
 }
