@@ -26,6 +26,21 @@ interface ExportedBlock {
   /** Whether the optimizer must fuse its attentions (false: an addend MultiHeadAttention cannot take, left plain). */
   fuses: boolean;
   files: { float32: string; float16: string; inferred: string };
+  /** For a dynamic-axes export (`<name>.dynamic`): each input's axes left to run time, by the symbol torch named them. */
+  dynamic?: Record<string, Record<string, string>>;
+}
+
+/** Sizes for the dynamic exports' symbols, all unlike the example the export traced (batch 2, 16 tokens, 7 context tokens, 4×4). */
+const RUN_TIME_SIZES: Record<string, number> = { batch: 1, tokens: 11, context_tokens: 5, height: 3, width: 5 };
+
+/** The sizes to feed a block: the export's example, or for a dynamic export the run-time sizes above (`batch` overridable). */
+function feedSizes(block: ExportedBlock, batch = RUN_TIME_SIZES.batch!): Record<string, number[]> {
+  if (!block.dynamic) return block.inputs;
+  const sizes: Record<string, number> = { ...RUN_TIME_SIZES, batch };
+  return Object.fromEntries(Object.entries(block.inputs).map(([name, dims]) => [name, dims.map((d, axis) => {
+    const symbol = block.dynamic![name]?.[String(axis)];
+    return symbol === undefined ? d : sizes[symbol]!;
+  })]));
 }
 
 function contribImport(model: Uint8Array): number | undefined {
@@ -51,8 +66,15 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('exports every block the optimizer is proven on', () => {
-    assert.deepEqual(blocks.map((b) => b.name).sort(), ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'clip-transformers', 'clip-transformers-padded', 'four-d', 'resnet', 'split-scale', 'vae-mid']);
+  it('exports every block the optimizer is proven on, each with attention also with dynamic axes', () => {
+    const withAttention = ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'clip-transformers', 'clip-transformers-padded', 'four-d', 'split-scale', 'vae-mid'];
+    assert.deepEqual(blocks.map((b) => b.name).sort(), [...withAttention, ...withAttention.map((name) => `${name}.dynamic`), 'resnet'].sort());
+    for (const block of blocks.filter((b) => b.dynamic)) {
+      const plain = onnx.ModelProto.decode(fs.readFileSync(block.files.float32));
+      const computed = (plain.graph!.node ?? []).filter((n) => n.opType === 'Reshape' && !(plain.graph!.initializer ?? []).some((t) => t.name === n.input![1]) && !(plain.graph!.node ?? []).some((c) => c.opType === 'Constant' && c.output![0] === n.input![1]));
+      assert.ok(computed.length > 0, `${block.name}: the export computes its Reshape specs at run time`);
+      assert.notDeepEqual(feedSizes(block), block.inputs, `${block.name}: fed at sizes other than the example it was traced at`);
+    }
   });
 
   for (const dtype of ['float32', 'float16'] as const) {
@@ -65,7 +87,7 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
         assert.equal(countOps(bytes, 'MultiHeadAttention'), block.attentions, block.name);
         assert.equal(countOps(bytes, 'Softmax'), 0, `${block.name}: no plain attention left`);
         assert.equal(contribImport(bytes), 1, block.name);
-        await assertSameOutputs(plain, bytes, randomFeeds(plain, block.inputs), TOLERANCE[dtype]);
+        await assertSameOutputs(plain, bytes, randomFeeds(plain, feedSizes(block)), TOLERANCE[dtype]);
       }
     });
 
@@ -78,22 +100,24 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
         for (const n of biased) assert.deepEqual(n.input!.slice(3, 5), ['', ''], block.name);
       }
       // The mask given as an input is fed as it is: [B, 1, S, S] is already an attention_bias.
-      const masked = blocks.find((b) => b.name === 'clip-mask-input')!;
-      const plain = new Uint8Array(fs.readFileSync(masked.files[dtype]));
-      const [node] = (onnx.ModelProto.decode(optimizeGraph(plain, 'cpu').bytes).graph!.node ?? []).filter((n) => n.opType === 'MultiHeadAttention');
-      assert.equal(node!.input![5], 'mask');
-      // A real causal mask (finfo.min above the diagonal), not the random one the other test feeds.
-      const [b, , s] = masked.inputs.mask as [number, number, number, number];
-      const mask = new Float32Array(b * s * s).map((_, i) => ((i % s) > Math.floor(i / s) % s ? -3.4028234663852886e38 : 0));
-      const feeds = randomFeeds(plain, masked.inputs);
-      // float16 keeps the random mask: finfo(float32).min has no float16 value.
-      if (dtype === 'float32') feeds.mask = new ort.Tensor('float32', mask, masked.inputs.mask);
-      await assertSameOutputs(plain, optimizeGraph(plain, 'cpu').bytes, feeds, TOLERANCE[dtype]);
+      for (const masked of blocks.filter((b) => b.name.startsWith('clip-mask-input'))) {
+        const plain = new Uint8Array(fs.readFileSync(masked.files[dtype]));
+        const [node] = (onnx.ModelProto.decode(optimizeGraph(plain, 'cpu').bytes).graph!.node ?? []).filter((n) => n.opType === 'MultiHeadAttention');
+        assert.equal(node!.input![5], 'mask', masked.name);
+        // A real causal mask (finfo.min above the diagonal), not the random one the other test feeds.
+        const sizes = feedSizes(masked);
+        const [b, , s] = sizes.mask as [number, number, number, number];
+        const mask = new Float32Array(b * s * s).map((_, i) => ((i % s) > Math.floor(i / s) % s ? -3.4028234663852886e38 : 0));
+        const feeds = randomFeeds(plain, sizes);
+        // float16 keeps the random mask: finfo(float32).min has no float16 value.
+        if (dtype === 'float32') feeds.mask = new ort.Tensor('float32', mask, sizes.mask);
+        await assertSameOutputs(plain, optimizeGraph(plain, 'cpu').bytes, feeds, TOLERANCE[dtype]);
+      }
     });
 
     it(`fuses the ${dtype} transformers CLIPAttention layout: q's scale folded in, its masks (added in a [B, h, S, S] view) as one attention_bias`, async () => {
-      for (const name of ['clip-transformers', 'clip-transformers-padded']) {
-        const block = blocks.find((b) => b.name === name)!;
+      for (const block of blocks.filter((b) => b.name.startsWith('clip-transformers'))) {
+        const { name } = block;
         const plain = new Uint8Array(fs.readFileSync(block.files[dtype]));
         const { bytes } = optimizeGraph(plain, 'cpu');
         const nodes = onnx.ModelProto.decode(bytes).graph!.node ?? [];
@@ -101,26 +125,34 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
         const [node] = nodes.filter((n) => n.opType === 'MultiHeadAttention');
         // The scale Mul on q's projection went into the node: q is the projection itself, the scale 1/√16 its attribute.
         assert.equal(producer(node!.input![0]!)?.opType, 'Add', `${name}: q is the biased projection`);
-        assert.equal(countOps(bytes, 'Mul'), countOps(plain, 'Mul') - 1, `${name}: q's scaling Mul is gone`);
+        assert.ok(!nodes.some((n) => n.opType === 'Mul' && n.input?.includes(node!.input![0]!)), `${name}: q's scaling Mul is gone`);
+        // The dynamic export's other Muls (B·h in the specs) went with the Reshapes they sized.
+        if (!block.dynamic) assert.equal(countOps(bytes, 'Mul'), countOps(plain, 'Mul') - 1, `${name}: only q's scaling Mul is gone`);
         assert.equal(node!.attribute!.find((a) => a.name === 'scale')!.f, 0.25, name);
         // The causal mask alone is the bias; with a padding mask too, their sum.
         const bias = producer(node!.input![5]!);
-        if (name === 'clip-transformers') assert.equal(bias?.opType, 'Expand', name);
+        if (!name.includes('padded')) assert.equal(bias?.opType, 'Expand', name);
         else {
           assert.equal(bias?.opType, 'Add', name);
           assert.equal(producer(bias!.input![0]!)?.opType, 'Expand', `${name}: the causal mask first`);
           assert.equal(bias!.input![1], 'attention_mask', `${name}: then the padding mask`);
         }
-        assert.equal(countOps(bytes, 'Reshape'), 0, `${name}: every head split, view and merge went into the node`);
+        // q, k and v split and folded, the scores unfolded and folded back per mask, the output unfolded and merged.
+        const attentionReshapes = 8 + 2 * (name.includes('padded') ? 2 : 1);
+        assert.equal(countOps(plain, 'Reshape') - countOps(bytes, 'Reshape'), attentionReshapes, `${name}: every head split, view and merge went into the node`);
+        // The dynamic export keeps the Reshapes that build its causal mask's shape.
+        if (!block.dynamic) assert.equal(countOps(bytes, 'Reshape'), 0, name);
       }
-      // A real padding mask (the second sequence's last 3 keys cut off, the dtype's lowest value) on top of the causal one.
-      const padded = blocks.find((b) => b.name === 'clip-transformers-padded')!;
-      const plain = new Uint8Array(fs.readFileSync(padded.files[dtype]));
-      const [b, , s] = padded.inputs.attention_mask as [number, number, number, number];
-      const lowest = dtype === 'float32' ? -3.4028234663852886e38 : -65504;
-      const mask = new Float32Array(b * s * s).map((_, i) => (i >= s * s && i % s >= s - 3 ? lowest : 0));
-      const feeds = { ...randomFeeds(plain, padded.inputs), attention_mask: floatTensor(dtype, mask, padded.inputs.attention_mask!) };
-      await assertSameOutputs(plain, optimizeGraph(plain, 'cpu').bytes, feeds, TOLERANCE[dtype]);
+      // A real padding mask (the second sequence's last 3 keys cut off, the dtype's lowest value) on top of the causal one; 3 sequences in the dynamic export.
+      for (const padded of blocks.filter((b) => b.name.startsWith('clip-transformers-padded'))) {
+        const plain = new Uint8Array(fs.readFileSync(padded.files[dtype]));
+        const sizes = feedSizes(padded, 3);
+        const [b, , s] = sizes.attention_mask as [number, number, number, number];
+        const lowest = dtype === 'float32' ? -3.4028234663852886e38 : -65504;
+        const mask = new Float32Array(b * s * s).map((_, i) => (i >= s * s && i < 2 * s * s && i % s >= s - 3 ? lowest : 0));
+        const feeds = { ...randomFeeds(plain, sizes), attention_mask: floatTensor(dtype, mask, sizes.attention_mask!) };
+        await assertSameOutputs(plain, optimizeGraph(plain, 'cpu').bytes, feeds, TOLERANCE[dtype]);
+      }
     });
 
     it(`leaves the ${dtype} attention whose addend is not a [B or 1, h or 1, Lq, Lk] mask as the same bytes`, () => {
@@ -150,7 +182,7 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
       const graph = onnx.ModelProto.decode(bytes).graph!;
       const produced = new Set((graph.node ?? []).flatMap((n) => n.output ?? []));
       assert.deepEqual((graph.valueInfo ?? []).map((v) => v.name).filter((name) => !produced.has(name!)), [], block.name);
-      await assertSameOutputs(plain, bytes, randomFeeds(plain, block.inputs), TOLERANCE.float32);
+      await assertSameOutputs(plain, bytes, randomFeeds(plain, feedSizes(block)), TOLERANCE.float32);
     }
   });
 
@@ -159,13 +191,15 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
     for (const target of ['cuda', 'webgpu', 'cpu'] as const) assert.deepEqual(optimizeGraph(plain, target).fused, { MultiHeadAttention: 2 });
   });
 
-  it('removes the constants only the fused nodes used', () => {
-    const plain = new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === 'classic-baddbmm')!.files.float32));
-    const graph = onnx.ModelProto.decode(optimizeGraph(plain, 'cpu').bytes).graph!;
-    const read = new Set((graph.node ?? []).flatMap((n) => n.input ?? []));
-    const unread = (graph.node ?? []).filter((n) => n.opType === 'Constant' && !read.has(n.output![0]!)).map((n) => n.output![0]);
-    assert.deepEqual(unread, []);
-    assert.deepEqual((graph.initializer ?? []).filter((t) => !read.has(t.name!)).map((t) => t.name), []);
+  it('removes the constants, and the dynamic export\'s spec computations, only the fused nodes used', () => {
+    for (const name of ['classic-baddbmm', 'classic-baddbmm.dynamic', 'clip-transformers-padded.dynamic']) {
+      const plain = new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === name)!.files.float32));
+      const graph = onnx.ModelProto.decode(optimizeGraph(plain, 'cpu').bytes).graph!;
+      const read = new Set([...(graph.node ?? []).flatMap((n) => n.input ?? []), ...(graph.output ?? []).map((o) => o.name!)]);
+      const unread = (graph.node ?? []).filter((n) => !(n.output ?? []).some((o) => read.has(o))).map((n) => n.output![0]);
+      assert.deepEqual(unread, [], name);
+      assert.deepEqual((graph.initializer ?? []).filter((t) => !read.has(t.name!)).map((t) => t.name), [], name);
+    }
   });
 });
 

@@ -6,7 +6,8 @@ what the exporter itself writes for them.
 
 Usage: /usr/bin/python3 attention_blocks.py OUT_DIR
 Writes OUT_DIR/<name>.fp32.onnx, <name>.fp16.onnx and <name>.inferred.onnx (fp32 with value_info), plus OUT_DIR/manifest.json describing each
-model's inputs, how many attentions it holds and whether the optimizer must fuse them.
+model's inputs, how many attentions it holds and whether the optimizer must fuse them. Each block with attention is also
+exported with dynamic axes, as the manifest entry <name>.dynamic (files <name>.dynamic.*.onnx, its axes under 'dynamic').
 """
 import json
 import math
@@ -308,8 +309,22 @@ PLAIN_BLOCKS = {
 }
 
 
-def export(module, inputs, names, path):
-    torch.onnx.export(module, inputs, path, input_names=names, output_names=['out'], opset_version=17, do_constant_folding=True)
+def dynamic_axes(names, inputs):
+    """Batch and token axes (height and width for a feature map) left to run time, as optimum's
+    and diffusers' exports leave them: each Reshape spec is then computed from Shape."""
+    def axes(name, rank):
+        if name == 'context':
+            return {0: 'batch', 1: 'context_tokens'}
+        if name in ('mask', 'attention_mask'):
+            return {0: 'batch', 2: 'tokens', 3: 'tokens'}
+        return {0: 'batch', 1: 'tokens'} if rank == 3 else {0: 'batch', 2: 'height', 3: 'width'}
+    named = {n: axes(n, t.dim()) for n, t in zip(names, inputs)}
+    return {**named, 'out': named[names[0]]}
+
+
+def export(module, inputs, names, path, dynamic=False):
+    torch.onnx.export(module, inputs, path, input_names=names, output_names=['out'], opset_version=17, do_constant_folding=True,
+                      dynamic_axes=dynamic_axes(names, inputs) if dynamic else None)
 
 
 def to_half(src, dst):
@@ -331,7 +346,8 @@ def to_half(src, dst):
         half_tensor(tensor)
     for node in graph.node:
         for attribute in node.attribute:
-            if attribute.name == 'value' and node.op_type == 'Constant':
+            # ConstantOfShape's fill too: a dynamic-axes export builds baddbmm's zero base with it.
+            if attribute.name == 'value' and node.op_type in ('Constant', 'ConstantOfShape'):
                 half_tensor(attribute.t)
             if node.op_type == 'Cast' and attribute.name == 'to' and attribute.i == FLOAT:
                 attribute.i = HALF
@@ -361,6 +377,16 @@ def main():
         onnx.save(onnx.shape_inference.infer_shapes(onnx.load(fp32)), inferred)
         entry['files']['inferred'] = inferred
         manifest.append(entry)
+        if attentions > 0:
+            # The same module exported with dynamic axes, so its Reshape specs are computed from Shape.
+            dynamic = os.path.join(out_dir, f'{name}.dynamic.fp32.onnx')
+            export(module, inputs, names, dynamic, dynamic=True)
+            dynamic16 = os.path.join(out_dir, f'{name}.dynamic.fp16.onnx')
+            to_half(dynamic, dynamic16)
+            inferred = os.path.join(out_dir, f'{name}.dynamic.inferred.onnx')
+            onnx.save(onnx.shape_inference.infer_shapes(onnx.load(dynamic)), inferred)
+            files = {'float32': dynamic, 'float16': dynamic16, 'inferred': inferred}
+            manifest.append({**entry, 'name': f'{name}.dynamic', 'dynamic': dynamic_axes(names, inputs), 'files': files})
     with open(os.path.join(out_dir, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=1)
 
