@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 BATCH, TOKENS, WIDTH, HEADS = 2, 16, 64, 4
 CONTEXT_TOKENS, CONTEXT_WIDTH = 7, 48
+SD_TOKENS, SD_WIDTH = 8, 320
 
 
 class ClassicAttention(nn.Module):
@@ -173,6 +174,38 @@ class GEGLU(nn.Module):
         return hidden * F.gelu(gate)
 
 
+class GegluVariant(nn.Module):
+    """GEGLU as diffusers writes it ('exact'), and near misses BiasSplitGelu must not take: the GELU
+    on the first half, the tanh-approximate GELU, and a gate that something else reads too."""
+
+    def __init__(self, dim, inner, variant='exact'):
+        super().__init__()
+        self.proj = nn.Linear(dim, inner * 2)
+        self.variant = variant
+
+    def forward(self, x):
+        hidden, gate = self.proj(x).chunk(2, dim=-1)
+        if self.variant == 'gate-first':
+            return F.gelu(hidden) * gate
+        if self.variant == 'tanh':
+            return hidden * F.gelu(gate, approximate='tanh')
+        if self.variant == 'gate-read':
+            return hidden * F.gelu(gate) + gate
+        return hidden * F.gelu(gate)
+
+
+class FeedForwardBlock(nn.Module):
+    """BasicTransformerBlock's last part: x + ff(norm3(x)), the GEGLU projecting to 2 * 4 * dim."""
+
+    def __init__(self, dim, variant='exact'):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(GegluVariant(dim, dim * 4, variant), nn.Linear(dim * 4, dim))
+
+    def forward(self, x):
+        return self.ff(self.norm(x)) + x
+
+
 class TransformerBlock(nn.Module):
     """diffusers' BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward."""
 
@@ -226,6 +259,11 @@ def context():
     return torch.randn(BATCH, CONTEXT_TOKENS, CONTEXT_WIDTH)
 
 
+def sd_tokens():
+    """SD 1.x's first transformer width (320 channels, so GEGLU's D = 2560), over a few tokens."""
+    return torch.randn(BATCH, SD_TOKENS, SD_WIDTH)
+
+
 def causal_mask():
     return torch.full((TOKENS, TOKENS), torch.finfo(torch.float32).min).triu(1)[None, None].expand(BATCH, 1, TOKENS, TOKENS).contiguous()
 
@@ -244,6 +282,12 @@ BLOCKS = {
     'resnet': (lambda: ResnetBlock(32), lambda: (feature_map(),), ['x'], 0),
     'clip-causal': (lambda: ClipLayer(WIDTH), lambda: (tokens(),), ['x'], 1),
     'clip-mask-input': (lambda: CausalSelfAttention(WIDTH, mask_input=True), lambda: (tokens(), causal_mask()), ['x', 'mask'], 1),
+    # At SD's widths, for the bias/GEGLU/residual passes (their CUDA kernels take only SD's sizes).
+    'transformer-320': (lambda: TransformerBlock(SD_WIDTH, CONTEXT_WIDTH, FourDAttention), lambda: (sd_tokens(), context()), ['x', 'context'], 2),
+    'geglu-320': (lambda: FeedForwardBlock(SD_WIDTH), lambda: (sd_tokens(),), ['x'], 0),
+    'geglu-320-gate-first': (lambda: FeedForwardBlock(SD_WIDTH, 'gate-first'), lambda: (sd_tokens(),), ['x'], 0),
+    'geglu-320-tanh': (lambda: FeedForwardBlock(SD_WIDTH, 'tanh'), lambda: (sd_tokens(),), ['x'], 0),
+    'geglu-320-gate-read': (lambda: FeedForwardBlock(SD_WIDTH, 'gate-read'), lambda: (sd_tokens(),), ['x'], 0),
 }
 
 # Attentions with an addend that is not a mask MultiHeadAttention can take: they must stay plain.

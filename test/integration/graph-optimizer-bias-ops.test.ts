@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import onnxProto from 'onnx-proto';
+
+import { optimizeGraph, type OptimizeTarget } from '../../src/diffusion/graph-optimizer/index.js';
+import { buildPipeline, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
+import { expandContribOps } from '../helpers/contrib-reference.js';
+import { compareOnCpu, countOps, randomFeeds } from '../helpers/onnx-parity.js';
+import { biasAdd, biasSplitGelu } from '../helpers/reference-bias-ops.js';
+
+const { onnx } = onnxProto;
+const EXPORTER = path.resolve('tools/torch-export/attention_blocks.py');
+const TOLERANCE = { float32: 1e-4, float16: 2e-2 } as const;
+const GPU_TARGETS = ['cuda', 'webgpu'] as const;
+const EXPANSIONS = { BiasSplitGelu: biasSplitGelu, BiasAdd: biasAdd };
+
+interface ExportedBlock {
+  name: string;
+  inputs: Record<string, number[]>;
+  files: { float32: string; float16: string; inferred: string };
+}
+
+/** Plain and optimized compute the same on ORT's CPU, the GPU-only fused ops spelled out in standard ONNX. */
+async function assertSameOutputs(plain: Uint8Array | string, optimized: Uint8Array, feeds: Parameters<typeof compareOnCpu>[2], tolerance: number): Promise<void> {
+  for (const { name, maxAbsDifference, scale } of await compareOnCpu(plain, expandContribOps(optimized, EXPANSIONS), feeds)) {
+    assert.ok(scale > 0, `${name} is all zeros: the comparison would prove nothing`);
+    assert.ok(maxAbsDifference <= tolerance * scale, `${name}: max |Δ| ${maxAbsDifference} over scale ${scale}`);
+  }
+}
+
+function nodesOf(model: Uint8Array, opType: string): onnxProto.onnx.INodeProto[] {
+  return (onnx.ModelProto.decode(model).graph!.node ?? []).filter((n) => n.opType === opType);
+}
+
+function producerOf(model: Uint8Array, value: string): string | undefined {
+  return (onnx.ModelProto.decode(model).graph!.node ?? []).find((n) => n.output?.includes(value))?.opType ?? undefined;
+}
+
+describe('BiasSplitGelu on torch.onnx.export output (torch 1.13, opset 17)', () => {
+  let dir: string;
+  let blocks: ExportedBlock[];
+  const plainBytes = (name: string, dtype: 'float32' | 'float16' = 'float32') => new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === name)!.files[dtype]));
+  const inputs = (name: string) => blocks.find((b) => b.name === name)!.inputs;
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-optimizer-bias-'));
+    execFileSync('/usr/bin/python3', [EXPORTER, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    blocks = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as ExportedBlock[];
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const dtype of ['float32', 'float16'] as const) {
+    it(`fuses the ${dtype} GEGLU at D = 2560 (SD's 320 channels) into BiasSplitGelu(MatMul output, bias) for cuda and webgpu, computing the same`, async () => {
+      for (const name of ['geglu-320', 'transformer-320']) {
+        const plain = plainBytes(name, dtype);
+        assert.equal(countOps(plain, 'Erf'), 1, `${name}: the export holds one exact GELU`);
+        for (const target of GPU_TARGETS) {
+          const { bytes, fused } = optimizeGraph(plain, target);
+          assert.equal(fused.BiasSplitGelu, 1, `${name} ${target}`);
+          const [node] = nodesOf(bytes, 'BiasSplitGelu');
+          assert.equal(node!.domain, 'com.microsoft');
+          assert.equal(producerOf(bytes, node!.input![0]!), 'MatMul', `${name} ${target}: X is the projection's MatMul output`);
+          assert.equal(node!.input![1], 'ff.0.proj.bias', `${name} ${target}: the projection's own bias`);
+          assert.equal(countOps(bytes, 'Erf'), 0, `${name} ${target}: no plain GELU left`);
+          // The chunk's Slices and the Shape arithmetic for their bounds went with it.
+          if (name === 'geglu-320') for (const op of ['Slice', 'Shape', 'Gather', 'Div']) assert.equal(countOps(bytes, op), 0, `${name} ${target}: ${op}`);
+          await assertSameOutputs(plain, bytes, randomFeeds(plain, inputs(name)), TOLERANCE[dtype]);
+        }
+        assert.equal(optimizeGraph(plain, 'cpu').fused.BiasSplitGelu, undefined, `${name}: the CPU provider has no BiasSplitGelu kernel`);
+      }
+    });
+
+    it(`leaves the ${dtype} GEGLU near misses plain: GELU on the first half, tanh-approximate GELU, a gate read elsewhere`, () => {
+      for (const name of ['geglu-320-gate-first', 'geglu-320-tanh', 'geglu-320-gate-read']) {
+        const plain = plainBytes(name, dtype);
+        for (const target of [...GPU_TARGETS, 'cpu'] as const) {
+          const { bytes, fused } = optimizeGraph(plain, target);
+          assert.equal(fused.BiasSplitGelu, undefined, `${name} ${target}`);
+          assert.equal(countOps(bytes, 'BiasSplitGelu'), 0, `${name} ${target}`);
+          assert.equal(countOps(bytes, 'Erf'), countOps(plain, 'Erf'), `${name} ${target}`);
+        }
+      }
+    });
+  }
+
+  it('fuses the GEGLU of D = 512 for webgpu only: the CUDA kernel takes D of 2560, 5120 or 10240', async () => {
+    for (const name of ['classic-baddbmm', 'four-d']) {
+      const plain = plainBytes(name);
+      assert.equal(optimizeGraph(plain, 'cuda').fused.BiasSplitGelu, undefined, name);
+      const { bytes, fused } = optimizeGraph(plain, 'webgpu');
+      assert.equal(fused.BiasSplitGelu, 1, name);
+      await assertSameOutputs(plain, bytes, randomFeeds(plain, inputs(name)), TOLERANCE.float32);
+    }
+  });
+
+  it('fuses with value_info present, and drops the value_info of the values it removed', async () => {
+    const file = blocks.find((b) => b.name === 'geglu-320')!.files.inferred;
+    const plain = new Uint8Array(fs.readFileSync(file));
+    const { bytes, fused } = optimizeGraph(plain, 'cuda');
+    assert.equal(fused.BiasSplitGelu, 1);
+    const graph = onnx.ModelProto.decode(bytes).graph!;
+    const produced = new Set((graph.node ?? []).flatMap((n) => n.output ?? []));
+    assert.deepEqual((graph.valueInfo ?? []).map((v) => v.name).filter((name) => !produced.has(name!)), []);
+    await assertSameOutputs(plain, bytes, randomFeeds(plain, inputs('geglu-320')), TOLERANCE.float32);
+  });
+});
+
+describe("BiasSplitGelu on the project builder's UNet (GEGLU as MatMul, Add, Split, x·(1/√2) GELU)", () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-optimizer-bias-unet-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('tiny-sd15 (D of 256 and 512): every GEGLU fused for webgpu, none for cuda, outputs as before', async () => {
+    const pipeline = path.join(dir, TINY_SD15.name);
+    await buildPipeline(pipeline, TINY_SD15, { seed: 3 });
+    const plain = new Uint8Array(fs.readFileSync(path.join(pipeline, 'unet', 'model.onnx')));
+    const gelus = countOps(plain, 'Erf');
+    assert.ok(gelus > 0, 'the UNet has GEGLU feed-forwards');
+    const expected: Record<OptimizeTarget, number | undefined> = { webgpu: gelus, cuda: undefined, cpu: undefined };
+    for (const target of ['webgpu', 'cuda', 'cpu'] as const) assert.equal(optimizeGraph(plain, target).fused.BiasSplitGelu, expected[target], target);
+    const { bytes } = optimizeGraph(plain, 'webgpu');
+    assert.equal(countOps(bytes, 'Erf'), 0);
+    await assertSameOutputs(plain, bytes, randomFeeds(plain), TOLERANCE.float32);
+  });
+});
