@@ -41,7 +41,7 @@ function producerOf(model: Uint8Array, value: string): string | undefined {
   return (onnx.ModelProto.decode(model).graph!.node ?? []).find((n) => n.output?.includes(value))?.opType ?? undefined;
 }
 
-describe('BiasSplitGelu on torch.onnx.export output (torch 1.13, opset 17)', () => {
+describe('BiasSplitGelu and BiasAdd on torch.onnx.export output (torch 1.13, opset 17)', () => {
   let dir: string;
   let blocks: ExportedBlock[];
   const plainBytes = (name: string, dtype: 'float32' | 'float16' = 'float32') => new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === name)!.files[dtype]));
@@ -95,6 +95,49 @@ describe('BiasSplitGelu on torch.onnx.export output (torch 1.13, opset 17)', () 
       const { bytes, fused } = optimizeGraph(plain, 'webgpu');
       assert.equal(fused.BiasSplitGelu, 1, name);
       await assertSameOutputs(plain, bytes, randomFeeds(plain, inputs(name)), TOLERANCE.float32);
+    }
+  });
+
+  for (const dtype of ['float32', 'float16'] as const) {
+    it(`fuses the ${dtype} bias Add + residual Add at C = 320 into BiasAdd(MatMul output, bias, skip) for cuda and webgpu, computing the same`, async () => {
+      // name: [bias, skip]; transformer-320's attention residuals feed a LayerNormalization and stay for SkipLayerNormalization.
+      const cases: Record<string, [string, string | undefined]> = {
+        'geglu-320': ['ff.1.bias', 'x'],
+        'geglu-320-dynamic': ['ff.1.bias', 'x'],
+        'transformer-320': ['ff.1.bias', undefined],
+        'linear-residual-320': ['proj.bias', 'skip'],
+      };
+      for (const [name, [bias, skip]] of Object.entries(cases)) {
+        const plain = plainBytes(name, dtype);
+        for (const target of GPU_TARGETS) {
+          const { bytes, fused } = optimizeGraph(plain, target);
+          assert.equal(fused.BiasAdd, 1, `${name} ${target}`);
+          const [node] = nodesOf(bytes, 'BiasAdd');
+          assert.equal(node!.domain, 'com.microsoft');
+          assert.equal(producerOf(bytes, node!.input![0]!), 'MatMul', `${name} ${target}: X is the projection's MatMul output`);
+          assert.equal(node!.input![1], bias, `${name} ${target}`);
+          if (skip) assert.equal(node!.input![2], skip, `${name} ${target}`);
+          assert.equal(node!.output![0], 'out', `${name} ${target}: it writes the block's output`);
+          await assertSameOutputs(plain, bytes, randomFeeds(plain, inputs(name)), TOLERANCE[dtype]);
+        }
+        assert.equal(optimizeGraph(plain, 'cpu').fused.BiasAdd, undefined, `${name}: the CPU provider has no BiasAdd kernel`);
+      }
+    });
+  }
+
+  it('leaves bias + residual Adds plain where BiasAdd cannot take them: C = 64, a skip broadcast over the batch, a bias sum read elsewhere', () => {
+    for (const name of ['classic-baddbmm', 'four-d', 'linear-residual-320-broadcast', 'linear-residual-320-sum-read']) {
+      const plain = plainBytes(name);
+      for (const target of GPU_TARGETS) {
+        const { bytes, fused } = optimizeGraph(plain, target);
+        assert.equal(fused.BiasAdd, undefined, `${name} ${target}`);
+        assert.equal(countOps(bytes, 'BiasAdd'), 0, `${name} ${target}`);
+      }
+    }
+    // With nothing else to fuse, the bytes stay as they were.
+    for (const name of ['linear-residual-320-broadcast', 'linear-residual-320-sum-read']) {
+      const plain = plainBytes(name);
+      for (const target of GPU_TARGETS) assert.equal(optimizeGraph(plain, target).bytes, plain, `${name} ${target}`);
     }
   });
 

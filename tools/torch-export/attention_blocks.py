@@ -206,6 +206,20 @@ class FeedForwardBlock(nn.Module):
         return self.ff(self.norm(x)) + x
 
 
+class LinearResidual(nn.Module):
+    """proj(x) + skip, as BiasAdd computes it; near misses: a skip broadcast over the batch
+    ([1, S, C] given by the caller), and the biased projection also read by something else."""
+
+    def __init__(self, dim, variant='plain'):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.variant = variant
+
+    def forward(self, x, skip):
+        h = self.proj(x)
+        return (h + skip) * h if self.variant == 'sum-read' else h + skip
+
+
 class TransformerBlock(nn.Module):
     """diffusers' BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward."""
 
@@ -288,6 +302,15 @@ BLOCKS = {
     'geglu-320-gate-first': (lambda: FeedForwardBlock(SD_WIDTH, 'gate-first'), lambda: (sd_tokens(),), ['x'], 0),
     'geglu-320-tanh': (lambda: FeedForwardBlock(SD_WIDTH, 'tanh'), lambda: (sd_tokens(),), ['x'], 0),
     'geglu-320-gate-read': (lambda: FeedForwardBlock(SD_WIDTH, 'gate-read'), lambda: (sd_tokens(),), ['x'], 0),
+    # Batch and token count symbolic, as diffusers' UNet exports have them.
+    'geglu-320-dynamic': (lambda: FeedForwardBlock(SD_WIDTH), lambda: (sd_tokens(),), ['x'], 0),
+    'linear-residual-320': (lambda: LinearResidual(SD_WIDTH), lambda: (sd_tokens(), sd_tokens()), ['x', 'skip'], 0),
+    'linear-residual-320-broadcast': (lambda: LinearResidual(SD_WIDTH), lambda: (sd_tokens(), sd_tokens()[:1]), ['x', 'skip'], 0),
+    'linear-residual-320-sum-read': (lambda: LinearResidual(SD_WIDTH, 'sum-read'), lambda: (sd_tokens(), sd_tokens()), ['x', 'skip'], 0),
+}
+
+DYNAMIC_AXES = {
+    'geglu-320-dynamic': {'x': {0: 'batch', 1: 'tokens'}, 'out': {0: 'batch', 1: 'tokens'}},
 }
 
 # Attentions with an addend that is not a mask MultiHeadAttention can take: they must stay plain.
@@ -296,8 +319,8 @@ PLAIN_BLOCKS = {
 }
 
 
-def export(module, inputs, names, path):
-    torch.onnx.export(module, inputs, path, input_names=names, output_names=['out'], opset_version=17, do_constant_folding=True)
+def export(module, inputs, names, path, dynamic_axes=None):
+    torch.onnx.export(module, inputs, path, input_names=names, output_names=['out'], opset_version=17, do_constant_folding=True, dynamic_axes=dynamic_axes)
 
 
 def to_half(src, dst):
@@ -339,7 +362,7 @@ def main():
         module = make().eval()
         inputs = example()
         fp32 = os.path.join(out_dir, f'{name}.fp32.onnx')
-        export(module, inputs, names, fp32)
+        export(module, inputs, names, fp32, DYNAMIC_AXES.get(name))
         entry = {'name': name, 'inputs': {n: list(t.shape) for n, t in zip(names, inputs)}, 'attentions': attentions, 'fuses': fuses, 'files': {'float32': fp32}}
         fp16 = os.path.join(out_dir, f'{name}.fp16.onnx')
         to_half(fp32, fp16)

@@ -3,6 +3,7 @@
  * operators ONNX Runtime's providers run fast. Passes are listed per target here, in one place.
  */
 import { fuseAttention } from './attention-fusion.js';
+import { fuseBiasAdd } from './bias-add-fusion.js';
 import { fuseBiasSplitGelu } from './bias-split-gelu-fusion.js';
 import { decodeModel, encodeModel, type Model } from './model-proto.js';
 
@@ -33,11 +34,13 @@ const ATTENTION: Pass = { fuses: 'MultiHeadAttention', run: fuseAttention };
  */
 const BIAS_SPLIT_GELU_CUDA: Pass = { fuses: 'BiasSplitGelu', run: (model) => fuseBiasSplitGelu(model, (d) => d === 2560 || d === 5120 || d === 10240) };
 const BIAS_SPLIT_GELU_WEBGPU: Pass = { fuses: 'BiasSplitGelu', run: (model) => fuseBiasSplitGelu(model, (d) => d % 8 === 0) };
+// CUDA and WebGPU only, C of 320, 640 or 1280 on both (bias-add-fusion.ts says why).
+const BIAS_ADD: Pass = { fuses: 'BiasAdd', run: fuseBiasAdd };
 
 // MultiHeadAttention has kernels on all three providers.
 const PASSES: Record<OptimizeTarget, Pass[]> = {
-  cuda: [ATTENTION, BIAS_SPLIT_GELU_CUDA],
-  webgpu: [ATTENTION, BIAS_SPLIT_GELU_WEBGPU],
+  cuda: [ATTENTION, BIAS_SPLIT_GELU_CUDA, BIAS_ADD],
+  webgpu: [ATTENTION, BIAS_SPLIT_GELU_WEBGPU, BIAS_ADD],
   cpu: [ATTENTION],
 };
 
