@@ -41,7 +41,7 @@ function producerOf(model: Uint8Array, value: string): string | undefined {
   return (onnx.ModelProto.decode(model).graph!.node ?? []).find((n) => n.output?.includes(value))?.opType ?? undefined;
 }
 
-describe('BiasSplitGelu and BiasAdd on torch.onnx.export output (torch 1.13, opset 17)', () => {
+describe('BiasSplitGelu, BiasAdd and SkipLayerNormalization on torch.onnx.export output (torch 1.13, opset 17)', () => {
   let dir: string;
   let blocks: ExportedBlock[];
   const plainBytes = (name: string, dtype: 'float32' | 'float16' = 'float32') => new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === name)!.files[dtype]));
@@ -141,6 +141,46 @@ describe('BiasSplitGelu and BiasAdd on torch.onnx.export output (torch 1.13, ops
     }
   });
 
+  for (const dtype of ['float32', 'float16'] as const) {
+    it(`fuses the ${dtype} residual Add + LayerNormalization into SkipLayerNormalization for webgpu only, the sum as its 4th output where read elsewhere, computing the same`, async () => {
+      // name: [fused, of them with the projection's bias folded in, of them handing the sum on]
+      const cases: Record<string, [number, number, number]> = {
+        'transformer-320': [2, 2, 2],
+        'four-d': [2, 2, 2],
+        'classic-baddbmm': [2, 2, 2],
+        'clip-causal': [1, 1, 1],
+        'residual-norm': [1, 0, 0],
+      };
+      for (const [name, [count, biased, handing]] of Object.entries(cases)) {
+        const plain = plainBytes(name, dtype);
+        const { bytes, fused } = optimizeGraph(plain, 'webgpu');
+        assert.equal(fused.SkipLayerNormalization, count, name);
+        assert.equal(countOps(bytes, 'LayerNormalization'), countOps(plain, 'LayerNormalization') - count, name);
+        const nodes = nodesOf(bytes, 'SkipLayerNormalization');
+        assert.equal(nodes.filter((n) => n.input?.[4]).length, biased, `${name}: bias inputs`);
+        assert.equal(nodes.filter((n) => n.output?.[3]).length, handing, `${name}: input_skip_bias_sum outputs`);
+        for (const n of nodes) assert.equal(n.domain, 'com.microsoft');
+        // The CPU provider has a SkipLayerNormalization kernel: this runs the fused node itself.
+        await assertSameOutputs(plain, bytes, randomFeeds(plain, inputs(name)), TOLERANCE[dtype]);
+        for (const target of ['cuda', 'cpu'] as const) assert.equal(optimizeGraph(plain, target).fused.SkipLayerNormalization, undefined, `${name} ${target}: ORT fuses it itself`);
+      }
+      // The feed-forward residual after them still becomes BiasAdd, its skip the second SkipLayerNormalization's sum.
+      const transformer = optimizeGraph(plainBytes('transformer-320', dtype), 'webgpu');
+      assert.equal(transformer.fused.BiasAdd, 1);
+      const sums = nodesOf(transformer.bytes, 'SkipLayerNormalization').map((n) => n.output![3]);
+      assert.ok(sums.includes(nodesOf(transformer.bytes, 'BiasAdd')[0]!.input![2]));
+    });
+  }
+
+  it('copies the LayerNormalization epsilon, and leaves a skip broadcast over the batch plain', () => {
+    const [node] = nodesOf(optimizeGraph(plainBytes('residual-norm'), 'webgpu').bytes, 'SkipLayerNormalization');
+    assert.ok(Math.abs(node!.attribute!.find((a) => a.name === 'epsilon')!.f! - 1e-6) < 1e-12);
+    const plain = plainBytes('residual-norm-broadcast');
+    const result = optimizeGraph(plain, 'webgpu');
+    assert.equal(result.bytes, plain);
+    assert.deepEqual(result.fused, {});
+  });
+
   it('fuses with value_info present, and drops the value_info of the values it removed', async () => {
     const file = blocks.find((b) => b.name === 'geglu-320')!.files.inferred;
     const plain = new Uint8Array(fs.readFileSync(file));
@@ -153,14 +193,14 @@ describe('BiasSplitGelu and BiasAdd on torch.onnx.export output (torch 1.13, ops
   });
 });
 
-describe("BiasSplitGelu on the project builder's UNet (GEGLU as MatMul, Add, Split, x·(1/√2) GELU)", () => {
+describe("BiasSplitGelu and SkipLayerNormalization on the project builder's UNet (GEGLU as MatMul, Add, Split, x·(1/√2) GELU)", () => {
   let dir: string;
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-optimizer-bias-unet-'));
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('tiny-sd15 (D of 256 and 512): every GEGLU fused for webgpu, none for cuda, outputs as before', async () => {
+  it('tiny-sd15 (D of 256 and 512): every GEGLU and residual LayerNorm fused for webgpu, no GEGLU for cuda, outputs as before', async () => {
     const pipeline = path.join(dir, TINY_SD15.name);
     await buildPipeline(pipeline, TINY_SD15, { seed: 3 });
     const plain = new Uint8Array(fs.readFileSync(path.join(pipeline, 'unet', 'model.onnx')));
@@ -168,8 +208,10 @@ describe("BiasSplitGelu on the project builder's UNet (GEGLU as MatMul, Add, Spl
     assert.ok(gelus > 0, 'the UNet has GEGLU feed-forwards');
     const expected: Record<OptimizeTarget, number | undefined> = { webgpu: gelus, cuda: undefined, cpu: undefined };
     for (const target of ['webgpu', 'cuda', 'cpu'] as const) assert.equal(optimizeGraph(plain, target).fused.BiasSplitGelu, expected[target], target);
-    const { bytes } = optimizeGraph(plain, 'webgpu');
+    const { bytes, fused } = optimizeGraph(plain, 'webgpu');
     assert.equal(countOps(bytes, 'Erf'), 0);
+    // Each transformer block's norm2 and norm3 follow a residual sum.
+    assert.equal(fused.SkipLayerNormalization, 2 * gelus);
     await assertSameOutputs(plain, bytes, randomFeeds(plain), TOLERANCE.float32);
   });
 });

@@ -51,7 +51,7 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('exports every block the optimizer is proven on', () => {
-    assert.deepEqual(blocks.map((b) => b.name).sort(), ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'four-d', 'geglu-320', 'geglu-320-dynamic', 'geglu-320-gate-first', 'geglu-320-gate-read', 'geglu-320-tanh', 'linear-residual-320', 'linear-residual-320-broadcast', 'linear-residual-320-sum-read', 'resnet', 'split-scale', 'transformer-320', 'vae-mid']);
+    assert.deepEqual(blocks.map((b) => b.name).sort(), ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'four-d', 'geglu-320', 'geglu-320-dynamic', 'geglu-320-gate-first', 'geglu-320-gate-read', 'geglu-320-tanh', 'linear-residual-320', 'linear-residual-320-broadcast', 'linear-residual-320-sum-read', 'residual-norm', 'residual-norm-broadcast', 'resnet', 'split-scale', 'transformer-320', 'vae-mid']);
   });
 
   for (const dtype of ['float32', 'float16'] as const) {

@@ -220,6 +220,17 @@ class LinearResidual(nn.Module):
         return (h + skip) * h if self.variant == 'sum-read' else h + skip
 
 
+class ResidualNorm(nn.Module):
+    """LayerNorm(x + skip), the sum read by nothing else; a near miss with skip broadcast over the batch."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, x, skip):
+        return self.norm(x + skip)
+
+
 class TransformerBlock(nn.Module):
     """diffusers' BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward."""
 
@@ -307,6 +318,8 @@ BLOCKS = {
     'linear-residual-320': (lambda: LinearResidual(SD_WIDTH), lambda: (sd_tokens(), sd_tokens()), ['x', 'skip'], 0),
     'linear-residual-320-broadcast': (lambda: LinearResidual(SD_WIDTH), lambda: (sd_tokens(), sd_tokens()[:1]), ['x', 'skip'], 0),
     'linear-residual-320-sum-read': (lambda: LinearResidual(SD_WIDTH, 'sum-read'), lambda: (sd_tokens(), sd_tokens()), ['x', 'skip'], 0),
+    'residual-norm': (lambda: ResidualNorm(WIDTH), lambda: (tokens(), tokens()), ['x', 'skip'], 0),
+    'residual-norm-broadcast': (lambda: ResidualNorm(WIDTH), lambda: (tokens(), tokens()[:1]), ['x', 'skip'], 0),
 }
 
 DYNAMIC_AXES = {

@@ -5,6 +5,7 @@
 import { fuseAttention } from './attention-fusion.js';
 import { fuseBiasAdd } from './bias-add-fusion.js';
 import { fuseBiasSplitGelu } from './bias-split-gelu-fusion.js';
+import { fuseSkipLayerNorm } from './skip-layer-norm-fusion.js';
 import { decodeModel, encodeModel, type Model } from './model-proto.js';
 
 export type OptimizeTarget = 'cuda' | 'webgpu' | 'cpu';
@@ -36,11 +37,13 @@ const BIAS_SPLIT_GELU_CUDA: Pass = { fuses: 'BiasSplitGelu', run: (model) => fus
 const BIAS_SPLIT_GELU_WEBGPU: Pass = { fuses: 'BiasSplitGelu', run: (model) => fuseBiasSplitGelu(model, (d) => d % 8 === 0) };
 // CUDA and WebGPU only, C of 320, 640 or 1280 on both (bias-add-fusion.ts says why).
 const BIAS_ADD: Pass = { fuses: 'BiasAdd', run: fuseBiasAdd };
+// WebGPU only: ORT fuses it itself for CPU and CUDA (skip-layer-norm-fusion.ts says where that is written). Before BiasAdd, which leaves it the sums a LayerNormalization reads.
+const SKIP_LAYER_NORM: Pass = { fuses: 'SkipLayerNormalization', run: fuseSkipLayerNorm };
 
 // MultiHeadAttention has kernels on all three providers.
 const PASSES: Record<OptimizeTarget, Pass[]> = {
   cuda: [ATTENTION, BIAS_SPLIT_GELU_CUDA, BIAS_ADD],
-  webgpu: [ATTENTION, BIAS_SPLIT_GELU_WEBGPU, BIAS_ADD],
+  webgpu: [ATTENTION, BIAS_SPLIT_GELU_WEBGPU, SKIP_LAYER_NORM, BIAS_ADD],
   cpu: [ATTENTION],
 };
 

@@ -39,7 +39,8 @@ function leadingOrigin(value: string, index: GraphIndex, shapes: Map<string, Dim
     const [first, second] = node.input ?? [];
     const rank = (name: string | undefined) => (name ? shapes.get(name)?.length : undefined);
     const domain = node.domain ?? '';
-    if (domain === 'com.microsoft' && CONTRIB_KEEPS_LEADING.has(node.opType ?? '') && first && node.output?.[0] === value) key = origin(first);
+    // Every output of these that has a shape has the first input's leading sizes (SkipLayerNormalization's sum as well).
+    if (domain === 'com.microsoft' && CONTRIB_KEEPS_LEADING.has(node.opType ?? '') && first) key = origin(first);
     else if (domain === '' && first && KEEPS_SHAPE.has(node.opType ?? '') && node.output?.[0] === value) key = origin(first);
     else if (domain === '' && node.opType === 'MatMul' && first && rank(second) === 2 && rank(first) === shapes.get(value)?.length) key = origin(first);
     else if (domain === '' && ELEMENTWISE.has(node.opType ?? '') && first && second) key = elementwiseOrigin(node, first, second, rank, origin) ?? own;

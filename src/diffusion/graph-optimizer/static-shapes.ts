@@ -16,7 +16,7 @@ export type Dims = (number | undefined)[];
 
 const SAME_AS_FIRST_INPUT = new Set([
   'Identity', 'Cast', 'Softmax', 'LayerNormalization', 'InstanceNormalization', 'BatchNormalization', 'Erf', 'Sigmoid', 'Tanh',
-  'Relu', 'Gelu', 'Sqrt', 'Neg', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Dropout', 'Trilu',
+  'Relu', 'Gelu', 'Sqrt', 'Neg', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Dropout', 'Trilu', 'Sin', 'Cos',
 ]);
 /** Shape specs longer than this are not shapes. */
 const MAX_SPEC_LENGTH = 8;
@@ -34,7 +34,8 @@ export function inferShapes(index: GraphIndex): Map<string, Dims> {
   for (const node of index.graph.node ?? []) {
     const inferred = inferNode(node, index, shapes);
     node.output?.forEach((output, i) => {
-      const dims = i === 0 || node.opType === 'Split' ? inferred : undefined;
+      // SkipLayerNormalization's fourth output, the sum it normalized, has the shape of its first.
+      const dims = i === 0 || node.opType === 'Split' || (node.opType === 'SkipLayerNormalization' && i === 3) ? inferred : undefined;
       if (!output || !dims) return;
       // value_info may leave sizes symbolic that constants here fix (ONNX's inference gives up on a computed Expand shape).
       const declaredDims = shapes.get(output);
@@ -57,6 +58,8 @@ function inferNode(node: Node, index: GraphIndex, shapes: Map<string, Dims>): Di
   }
   if (SAME_AS_FIRST_INPUT.has(op)) return first;
   if (op === 'Concat') return concat(inputs, intAttribute(node, 'axis') ?? 0);
+  // NCHW: the output's channels are the weight's first size.
+  if (op === 'Conv') return first?.map((_, i) => (i === 1 ? inputs[1]?.[0] : undefined));
   if (SAME_RANK.has(op)) return first?.map(() => undefined);
   if (BROADCASTING.has(op)) return broadcast(inputs);
   if (op === 'Transpose') {
