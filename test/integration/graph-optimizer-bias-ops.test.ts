@@ -182,14 +182,19 @@ describe('BiasSplitGelu, BiasAdd and SkipLayerNormalization on torch.onnx.export
   });
 
   it('fuses with value_info present, and drops the value_info of the values it removed', async () => {
-    const file = blocks.find((b) => b.name === 'geglu-320')!.files.inferred;
-    const plain = new Uint8Array(fs.readFileSync(file));
-    const { bytes, fused } = optimizeGraph(plain, 'cuda');
-    assert.equal(fused.BiasSplitGelu, 1);
-    const graph = onnx.ModelProto.decode(bytes).graph!;
-    const produced = new Set((graph.node ?? []).flatMap((n) => n.output ?? []));
-    assert.deepEqual((graph.valueInfo ?? []).map((v) => v.name).filter((name) => !produced.has(name!)), []);
-    await assertSameOutputs(plain, bytes, randomFeeds(plain, inputs('geglu-320')), TOLERANCE.float32);
+    const cases: [string, OptimizeTarget, Record<string, number>][] = [
+      ['geglu-320', 'cuda', { BiasSplitGelu: 1, BiasAdd: 1 }],
+      ['transformer-320', 'webgpu', { MultiHeadAttention: 2, BiasSplitGelu: 1, SkipLayerNormalization: 2, BiasAdd: 1 }],
+    ];
+    for (const [name, target, expected] of cases) {
+      const plain = new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === name)!.files.inferred));
+      const { bytes, fused } = optimizeGraph(plain, target);
+      assert.deepEqual(fused, expected, `${name} ${target}`);
+      const graph = onnx.ModelProto.decode(bytes).graph!;
+      const produced = new Set((graph.node ?? []).flatMap((n) => n.output ?? []));
+      assert.deepEqual((graph.valueInfo ?? []).map((v) => v.name).filter((value) => !produced.has(value!)), [], `${name} ${target}`);
+      await assertSameOutputs(plain, bytes, randomFeeds(plain, inputs(name)), TOLERANCE.float32);
+    }
   });
 });
 
