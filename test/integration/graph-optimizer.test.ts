@@ -52,7 +52,7 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('exports every block the optimizer is proven on', () => {
-    assert.deepEqual(blocks.map((b) => b.name).sort(), ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'clip-transformers', 'clip-transformers-padded', 'four-d', 'resnet', 'split-scale', 'vae-mid']);
+    assert.deepEqual(blocks.map((b) => b.name).sort(), ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'clip-transformers', 'clip-transformers-padded', 'four-d', 'geglu-320', 'geglu-320-dynamic', 'geglu-320-gate-first', 'geglu-320-gate-read', 'geglu-320-tanh', 'linear-residual-320', 'linear-residual-320-broadcast', 'linear-residual-320-sum-read', 'residual-norm', 'residual-norm-broadcast', 'resnet', 'split-scale', 'transformer-320', 'vae-mid']);
   });
 
   for (const dtype of ['float32', 'float16'] as const) {
@@ -154,9 +154,10 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
     }
   });
 
-  it('fuses for every target alike', () => {
+  it('fuses attention for every target alike', () => {
     const plain = new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === 'four-d')!.files.float32));
-    for (const target of ['cuda', 'webgpu', 'cpu'] as const) assert.deepEqual(optimizeGraph(plain, target).fused, { MultiHeadAttention: 2 });
+    // The other passes differ by target (graph-optimizer-bias-ops.test.ts).
+    for (const target of ['cuda', 'webgpu', 'cpu'] as const) assert.equal(optimizeGraph(plain, target).fused.MultiHeadAttention, 2);
   });
 
   it('removes the constants only the fused nodes used', () => {

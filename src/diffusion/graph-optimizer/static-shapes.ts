@@ -16,12 +16,12 @@ export type Dims = (number | undefined)[];
 
 const SAME_AS_FIRST_INPUT = new Set([
   'Identity', 'Cast', 'Softmax', 'LayerNormalization', 'InstanceNormalization', 'BatchNormalization', 'Erf', 'Sigmoid', 'Tanh',
-  'Relu', 'Gelu', 'Sqrt', 'Neg', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Dropout', 'Trilu',
+  'Relu', 'Gelu', 'Sqrt', 'Neg', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Dropout', 'Trilu', 'Sin', 'Cos',
 ]);
 /** Shape specs longer than this are not shapes. */
 const MAX_SPEC_LENGTH = 8;
 const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Where', 'Max', 'Min', 'Equal', 'Less', 'Greater']);
-const SAME_RANK = new Set(['Conv', 'Resize', 'Slice', 'Split', 'Concat', 'ConvTranspose', 'MaxPool', 'AveragePool', 'Pad']);
+const SAME_RANK = new Set(['Conv', 'Resize', 'Slice', 'Split', 'ConvTranspose', 'MaxPool', 'AveragePool', 'Pad']);
 
 export function inferShapes(index: GraphIndex): Map<string, Dims> {
   const shapes = new Map<string, Dims>();
@@ -34,7 +34,8 @@ export function inferShapes(index: GraphIndex): Map<string, Dims> {
   for (const node of index.graph.node ?? []) {
     const inferred = inferNode(node, index, shapes);
     node.output?.forEach((output, i) => {
-      const dims = i === 0 || node.opType === 'Split' ? inferred : undefined;
+      // SkipLayerNormalization's fourth output, the sum it normalized, has the shape of its first.
+      const dims = i === 0 || node.opType === 'Split' || (node.opType === 'SkipLayerNormalization' && i === 3) ? inferred : undefined;
       if (!output || !dims) return;
       // value_info may leave sizes symbolic that constants here fix (ONNX's inference gives up on a computed Expand shape).
       const declaredDims = shapes.get(output);
@@ -48,6 +49,7 @@ export function inferShapes(index: GraphIndex): Map<string, Dims> {
 function inferNode(node: Node, index: GraphIndex, shapes: Map<string, Dims>): Dims | undefined {
   const inputs = (node.input ?? []).map((name) => (name ? shapes.get(name) : undefined));
   const first = inputs[0];
+  if (node.domain === 'com.microsoft') return contribNode(node.opType ?? '', inputs);
   if ((node.domain ?? '') !== '') return undefined;
   const op = node.opType ?? '';
   if (op === 'Constant') {
@@ -55,6 +57,9 @@ function inferNode(node: Node, index: GraphIndex, shapes: Map<string, Dims>): Di
     return tensor ? tensorDims(tensor) : undefined;
   }
   if (SAME_AS_FIRST_INPUT.has(op)) return first;
+  if (op === 'Concat') return concat(inputs, intAttribute(node, 'axis') ?? 0);
+  // NCHW: the output's channels are the weight's first size.
+  if (op === 'Conv') return first?.map((_, i) => (i === 1 ? inputs[1]?.[0] : undefined));
   if (SAME_RANK.has(op)) return first?.map(() => undefined);
   if (BROADCASTING.has(op)) return broadcast(inputs);
   if (op === 'Transpose') {
@@ -84,9 +89,39 @@ function inferNode(node: Node, index: GraphIndex, shapes: Map<string, Dims>): Di
   }
   if (op === 'Reshape') {
     const spec = index.constantValues(node.input?.[1] ?? '');
-    return spec ? reshape(first, spec) : undefined;
+    if (spec) return reshape(first, spec);
+    // A spec computed at run time (torch's reshape(b, n, c) from Shape values) still fixes the rank.
+    const specDims = inputs[1];
+    return specDims?.length === 1 && specDims[0] !== undefined && specDims[0] <= MAX_SPEC_LENGTH ? new Array<undefined>(specDims[0]).fill(undefined) : undefined;
   }
   return undefined;
+}
+
+/**
+ * The fused ops this optimizer writes, so a pass run after another still knows the shapes past
+ * its nodes (docs/ContribOperators.md gives each output's shape).
+ */
+function contribNode(op: string, inputs: (Dims | undefined)[]): Dims | undefined {
+  const [first, second, third] = inputs;
+  switch (op) {
+    // 3-D query [B, S, D] and value [B, L, Dv] give [B, S, Dv].
+    case 'MultiHeadAttention': return first?.length === 3 && third?.length === 3 ? [first[0], first[1], third[2]] : undefined;
+    case 'BiasSplitGelu': return first?.length === 3 ? [first[0], first[1], first[2] === undefined ? undefined : first[2] / 2] : undefined;
+    case 'BiasAdd': case 'SkipLayerNormalization': return first && second ? broadcast([first, second]) : first;
+    default: return undefined;
+  }
+}
+
+/** Inputs of one rank joined along `axis`: that axis's size is the sum, where every input's is known. */
+function concat(inputs: (Dims | undefined)[], rawAxis: number): Dims | undefined {
+  const first = inputs[0];
+  if (!first || inputs.some((d) => d?.length !== first.length)) return first?.map(() => undefined);
+  const axis = rawAxis < 0 ? rawAxis + first.length : rawAxis;
+  return first.map((_, i) => {
+    if (i !== axis) return inputs.find((d) => d![i] !== undefined)?.[i];
+    const sizes = inputs.map((d) => d![i]);
+    return sizes.every((s) => s !== undefined) ? (sizes as number[]).reduce((a, b) => a + b, 0) : undefined;
+  });
 }
 
 function unsqueeze(input: Dims, axes: number[]): Dims | undefined {
