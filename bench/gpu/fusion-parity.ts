@@ -9,7 +9,8 @@
  *
  *   node dist/bench/gpu/fusion-parity.js <blocksDir> <devices, e.g. cuda,webgpu>
  *
- * Prints one line per block, dtype and device, and "fusion parity: N ok, M failed".
+ * Prints one line per block, dtype and device (on cuda with what ONNX Runtime's own offline
+ * optimizer fused in the same block, when index.ts could run it), and "fusion parity: N ok, M failed".
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,6 +38,16 @@ if (!blocksDir) {
   process.exit(2);
 }
 const blocks = JSON.parse(fs.readFileSync(path.join(blocksDir, 'manifest.json'), 'utf8')) as Block[];
+/** What ONNX Runtime's own offline optimizer fused in each block (tools/torch-export/ort_fusion_anchor.py), when index.ts could run it. */
+const anchor = new Map<string, string>();
+try {
+  for (const line of fs.readFileSync(path.join(blocksDir, 'ort-anchor.jsonl'), 'utf8').split('\n').filter(Boolean)) {
+    const entry = JSON.parse(line) as { block?: string; dtype?: string; fused?: Record<string, number>; error?: string };
+    if (entry.block) anchor.set(`${entry.block} ${entry.dtype}`, entry.fused ? Object.entries(entry.fused).map(([op, n]) => `${n} ${op}`).join(', ') || 'nothing' : `failed: ${entry.error}`);
+  }
+} catch {
+  // No anchor: the GPU machine's Python lacked onnxruntime.transformers, or this runs elsewhere.
+}
 let [ok, failed] = [0, 0];
 for (const device of (deviceList ?? 'cuda').split(',').filter(Boolean)) {
   for (const block of blocks) {
@@ -44,10 +55,11 @@ for (const device of (deviceList ?? 'cuda').split(',').filter(Boolean)) {
       const file = path.join(blocksDir, path.basename(block.files[dtype]));
       const plain = new Uint8Array(fs.readFileSync(file));
       const label = `fusion parity ${block.name} ${dtype} on ${device}`;
+      const ort = device === 'cuda' && anchor.has(`${block.name} ${dtype}`) ? `; ORT's offline optimizer: ${anchor.get(`${block.name} ${dtype}`)}` : '';
       try {
         const { bytes, fused } = optimizeGraph(plain, device as OptimizeTarget);
         if (Object.keys(fused).length === 0) {
-          console.log(`${label}: nothing fused`);
+          console.log(`${label}: nothing fused${ort}`);
           continue;
         }
         const feeds = randomFeeds(plain, block.inputs);
@@ -55,10 +67,10 @@ for (const device of (deviceList ?? 'cuda').split(',').filter(Boolean)) {
         const pass = optimized <= Math.max(2 * baseline, TOLERANCE[dtype]);
         pass ? ok++ : failed++;
         const what = Object.entries(fused).map(([op, n]) => `${n} ${op}`).join(', ');
-        console.log(`${label}: ${pass ? 'ok' : 'FAILED'}; ${what}; max |Δ| ÷ scale against the CPU: optimized ${optimized.toExponential(2)}, plain ${baseline.toExponential(2)}`);
+        console.log(`${label}: ${pass ? 'ok' : 'FAILED'}; ${what}; max |Δ| ÷ scale against the CPU: optimized ${optimized.toExponential(2)}, plain ${baseline.toExponential(2)}${ort}`);
       } catch (error) {
         failed++;
-        console.log(`${label}: FAILED: ${(error as Error).message.split('\n')[0]}`);
+        console.log(`${label}: FAILED: ${(error as Error).message.split('\n')[0]}${ort}`);
       }
     }
   }

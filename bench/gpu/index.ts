@@ -142,6 +142,10 @@ if (gpuDevices.length > 0 && process.env.BENCH_GPU_PARITY !== '0') {
   // The graph optimizer's GPU-only fusions on the real kernels, on the blocks pack.sh exported with torch.
   const blocks = process.env.BENCH_GPU_BLOCKS ?? path.join(here, '..', '..', '..', 'blocks');
   if (fs.existsSync(path.join(blocks, 'manifest.json'))) {
+    // The anchor: ONNX Runtime's own Python optimizer on the same blocks, where the machine's python3 has it.
+    const anchor = spawnSync('python3', [path.join(here, '..', '..', '..', 'torch-export', 'ort_fusion_anchor.py'), blocks], { encoding: 'utf8', timeout: DEVICE_TIMEOUT_MS });
+    if (anchor.stdout) fs.writeFileSync(path.join(blocks, 'ort-anchor.jsonl'), anchor.stdout);
+    if (!anchor.stdout?.includes('"block"')) console.log(`ort anchor: not run (${(anchor.stdout || anchor.stderr || anchor.error?.message || '').trim().split('\n').at(-1)})`);
     try {
       const out = execFileSync(process.execPath, [path.join(here, 'fusion-parity.js'), blocks, gpuDevices.join(',')], { encoding: 'utf8', env: childEnv, timeout: DEVICE_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
       for (const line of out.split('\n').filter((l) => l.startsWith('fusion parity'))) console.log(line);

@@ -67,8 +67,9 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('exports every block the optimizer is proven on, each with attention also with dynamic axes', () => {
-    const withAttention = ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'clip-transformers', 'clip-transformers-padded', 'four-d', 'split-scale', 'vae-mid'];
-    assert.deepEqual(blocks.map((b) => b.name).sort(), [...withAttention, ...withAttention.map((name) => `${name}.dynamic`), 'resnet'].sort());
+    const withAttention = ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'clip-transformers', 'clip-transformers-padded', 'four-d', 'split-scale', 'transformer-320', 'vae-mid'];
+    const without = ['geglu-320', 'geglu-320-dynamic', 'geglu-320-gate-first', 'geglu-320-gate-read', 'geglu-320-tanh', 'linear-residual-320', 'linear-residual-320-broadcast', 'linear-residual-320-sum-read', 'residual-norm', 'residual-norm-broadcast', 'resnet'];
+    assert.deepEqual(blocks.map((b) => b.name).sort(), [...withAttention, ...withAttention.map((name) => `${name}.dynamic`), ...without].sort());
     for (const block of blocks.filter((b) => b.dynamic)) {
       const plain = onnx.ModelProto.decode(fs.readFileSync(block.files.float32));
       const computed = (plain.graph!.node ?? []).filter((n) => n.opType === 'Reshape' && !(plain.graph!.initializer ?? []).some((t) => t.name === n.input![1]) && !(plain.graph!.node ?? []).some((c) => c.opType === 'Constant' && c.output![0] === n.input![1]));
@@ -186,9 +187,10 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
     }
   });
 
-  it('fuses for every target alike', () => {
+  it('fuses attention for every target alike', () => {
     const plain = new Uint8Array(fs.readFileSync(blocks.find((b) => b.name === 'four-d')!.files.float32));
-    for (const target of ['cuda', 'webgpu', 'cpu'] as const) assert.deepEqual(optimizeGraph(plain, target).fused, { MultiHeadAttention: 2 });
+    // The other passes differ by target (graph-optimizer-bias-ops.test.ts).
+    for (const target of ['cuda', 'webgpu', 'cpu'] as const) assert.equal(optimizeGraph(plain, target).fused.MultiHeadAttention, 2);
   });
 
   it('removes the constants, and the dynamic export\'s spec computations, only the fused nodes used', () => {

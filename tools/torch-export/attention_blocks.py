@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 BATCH, TOKENS, WIDTH, HEADS = 2, 16, 64, 4
 CONTEXT_TOKENS, CONTEXT_WIDTH = 7, 48
+SD_TOKENS, SD_WIDTH = 8, 320
 
 
 class ClassicAttention(nn.Module):
@@ -221,6 +222,63 @@ class GEGLU(nn.Module):
         return hidden * F.gelu(gate)
 
 
+class GegluVariant(nn.Module):
+    """GEGLU as diffusers writes it ('exact'), and near misses BiasSplitGelu must not take: the GELU
+    on the first half, the tanh-approximate GELU, and a gate that something else reads too."""
+
+    def __init__(self, dim, inner, variant='exact'):
+        super().__init__()
+        self.proj = nn.Linear(dim, inner * 2)
+        self.variant = variant
+
+    def forward(self, x):
+        hidden, gate = self.proj(x).chunk(2, dim=-1)
+        if self.variant == 'gate-first':
+            return F.gelu(hidden) * gate
+        if self.variant == 'tanh':
+            return hidden * F.gelu(gate, approximate='tanh')
+        if self.variant == 'gate-read':
+            return hidden * F.gelu(gate) + gate
+        return hidden * F.gelu(gate)
+
+
+class FeedForwardBlock(nn.Module):
+    """BasicTransformerBlock's last part: x + ff(norm3(x)), the GEGLU projecting to 2 * 4 * dim."""
+
+    def __init__(self, dim, variant='exact'):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(GegluVariant(dim, dim * 4, variant), nn.Linear(dim * 4, dim))
+
+    def forward(self, x):
+        return self.ff(self.norm(x)) + x
+
+
+class LinearResidual(nn.Module):
+    """proj(x) + skip, as BiasAdd computes it; near misses: a skip broadcast over the batch
+    ([1, S, C] given by the caller), and the biased projection also read by something else."""
+
+    def __init__(self, dim, variant='plain'):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.variant = variant
+
+    def forward(self, x, skip):
+        h = self.proj(x)
+        return (h + skip) * h if self.variant == 'sum-read' else h + skip
+
+
+class ResidualNorm(nn.Module):
+    """LayerNorm(x + skip), the sum read by nothing else; a near miss with skip broadcast over the batch."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, x, skip):
+        return self.norm(x + skip)
+
+
 class TransformerBlock(nn.Module):
     """diffusers' BasicTransformerBlock: self-attention, cross-attention, GEGLU feed-forward."""
 
@@ -274,6 +332,11 @@ def context():
     return torch.randn(BATCH, CONTEXT_TOKENS, CONTEXT_WIDTH)
 
 
+def sd_tokens():
+    """SD 1.x's first transformer width (320 channels, so GEGLU's D = 2560), over a few tokens."""
+    return torch.randn(BATCH, SD_TOKENS, SD_WIDTH)
+
+
 def causal_mask():
     return torch.full((TOKENS, TOKENS), torch.finfo(torch.float32).min).triu(1)[None, None].expand(BATCH, 1, TOKENS, TOKENS).contiguous()
 
@@ -301,6 +364,23 @@ BLOCKS = {
     'clip-mask-input': (lambda: CausalSelfAttention(WIDTH, mask_input=True), lambda: (tokens(), causal_mask()), ['x', 'mask'], 1),
     'clip-transformers': (lambda: ClipLayer(WIDTH, TransformersClipAttention), lambda: (tokens(),), ['x'], 1),
     'clip-transformers-padded': (lambda: ClipLayer(WIDTH, TransformersClipAttention), lambda: (tokens(), padding_mask()), ['x', 'attention_mask'], 1),
+    # At SD's widths, for the bias/GEGLU/residual passes (their CUDA kernels take only SD's sizes).
+    'transformer-320': (lambda: TransformerBlock(SD_WIDTH, CONTEXT_WIDTH, FourDAttention), lambda: (sd_tokens(), context()), ['x', 'context'], 2),
+    'geglu-320': (lambda: FeedForwardBlock(SD_WIDTH), lambda: (sd_tokens(),), ['x'], 0),
+    'geglu-320-gate-first': (lambda: FeedForwardBlock(SD_WIDTH, 'gate-first'), lambda: (sd_tokens(),), ['x'], 0),
+    'geglu-320-tanh': (lambda: FeedForwardBlock(SD_WIDTH, 'tanh'), lambda: (sd_tokens(),), ['x'], 0),
+    'geglu-320-gate-read': (lambda: FeedForwardBlock(SD_WIDTH, 'gate-read'), lambda: (sd_tokens(),), ['x'], 0),
+    # Batch and token count symbolic, as diffusers' UNet exports have them.
+    'geglu-320-dynamic': (lambda: FeedForwardBlock(SD_WIDTH), lambda: (sd_tokens(),), ['x'], 0),
+    'linear-residual-320': (lambda: LinearResidual(SD_WIDTH), lambda: (sd_tokens(), sd_tokens()), ['x', 'skip'], 0),
+    'linear-residual-320-broadcast': (lambda: LinearResidual(SD_WIDTH), lambda: (sd_tokens(), sd_tokens()[:1]), ['x', 'skip'], 0),
+    'linear-residual-320-sum-read': (lambda: LinearResidual(SD_WIDTH, 'sum-read'), lambda: (sd_tokens(), sd_tokens()), ['x', 'skip'], 0),
+    'residual-norm': (lambda: ResidualNorm(WIDTH), lambda: (tokens(), tokens()), ['x', 'skip'], 0),
+    'residual-norm-broadcast': (lambda: ResidualNorm(WIDTH), lambda: (tokens(), tokens()[:1]), ['x', 'skip'], 0),
+}
+
+DYNAMIC_AXES = {
+    'geglu-320-dynamic': {'x': {0: 'batch', 1: 'tokens'}, 'out': {0: 'batch', 1: 'tokens'}},
 }
 
 # Attentions with an addend that is not a mask MultiHeadAttention can take: they must stay plain.
@@ -309,7 +389,7 @@ PLAIN_BLOCKS = {
 }
 
 
-def dynamic_axes(names, inputs):
+def run_time_axes(names, inputs):
     """Batch and token axes (height and width for a feature map) left to run time, as optimum's
     and diffusers' exports leave them: each Reshape spec is then computed from Shape."""
     def axes(name, rank):
@@ -322,9 +402,8 @@ def dynamic_axes(names, inputs):
     return {**named, 'out': named[names[0]]}
 
 
-def export(module, inputs, names, path, dynamic=False):
-    torch.onnx.export(module, inputs, path, input_names=names, output_names=['out'], opset_version=17, do_constant_folding=True,
-                      dynamic_axes=dynamic_axes(names, inputs) if dynamic else None)
+def export(module, inputs, names, path, dynamic_axes=None):
+    torch.onnx.export(module, inputs, path, input_names=names, output_names=['out'], opset_version=17, do_constant_folding=True, dynamic_axes=dynamic_axes)
 
 
 def to_half(src, dst):
@@ -367,7 +446,7 @@ def main():
         module = make().eval()
         inputs = example()
         fp32 = os.path.join(out_dir, f'{name}.fp32.onnx')
-        export(module, inputs, names, fp32)
+        export(module, inputs, names, fp32, DYNAMIC_AXES.get(name))
         entry = {'name': name, 'inputs': {n: list(t.shape) for n, t in zip(names, inputs)}, 'attentions': attentions, 'fuses': fuses, 'files': {'float32': fp32}}
         fp16 = os.path.join(out_dir, f'{name}.fp16.onnx')
         to_half(fp32, fp16)
@@ -380,13 +459,13 @@ def main():
         if attentions > 0:
             # The same module exported with dynamic axes, so its Reshape specs are computed from Shape.
             dynamic = os.path.join(out_dir, f'{name}.dynamic.fp32.onnx')
-            export(module, inputs, names, dynamic, dynamic=True)
+            export(module, inputs, names, dynamic, run_time_axes(names, inputs))
             dynamic16 = os.path.join(out_dir, f'{name}.dynamic.fp16.onnx')
             to_half(dynamic, dynamic16)
             inferred = os.path.join(out_dir, f'{name}.dynamic.inferred.onnx')
             onnx.save(onnx.shape_inference.infer_shapes(onnx.load(dynamic)), inferred)
             files = {'float32': dynamic, 'float16': dynamic16, 'inferred': inferred}
-            manifest.append({**entry, 'name': f'{name}.dynamic', 'dynamic': dynamic_axes(names, inputs), 'files': files})
+            manifest.append({**entry, 'name': f'{name}.dynamic', 'dynamic': run_time_axes(names, inputs), 'files': files})
     with open(os.path.join(out_dir, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=1)
 

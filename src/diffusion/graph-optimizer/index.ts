@@ -3,6 +3,9 @@
  * operators ONNX Runtime's providers run fast. Passes are listed per target here, in one place.
  */
 import { fuseAttention } from './attention-fusion.js';
+import { fuseBiasAdd } from './bias-add-fusion.js';
+import { fuseBiasSplitGelu } from './bias-split-gelu-fusion.js';
+import { fuseSkipLayerNorm } from './skip-layer-norm-fusion.js';
 import { decodeModel, encodeModel, type Model } from './model-proto.js';
 
 export type OptimizeTarget = 'cuda' | 'webgpu' | 'cpu';
@@ -22,11 +25,25 @@ interface Pass {
 }
 
 const ATTENTION: Pass = { fuses: 'MultiHeadAttention', run: fuseAttention };
+/**
+ * BiasSplitGelu runs on CUDA and WebGPU only; ORT's CPU provider has no kernel for it.
+ * CUDA (onnxruntime/contrib_ops/cuda/diffusion/bias_split_gelu.cc and _impl.cu): X must be 3-D,
+ * bias 1-D of X's last size D, and D 2560, 5120 or 10240 (SD's 320·8, 640·8, 1280·8) or the
+ * kernel fails. WebGPU (contrib_ops/webgpu/bert/bias_split_gelu.cc): 3-D X, 1-D bias of size D,
+ * any D, but it reads X, bias and Y in vectors of GetMaxComponents(D) (4 when 4 divides D) and
+ * halves D counted in those vectors, so D/4 must be even: D % 8 == 0 is what it computes right.
+ */
+const BIAS_SPLIT_GELU_CUDA: Pass = { fuses: 'BiasSplitGelu', run: (model) => fuseBiasSplitGelu(model, (d) => d === 2560 || d === 5120 || d === 10240) };
+const BIAS_SPLIT_GELU_WEBGPU: Pass = { fuses: 'BiasSplitGelu', run: (model) => fuseBiasSplitGelu(model, (d) => d % 8 === 0) };
+// CUDA and WebGPU only, C of 320, 640 or 1280 on both (bias-add-fusion.ts says why).
+const BIAS_ADD: Pass = { fuses: 'BiasAdd', run: fuseBiasAdd };
+// WebGPU only: ORT fuses it itself for CPU and CUDA (skip-layer-norm-fusion.ts says where that is written). Before BiasAdd, which leaves it the sums a LayerNormalization reads.
+const SKIP_LAYER_NORM: Pass = { fuses: 'SkipLayerNormalization', run: fuseSkipLayerNorm };
 
 // MultiHeadAttention has kernels on all three providers.
 const PASSES: Record<OptimizeTarget, Pass[]> = {
-  cuda: [ATTENTION],
-  webgpu: [ATTENTION],
+  cuda: [ATTENTION, BIAS_SPLIT_GELU_CUDA, BIAS_ADD],
+  webgpu: [ATTENTION, BIAS_SPLIT_GELU_WEBGPU, SKIP_LAYER_NORM, BIAS_ADD],
   cpu: [ATTENTION],
 };
 

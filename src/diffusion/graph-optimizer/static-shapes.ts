@@ -27,7 +27,7 @@ export class InferredShapes extends Map<string, Dims> {
 
 const SAME_AS_FIRST_INPUT = new Set([
   'Identity', 'Cast', 'Softmax', 'LayerNormalization', 'InstanceNormalization', 'BatchNormalization', 'Erf', 'Sigmoid', 'Tanh',
-  'Relu', 'Gelu', 'Sqrt', 'Neg', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Dropout', 'Trilu',
+  'Relu', 'Gelu', 'Sqrt', 'Neg', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Dropout', 'Trilu', 'Sin', 'Cos',
 ]);
 /** Shape specs longer than this are not shapes. */
 const MAX_SPEC_LENGTH = 8;
@@ -55,7 +55,8 @@ export function inferShapes(index: GraphIndex): InferredShapes {
   for (const node of index.graph.node ?? []) {
     const inferred = inferNode(node, index, shapes);
     node.output?.forEach((output, i) => {
-      const dims = i === 0 || node.opType === 'Split' ? inferred : undefined;
+      // SkipLayerNormalization's fourth output, the sum it normalized, has the shape of its first.
+      const dims = i === 0 || node.opType === 'Split' || (node.opType === 'SkipLayerNormalization' && i === 3) ? inferred : undefined;
       if (!output || !dims) return;
       // value_info may leave sizes symbolic that constants here fix (ONNX's inference gives up on a computed Expand shape).
       const declaredDims = shapes.get(output);
@@ -78,6 +79,7 @@ function integerConstant(value: string, index: GraphIndex): number[] | undefined
 function inferNode(node: Node, index: GraphIndex, shapes: InferredShapes): Dims | undefined {
   const inputs = (node.input ?? []).map((name) => (name ? shapes.get(name) : undefined));
   const first = inputs[0];
+  if (node.domain === 'com.microsoft') return contribNode(node.opType ?? '', inputs);
   if ((node.domain ?? '') !== '') return undefined;
   const op = node.opType ?? '';
   const valuesOf = (i: number) => shapes.contents.get(node.input?.[i] ?? '');
@@ -86,6 +88,9 @@ function inferNode(node: Node, index: GraphIndex, shapes: InferredShapes): Dims 
     return tensor ? tensorDims(tensor) : undefined;
   }
   if (SAME_AS_FIRST_INPUT.has(op)) return first;
+  if (op === 'Concat') return concat(inputs, intAttribute(node, 'axis') ?? 0);
+  // NCHW: the output's channels are the weight's first size.
+  if (op === 'Conv') return first?.map((_, i) => (i === 1 ? inputs[1]?.[0] : undefined));
   if (SAME_RANK.has(op)) return first?.map(() => undefined);
   if (BROADCASTING.has(op)) return broadcast(inputs);
   if (op === 'Transpose') {
@@ -93,7 +98,6 @@ function inferNode(node: Node, index: GraphIndex, shapes: InferredShapes): Dims 
     return first && perm && perm.length === first.length ? perm.map((p) => first[p]) : undefined;
   }
   if (op === 'MatMul') return matmul(inputs[0], inputs[1]);
-  if (op === 'Concat') return concat(inputs, intAttribute(node, 'axis') ?? 0);
   if (op === 'Gather') {
     // data[:axis] + indices + data[axis + 1:], as an embedding lookup of token ids gives [B, L, width].
     const [data, indices] = inputs;
@@ -122,7 +126,10 @@ function inferNode(node: Node, index: GraphIndex, shapes: InferredShapes): Dims 
   }
   if (op === 'Reshape') {
     const spec = valuesOf(1);
-    return spec ? reshape(first, spec) : undefined;
+    if (spec) return reshape(first, spec);
+    // A spec of unknown sizes still fixes the rank.
+    const specDims = inputs[1];
+    return specDims?.length === 1 && typeof specDims[0] === 'number' && specDims[0] <= MAX_SPEC_LENGTH ? new Array<undefined>(specDims[0]).fill(undefined) : undefined;
   }
   return undefined;
 }
@@ -209,6 +216,33 @@ function slice(data: Size[], starts: number[], ends: number[]): Size[] | undefin
   return data.slice(at(starts[0]!), at(ends[0]!));
 }
 
+/**
+ * The fused ops this optimizer writes, so a pass run after another still knows the shapes past
+ * its nodes (docs/ContribOperators.md gives each output's shape).
+ */
+function contribNode(op: string, inputs: (Dims | undefined)[]): Dims | undefined {
+  const [first, second, third] = inputs;
+  switch (op) {
+    // 3-D query [B, S, D] and value [B, L, Dv] give [B, S, Dv].
+    case 'MultiHeadAttention': return first?.length === 3 && third?.length === 3 ? [first[0], first[1], third[2]] : undefined;
+    case 'BiasSplitGelu': return first?.length === 3 ? [first[0], first[1], divideSizes(first[2], 2)] : undefined;
+    case 'BiasAdd': case 'SkipLayerNormalization': return first && second ? broadcast([first, second]) : first;
+    default: return undefined;
+  }
+}
+
+/** Inputs of one rank joined along `axis`: that axis's size is the sum, where every input's is known. */
+function concat(inputs: (Dims | undefined)[], rawAxis: number): Dims | undefined {
+  const first = inputs[0];
+  if (!first || inputs.some((d) => d?.length !== first.length)) return first?.map(() => undefined);
+  const axis = rawAxis < 0 ? rawAxis + first.length : rawAxis;
+  return first.map((_, i) => {
+    if (i !== axis) return inputs.find((d) => d![i] !== undefined)?.[i];
+    const sizes = inputs.map((d) => d![i]);
+    return sizes.every((s) => typeof s === 'number') ? (sizes as number[]).reduce((a, b) => a + b, 0) : undefined;
+  });
+}
+
 function unsqueeze(input: Dims, axes: number[]): Dims | undefined {
   const rank = input.length + axes.length;
   const at = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
@@ -229,16 +263,6 @@ function broadcast(inputs: (Dims | undefined)[]): Dims | undefined {
     if (numbers.length > 0) return numbers.every((s) => s === numbers[0]) ? numbers[0] : undefined;
     return wide.every((s) => s !== undefined && s === wide[0]) ? wide[0] : undefined;
   });
-}
-
-/** The inputs' shape, the concatenated axis their sum where all are numbers. */
-function concat(inputs: (Dims | undefined)[], rawAxis: number): Dims | undefined {
-  const first = inputs[0];
-  if (!first || inputs.some((d) => d?.length !== first.length)) return undefined;
-  const axis = rawAxis < 0 ? rawAxis + first.length : rawAxis;
-  const sizes = inputs.map((d) => d![axis]);
-  const sum = sizes.every((d) => typeof d === 'number') ? (sizes as number[]).reduce((x, y) => x + y, 0) : undefined;
-  return first.map((d, i) => (i === axis ? sum : undefined));
 }
 
 function matmul(a: Dims | undefined, b: Dims | undefined): Dims | undefined {
