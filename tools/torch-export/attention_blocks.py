@@ -5,7 +5,8 @@ and VAE take, so the optimizer is proven on what the exporter itself writes for 
 
 Usage: /usr/bin/python3 attention_blocks.py OUT_DIR
 Writes OUT_DIR/<name>.fp32.onnx, <name>.fp16.onnx and <name>.inferred.onnx (fp32 with value_info), plus OUT_DIR/manifest.json describing each
-model's inputs, how many attentions it holds and whether the optimizer must fuse them.
+model's inputs, how many attentions it holds and whether the optimizer must fuse them, and how many
+GroupNorms the CUDA target must fuse.
 """
 import json
 import math
@@ -205,11 +206,11 @@ class VaeMidAttention(nn.Module):
 
 
 class ResnetBlock(nn.Module):
-    """GroupNorm + SiLU + conv twice, with a skip: no attention, so the optimizer must leave it be."""
+    """GroupNorm + SiLU + conv twice, with a skip: no attention, so only the CUDA target's GroupNorm pass touches it."""
 
-    def __init__(self, channels):
+    def __init__(self, channels, groups=8):
         super().__init__()
-        self.norm1, self.norm2 = nn.GroupNorm(8, channels), nn.GroupNorm(8, channels)
+        self.norm1, self.norm2 = nn.GroupNorm(groups, channels), nn.GroupNorm(groups, channels)
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
 
@@ -230,8 +231,8 @@ def causal_mask():
     return torch.full((TOKENS, TOKENS), torch.finfo(torch.float32).min).triu(1)[None, None].expand(BATCH, 1, TOKENS, TOKENS).contiguous()
 
 
-def feature_map():
-    return torch.randn(BATCH, 32, 4, 4)
+def feature_map(channels=32):
+    return torch.randn(BATCH, channels, 4, 4)
 
 
 # name: (module, example inputs, input names, attentions it holds)
@@ -242,9 +243,16 @@ BLOCKS = {
     'four-d': (lambda: TransformerBlock(WIDTH, CONTEXT_WIDTH, FourDAttention), lambda: (tokens(), context()), ['x', 'context'], 2),
     'vae-mid': (lambda: VaeMidAttention(32), lambda: (feature_map(),), ['x'], 1),
     'resnet': (lambda: ResnetBlock(32), lambda: (feature_map(),), ['x'], 0),
+    # SD's own width and group count (320 channels, 32 groups of 10).
+    'resnet-320': (lambda: ResnetBlock(320, groups=32), lambda: (feature_map(320),), ['x'], 0),
+    # 11 channels per group: ORT's CUDA GroupNorm takes an even count only, so these must stay plain.
+    'resnet-odd-groups': (lambda: ResnetBlock(33, groups=3), lambda: (feature_map(33),), ['x'], 0),
     'clip-causal': (lambda: ClipLayer(WIDTH), lambda: (tokens(),), ['x'], 1),
     'clip-mask-input': (lambda: CausalSelfAttention(WIDTH, mask_input=True), lambda: (tokens(), causal_mask()), ['x', 'mask'], 1),
 }
+
+# How many GroupNorms the CUDA target must fuse in each block (none elsewhere).
+GROUP_NORMS = {'vae-mid': 1, 'resnet': 2, 'resnet-320': 2}
 
 # Attentions with an addend that is not a mask MultiHeadAttention can take: they must stay plain.
 PLAIN_BLOCKS = {
@@ -296,7 +304,7 @@ def main():
         inputs = example()
         fp32 = os.path.join(out_dir, f'{name}.fp32.onnx')
         export(module, inputs, names, fp32)
-        entry = {'name': name, 'inputs': {n: list(t.shape) for n, t in zip(names, inputs)}, 'attentions': attentions, 'fuses': fuses, 'files': {'float32': fp32}}
+        entry = {'name': name, 'inputs': {n: list(t.shape) for n, t in zip(names, inputs)}, 'attentions': attentions, 'fuses': fuses, 'groupNorms': GROUP_NORMS.get(name, 0), 'files': {'float32': fp32}}
         fp16 = os.path.join(out_dir, f'{name}.fp16.onnx')
         to_half(fp32, fp16)
         entry['files']['float16'] = fp16

@@ -16,7 +16,7 @@ export type Dims = (number | undefined)[];
 
 const SAME_AS_FIRST_INPUT = new Set([
   'Identity', 'Cast', 'Softmax', 'LayerNormalization', 'InstanceNormalization', 'BatchNormalization', 'Erf', 'Sigmoid', 'Tanh',
-  'Relu', 'Gelu', 'Sqrt', 'Neg', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Dropout', 'Trilu',
+  'Relu', 'Gelu', 'Sqrt', 'Neg', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Dropout', 'Trilu', 'Sin', 'Cos',
 ]);
 /** Shape specs longer than this are not shapes. */
 const MAX_SPEC_LENGTH = 8;
