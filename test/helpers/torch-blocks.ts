@@ -21,6 +21,8 @@ export interface ExportedBlock {
   fuses: boolean;
   /** How many GroupNorms the CUDA target must fuse. */
   groupNorms: number;
+  /** How many of those take the time embedding's Add in, as SkipGroupNorm. */
+  skipGroupNorms: number;
   files: { float32: string; float16: string; inferred: string };
 }
 

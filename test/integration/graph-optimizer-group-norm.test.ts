@@ -11,20 +11,29 @@ import { fp16Variant } from '../../tools/model-builder/family-configs.js';
 import { buildPipeline, type PipelineConfig, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
 import { expandContribOps } from '../helpers/contrib-reference.js';
 import { countOps, randomFeeds } from '../helpers/onnx-parity.js';
-import { referenceGroupNorm } from '../helpers/reference-group-norm.js';
+import { referenceGroupNorm, referenceSkipGroupNorm } from '../helpers/reference-group-norm.js';
 import { assertSameOutputs, type ExportedBlock, exportTorchBlocks, TOLERANCE } from '../helpers/torch-blocks.js';
 
 const { onnx } = onnxProto;
 type Model = onnxProto.onnx.ModelProto;
 const T = onnx.TensorProto.DataType;
 
-/** The optimized graph with each GroupNorm spelled out in standard ONNX, so the CPU can run it. */
+/** The optimized graph with each (Skip)GroupNorm spelled out in standard ONNX, so the CPU can run it. */
 function expanded(bytes: Uint8Array): Uint8Array {
-  return expandContribOps(bytes, { GroupNorm: referenceGroupNorm });
+  return expandContribOps(bytes, { GroupNorm: referenceGroupNorm, SkipGroupNorm: referenceSkipGroupNorm });
 }
 
 function groupNormNodes(bytes: Uint8Array) {
-  return (onnx.ModelProto.decode(bytes).graph!.node ?? []).filter((n) => n.opType === 'GroupNorm');
+  return (onnx.ModelProto.decode(bytes).graph!.node ?? []).filter((n) => n.opType === 'GroupNorm' || n.opType === 'SkipGroupNorm');
+}
+
+/** The fused counts a block or part must get for CUDA. */
+function expectedFused(groupNorms: number, skipGroupNorms: number, attentions: number): Record<string, number> {
+  return {
+    ...(attentions > 0 ? { MultiHeadAttention: attentions } : {}),
+    ...(skipGroupNorms > 0 ? { SkipGroupNorm: skipGroupNorms } : {}),
+    ...(groupNorms > skipGroupNorms ? { GroupNorm: groupNorms - skipGroupNorms } : {}),
+  };
 }
 
 /** What the CUDA kernel needs of each fused node: NHWC, a required activation, gamma and beta 1-D float32 [C]. */
@@ -61,8 +70,9 @@ describe('GroupNorm fusion on torch.onnx.export output (torch 1.13, opset 17)', 
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('exports blocks at the sizes the fusion is proven on: 32 and 320 channels, and one it must refuse', () => {
-    assert.deepEqual(blocks.filter((b) => b.groupNorms > 0).map((b) => b.name).sort(), ['resnet', 'resnet-320', 'vae-mid']);
+  it('exports blocks at the sizes the fusion is proven on: 32, 64 and 320 channels, and one it must refuse', () => {
+    assert.deepEqual(blocks.filter((b) => b.groupNorms > 0).map((b) => b.name).sort(), ['resnet', 'resnet-320', 'resnet-temb', 'vae-mid']);
+    assert.deepEqual(blocks.filter((b) => b.skipGroupNorms > 0).map((b) => b.name), ['resnet-temb']);
     assert.ok(block('resnet-odd-groups'));
   });
 
@@ -72,12 +82,12 @@ describe('GroupNorm fusion on torch.onnx.export output (torch 1.13, opset 17)', 
         const plain = read(b.name, dtype);
         assert.equal(countOps(plain, 'InstanceNormalization'), b.groupNorms, `${b.name}: the export spells each GroupNorm with InstanceNormalization`);
         const { bytes, fused } = optimizeGraph(plain, 'cuda');
-        assert.deepEqual(fused, { GroupNorm: b.groupNorms, ...(b.attentions > 0 ? { MultiHeadAttention: b.attentions } : {}) }, b.name);
+        assert.deepEqual(fused, expectedFused(b.groupNorms, b.skipGroupNorms, b.attentions), b.name);
         assert.equal(countOps(bytes, 'InstanceNormalization'), 0, b.name);
         // The resnet's norms are each followed by SiLU; the VAE's feeds attention directly.
         const activations = groupNormNodes(bytes).map((n) => Number(n.attribute!.find((a) => a.name === 'activation')!.i));
         assert.deepEqual(activations, new Array<number>(b.groupNorms).fill(b.name === 'vae-mid' ? 0 : 1), b.name);
-        assert.equal(countOps(bytes, 'Sigmoid'), 0, `${b.name}: no SiLU left outside the fused nodes`);
+        assert.equal(countOps(bytes, 'Sigmoid'), countOps(plain, 'Sigmoid') - activations.filter((a) => a === 1).length, `${b.name}: each folded SiLU's Sigmoid gone`);
         // nn.GroupNorm's default epsilon, carried over from the InstanceNormalization.
         for (const n of groupNormNodes(bytes)) assert.equal(n.attribute!.find((a) => a.name === 'epsilon')!.f, Math.fround(1e-5), b.name);
         assertKernelReady(bytes, b.name);
@@ -85,6 +95,16 @@ describe('GroupNorm fusion on torch.onnx.export output (torch 1.13, opset 17)', 
       }
     });
   }
+
+  it('takes the time embedding Add into SkipGroupNorm as an (N, C) skip, leaving the residual Add', () => {
+    const { bytes } = optimizeGraph(read('resnet-temb'), 'cuda');
+    const graph = onnx.ModelProto.decode(bytes).graph!;
+    const [skipNorm] = (graph.node ?? []).filter((n) => n.opType === 'SkipGroupNorm');
+    assert.equal(skipNorm!.input!.length, 4, 'X, gamma, beta, skip; no bias');
+    assert.equal(skipNorm!.output!.length, 1, 'the sum is read by nothing else, so no S');
+    assert.equal((graph.node ?? []).find((n) => n.output?.includes(skipNorm!.input![3]!))!.opType, 'Expand', 'the [T, C] embedding expanded to the batch');
+    assert.equal(countOps(bytes, 'Add'), 1, 'only the residual Add stays');
+  });
 
   it('keeps the graph lean: one Transpose each way per GroupNorm, no plain-GroupNorm constants left', () => {
     const { bytes } = optimizeGraph(read('resnet-320'), 'cuda');
@@ -176,12 +196,20 @@ describe("GroupNorm fusion on the project builder's tiny pipelines", () => {
         const norms = countOps(plain, 'InstanceNormalization');
         assert.ok(norms > 0, `${label} ${part} has GroupNorms`);
         const { bytes, fused } = optimizeGraph(plain, 'cuda');
-        assert.deepEqual(fused, { GroupNorm: norms, MultiHeadAttention: countOps(plain, 'Softmax') }, `${label} ${part}`);
+        // Each UNet resnet's second GroupNorm takes the time embedding in; the VAE has none.
+        const resnets = part === 'unet' ? countOps(plain, 'Unsqueeze') - 1 : 0;
+        assert.deepEqual(fused, expectedFused(norms, resnets, countOps(plain, 'Softmax')), `${label} ${part}`);
         assertKernelReady(bytes, `${label} ${part}`);
         // Beside the original, so weights kept in model.onnx_data are found by the same relative references.
         const optimized = path.join(pipeline, part, 'model.optimized.onnx');
         fs.writeFileSync(optimized, expanded(bytes));
         await assertSameOutputs(file, optimized, randomFeeds(plain), tolerance);
+        // A batch of 2 sharing one timestep: the [1, C] embedding is expanded to the batch.
+        if (part === 'unet') {
+          const context = onnx.ModelProto.decode(plain).graph!.input!.find((i) => i.name === 'encoder_hidden_states')!;
+          const width = Number(context.type!.tensorType!.shape!.dim![2]!.dimValue);
+          await assertSameOutputs(file, optimized, randomFeeds(plain, { sample: [2, 4, 8, 8], encoder_hidden_states: [2, 77, width], timestep: [1] }), tolerance);
+        }
       }
     });
   }

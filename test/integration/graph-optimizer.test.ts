@@ -31,7 +31,7 @@ describe('graph optimizer on torch.onnx.export output (torch 1.13, opset 17)', (
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('exports every block the optimizer is proven on', () => {
-    assert.deepEqual(blocks.map((b) => b.name).sort(), ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'four-d', 'resnet', 'resnet-320', 'resnet-odd-groups', 'split-scale', 'vae-mid']);
+    assert.deepEqual(blocks.map((b) => b.name).sort(), ['biased-rows', 'classic-baddbmm', 'classic-matmul', 'clip-causal', 'clip-mask-input', 'four-d', 'resnet', 'resnet-320', 'resnet-odd-groups', 'resnet-temb', 'split-scale', 'vae-mid']);
   });
 
   for (const dtype of ['float32', 'float16'] as const) {

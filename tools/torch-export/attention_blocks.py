@@ -6,7 +6,7 @@ and VAE take, so the optimizer is proven on what the exporter itself writes for 
 Usage: /usr/bin/python3 attention_blocks.py OUT_DIR
 Writes OUT_DIR/<name>.fp32.onnx, <name>.fp16.onnx and <name>.inferred.onnx (fp32 with value_info), plus OUT_DIR/manifest.json describing each
 model's inputs, how many attentions it holds and whether the optimizer must fuse them, and how many
-GroupNorms the CUDA target must fuse.
+GroupNorms the CUDA target must fuse (and how many of them as SkipGroupNorm).
 """
 import json
 import math
@@ -219,6 +219,22 @@ class ResnetBlock(nn.Module):
         return self.conv2(F.silu(self.norm2(h))) + x
 
 
+class TimeResnetBlock(nn.Module):
+    """diffusers' UNet ResnetBlock2D: the projected time embedding added after the first conv, broadcast over H and W."""
+
+    def __init__(self, channels, groups, temb_width):
+        super().__init__()
+        self.norm1, self.norm2 = nn.GroupNorm(groups, channels), nn.GroupNorm(groups, channels)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.time_emb_proj = nn.Linear(temb_width, channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x, temb):
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.time_emb_proj(F.silu(temb))[:, :, None, None]
+        return self.conv2(F.silu(self.norm2(h))) + x
+
+
 def tokens():
     return torch.randn(BATCH, TOKENS, WIDTH)
 
@@ -245,6 +261,7 @@ BLOCKS = {
     'resnet': (lambda: ResnetBlock(32), lambda: (feature_map(),), ['x'], 0),
     # SD's own width and group count (320 channels, 32 groups of 10).
     'resnet-320': (lambda: ResnetBlock(320, groups=32), lambda: (feature_map(320),), ['x'], 0),
+    'resnet-temb': (lambda: TimeResnetBlock(64, 32, CONTEXT_WIDTH), lambda: (feature_map(64), torch.randn(BATCH, CONTEXT_WIDTH)), ['x', 'temb'], 0),
     # 11 channels per group: ORT's CUDA GroupNorm takes an even count only, so these must stay plain.
     'resnet-odd-groups': (lambda: ResnetBlock(33, groups=3), lambda: (feature_map(33),), ['x'], 0),
     'clip-causal': (lambda: ClipLayer(WIDTH), lambda: (tokens(),), ['x'], 1),
@@ -252,7 +269,9 @@ BLOCKS = {
 }
 
 # How many GroupNorms the CUDA target must fuse in each block (none elsewhere).
-GROUP_NORMS = {'vae-mid': 1, 'resnet': 2, 'resnet-320': 2}
+GROUP_NORMS = {'vae-mid': 1, 'resnet': 2, 'resnet-320': 2, 'resnet-temb': 2}
+# How many of those take the Add before them in as SkipGroupNorm (the time embedding's).
+SKIP_GROUP_NORMS = {'resnet-temb': 1}
 
 # Attentions with an addend that is not a mask MultiHeadAttention can take: they must stay plain.
 PLAIN_BLOCKS = {
@@ -304,7 +323,7 @@ def main():
         inputs = example()
         fp32 = os.path.join(out_dir, f'{name}.fp32.onnx')
         export(module, inputs, names, fp32)
-        entry = {'name': name, 'inputs': {n: list(t.shape) for n, t in zip(names, inputs)}, 'attentions': attentions, 'fuses': fuses, 'groupNorms': GROUP_NORMS.get(name, 0), 'files': {'float32': fp32}}
+        entry = {'name': name, 'inputs': {n: list(t.shape) for n, t in zip(names, inputs)}, 'attentions': attentions, 'fuses': fuses, 'groupNorms': GROUP_NORMS.get(name, 0), 'skipGroupNorms': SKIP_GROUP_NORMS.get(name, 0), 'files': {'float32': fp32}}
         fp16 = os.path.join(out_dir, f'{name}.fp16.onnx')
         to_half(fp32, fp16)
         entry['files']['float16'] = fp16

@@ -188,7 +188,7 @@ const CHANNEL_DEPTH = 16;
  * that made it and the shape-keeping ops after them (the shape pass knows a Conv's rank only
  * from its input's, and loses it at a Reshape to a computed Shape, as each GroupNorm ends).
  */
-function channelCount(value: string, ctx: GroupNormContext, depth = 0): number | undefined {
+export function channelCount(value: string, ctx: GroupNormContext, depth = 0): number | undefined {
   const known = ctx.shapes.get(value);
   if (known && known.length !== 4) return undefined;
   if (known?.[1] !== undefined) return known[1];

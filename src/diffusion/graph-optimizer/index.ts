@@ -3,7 +3,7 @@
  * operators ONNX Runtime's providers run fast. Passes are listed per target here, in one place.
  */
 import { fuseAttention } from './attention-fusion.js';
-import { fuseGroupNorm } from './group-norm-fusion.js';
+import { fuseGroupNorm, fuseSkipGroupNorm } from './group-norm-fusion.js';
 import { decodeModel, encodeModel, type Model } from './model-proto.js';
 
 export type OptimizeTarget = 'cuda' | 'webgpu' | 'cpu';
@@ -23,12 +23,13 @@ interface Pass {
 }
 
 const ATTENTION: Pass = { fuses: 'MultiHeadAttention', run: fuseAttention };
-// GroupNorm has a kernel on CUDA only.
+// GroupNorm and SkipGroupNorm have kernels on CUDA only; SkipGroupNorm takes its GroupNorms first.
+const SKIP_GROUP_NORM: Pass = { fuses: 'SkipGroupNorm', run: fuseSkipGroupNorm };
 const GROUP_NORM: Pass = { fuses: 'GroupNorm', run: fuseGroupNorm };
 
 // MultiHeadAttention has kernels on all three providers.
 const PASSES: Record<OptimizeTarget, Pass[]> = {
-  cuda: [ATTENTION, GROUP_NORM],
+  cuda: [ATTENTION, SKIP_GROUP_NORM, GROUP_NORM],
   webgpu: [ATTENTION],
   cpu: [ATTENTION],
 };
