@@ -116,6 +116,35 @@ describe('GroupNorm fusion on torch.onnx.export output (torch 1.13, opset 17)', 
     assert.deepEqual((graph.node ?? []).filter((n) => n.opType === 'Constant' && !readValues.has(n.output![0]!)).map((n) => n.output![0]), []);
   });
 
+  it('references gamma and beta kept in external data where they are, without reading them', async () => {
+    // SD's norms (320 channels and up) are over the 1 KiB exporters keep inline, so they sit in the data file.
+    const model = onnx.ModelProto.decode(read('resnet-320'));
+    const chunks: Buffer[] = [];
+    let offset = 0;
+    for (const tensor of model.graph!.initializer ?? []) {
+      if (tensor.dims!.length !== 3) continue;
+      const bytes = Buffer.from(tensor.rawData!);
+      tensor.externalData = [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(bytes.length) }];
+      tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      tensor.rawData = new Uint8Array();
+      chunks.push(bytes);
+      offset += bytes.length;
+    }
+    assert.equal(chunks.length, 4, 'two gammas and two betas (random, so not shared)');
+    const folder = fs.mkdtempSync(path.join(dir, 'external-'));
+    fs.writeFileSync(path.join(folder, 'weights.bin'), Buffer.concat(chunks));
+    const plain = onnx.ModelProto.encode(model).finish();
+    fs.writeFileSync(path.join(folder, 'plain.onnx'), plain);
+    const { bytes, fused } = optimizeGraph(plain, 'cuda');
+    assert.deepEqual(fused, { GroupNorm: 2 });
+    assertKernelReady(bytes, 'external');
+    const weights = (onnx.ModelProto.decode(bytes).graph!.initializer ?? []).filter((t) => t.name!.includes('_group_norm_'));
+    assert.deepEqual(weights.map((t) => t.dataLocation), new Array(4).fill(onnx.TensorProto.DataLocation.EXTERNAL));
+    assert.deepEqual(weights.map((t) => t.externalData!.find((e) => e.key === 'offset')!.value).sort(), ['0', '1280', '2560', '3840']);
+    fs.writeFileSync(path.join(folder, 'optimized.onnx'), expanded(bytes));
+    await assertSameOutputs(path.join(folder, 'plain.onnx'), path.join(folder, 'optimized.onnx'), randomFeeds(plain, block('resnet-320').inputs), TOLERANCE.float32);
+  });
+
   it('leaves CPU and WebGPU graphs without GroupNorm: their providers have no kernel for it', () => {
     for (const b of blocks) {
       for (const target of ['cpu', 'webgpu'] as const) {

@@ -268,6 +268,10 @@ BLOCKS = {
     'clip-mask-input': (lambda: CausalSelfAttention(WIDTH, mask_input=True), lambda: (tokens(), causal_mask()), ['x', 'mask'], 1),
 }
 
+# Blocks whose GroupNorms get random gamma and beta, so a parity test sees them wired per channel;
+# the rest keep torch's ones and zeros, which the exporter shares between norms through an Identity.
+RANDOM_AFFINE = {'vae-mid', 'resnet-320', 'resnet-temb'}
+
 # How many GroupNorms the CUDA target must fuse in each block (none elsewhere).
 GROUP_NORMS = {'vae-mid': 1, 'resnet': 2, 'resnet-320': 2, 'resnet-temb': 2}
 # How many of those take the Add before them in as SkipGroupNorm (the time embedding's).
@@ -320,6 +324,10 @@ def main():
     every = [(name, block, True) for name, block in BLOCKS.items()] + [(name, block, False) for name, block in PLAIN_BLOCKS.items()]
     for name, (make, example, names, attentions), fuses in every:
         module = make().eval()
+        if name in RANDOM_AFFINE:
+            for norm in (m for m in module.modules() if isinstance(m, nn.GroupNorm)):
+                nn.init.normal_(norm.weight, 1.0, 0.5)
+                nn.init.normal_(norm.bias, 0.0, 0.5)
         inputs = example()
         fp32 = os.path.join(out_dir, f'{name}.fp32.onnx')
         export(module, inputs, names, fp32)
