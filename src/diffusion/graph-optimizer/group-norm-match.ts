@@ -214,9 +214,10 @@ export function channelCount(value: string, ctx: GroupNormContext, depth = 0): n
     return counts.every((c) => c !== undefined) ? (counts as number[]).reduce((a, b) => a + b, 0) : undefined;
   }
   if (ELEMENTWISE.has(op) && inputs.length === 2) {
-    // A 4-D operand's channels; a lower-rank one (a scalar, or [C, 1, 1]) broadcasts into them.
-    const counts = inputs.map((input) => (ctx.shapes.get(input)?.length ?? 4) < 4 ? tensorOrOne(input, ctx) : channelCount(input, ctx, depth + 1));
-    if (counts.some((c) => c === undefined)) return undefined;
+    // A 4-D operand's channels; a lower-rank one (a scalar, or [C, 1, 1]) broadcasts into them. One must be 4-D.
+    const lower = inputs.map((input) => (ctx.shapes.get(input)?.length ?? 4) < 4);
+    const counts = inputs.map((input, i) => (lower[i] ? tensorOrOne(input, ctx) : channelCount(input, ctx, depth + 1)));
+    if (lower.every(Boolean) || counts.some((c) => c === undefined)) return undefined;
     const [a, b] = counts as [number, number];
     return a === b || b === 1 ? a : a === 1 ? b : undefined;
   }
