@@ -9,7 +9,7 @@ export { isOptimizerCache, optimizedPaths } from './optimizer-cache-names.js';
  * Bumped whenever the optimizer writes something different for the same input: every cached
  * optimized graph of an older version is then made again at the next load.
  */
-export const GRAPH_OPTIMIZER_VERSION = 2;
+export const GRAPH_OPTIMIZER_VERSION = 3;
 
 /** What one model part is loaded from on a device, and what was fused in it. */
 export interface OptimizedPart {

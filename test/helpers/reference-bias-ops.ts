@@ -16,7 +16,7 @@ function scalarLike(build: ExpansionBuilder, value: number, like: string): strin
  * BiasSplitGelu(X [N, S, D], bias [D]) → Y [N, S, D/2]: the sum X + bias cut in two halves along
  * the last axis, left · GELU(right), with GELU(v) = v · 0.5 · (1 + erf(v / √2)).
  */
-export const biasSplitGelu: Expansion = (fused: Node, build) => {
+export const referenceBiasSplitGelu: Expansion = (fused: Node, build) => {
   const [x, bias] = fused.input as [string, string];
   const sum = build.node('Add', [x, bias]);
   const halves = [`${fused.name}__left`, `${fused.name}__right`];
@@ -29,7 +29,7 @@ export const biasSplitGelu: Expansion = (fused: Node, build) => {
 };
 
 /** BiasAdd(X [N, S, C], bias [C], skip [N, S, C]) → Y = X + bias + skip. */
-export const biasAdd: Expansion = (fused: Node, build) => {
+export const referenceBiasAdd: Expansion = (fused: Node, build) => {
   const [x, bias, skip] = fused.input as [string, string, string];
   build.node('Add', [build.node('Add', [x, bias]), skip], [], [fused.output![0]!]);
 };

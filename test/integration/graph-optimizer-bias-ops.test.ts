@@ -11,13 +11,13 @@ import { optimizeGraph, type OptimizeTarget } from '../../src/diffusion/graph-op
 import { buildPipeline, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
 import { expandContribOps } from '../helpers/contrib-reference.js';
 import { compareOnCpu, countOps, randomFeeds } from '../helpers/onnx-parity.js';
-import { biasAdd, biasSplitGelu } from '../helpers/reference-bias-ops.js';
+import { referenceBiasAdd, referenceBiasSplitGelu } from '../helpers/reference-bias-ops.js';
 
 const { onnx } = onnxProto;
 const EXPORTER = path.resolve('tools/torch-export/attention_blocks.py');
 const TOLERANCE = { float32: 1e-4, float16: 2e-2 } as const;
 const GPU_TARGETS = ['cuda', 'webgpu'] as const;
-const EXPANSIONS = { BiasSplitGelu: biasSplitGelu, BiasAdd: biasAdd };
+const EXPANSIONS = { BiasSplitGelu: referenceBiasSplitGelu, BiasAdd: referenceBiasAdd };
 
 interface ExportedBlock {
   name: string;

@@ -6,7 +6,8 @@ what the exporter itself writes for them.
 
 Usage: /usr/bin/python3 attention_blocks.py OUT_DIR
 Writes OUT_DIR/<name>.fp32.onnx, <name>.fp16.onnx and <name>.inferred.onnx (fp32 with value_info), plus OUT_DIR/manifest.json describing each
-model's inputs, how many attentions it holds and whether the optimizer must fuse them. Each block with attention is also
+model's inputs, how many attentions it holds and whether the optimizer must fuse them, and how many
+GroupNorms the CUDA target must fuse (and how many of them as SkipGroupNorm). Each block with attention is also
 exported with dynamic axes, as the manifest entry <name>.dynamic (files <name>.dynamic.*.onnx, its axes under 'dynamic').
 """
 import json
@@ -311,16 +312,32 @@ class VaeMidAttention(nn.Module):
 
 
 class ResnetBlock(nn.Module):
-    """GroupNorm + SiLU + conv twice, with a skip: no attention, so the optimizer must leave it be."""
+    """GroupNorm + SiLU + conv twice, with a skip: no attention, so only the CUDA target's GroupNorm pass touches it."""
 
-    def __init__(self, channels):
+    def __init__(self, channels, groups=8):
         super().__init__()
-        self.norm1, self.norm2 = nn.GroupNorm(8, channels), nn.GroupNorm(8, channels)
+        self.norm1, self.norm2 = nn.GroupNorm(groups, channels), nn.GroupNorm(groups, channels)
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
 
     def forward(self, x):
         h = self.conv1(F.silu(self.norm1(x)))
+        return self.conv2(F.silu(self.norm2(h))) + x
+
+
+class TimeResnetBlock(nn.Module):
+    """diffusers' UNet ResnetBlock2D: the projected time embedding added after the first conv, broadcast over H and W."""
+
+    def __init__(self, channels, groups, temb_width):
+        super().__init__()
+        self.norm1, self.norm2 = nn.GroupNorm(groups, channels), nn.GroupNorm(groups, channels)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.time_emb_proj = nn.Linear(temb_width, channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x, temb):
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.time_emb_proj(F.silu(temb))[:, :, None, None]
         return self.conv2(F.silu(self.norm2(h))) + x
 
 
@@ -348,8 +365,8 @@ def padding_mask():
     return mask
 
 
-def feature_map():
-    return torch.randn(BATCH, 32, 4, 4)
+def feature_map(channels=32):
+    return torch.randn(BATCH, channels, 4, 4)
 
 
 # name: (module, example inputs, input names, attentions it holds)
@@ -360,6 +377,11 @@ BLOCKS = {
     'four-d': (lambda: TransformerBlock(WIDTH, CONTEXT_WIDTH, FourDAttention), lambda: (tokens(), context()), ['x', 'context'], 2),
     'vae-mid': (lambda: VaeMidAttention(32), lambda: (feature_map(),), ['x'], 1),
     'resnet': (lambda: ResnetBlock(32), lambda: (feature_map(),), ['x'], 0),
+    # SD's own width and group count (320 channels, 32 groups of 10).
+    'resnet-320': (lambda: ResnetBlock(320, groups=32), lambda: (feature_map(320),), ['x'], 0),
+    'resnet-temb': (lambda: TimeResnetBlock(64, 32, CONTEXT_WIDTH), lambda: (feature_map(64), torch.randn(BATCH, CONTEXT_WIDTH)), ['x', 'temb'], 0),
+    # 11 channels per group: ORT's CUDA GroupNorm takes an even count only, so these must stay plain.
+    'resnet-odd-groups': (lambda: ResnetBlock(33, groups=3), lambda: (feature_map(33),), ['x'], 0),
     'clip-causal': (lambda: ClipLayer(WIDTH), lambda: (tokens(),), ['x'], 1),
     'clip-mask-input': (lambda: CausalSelfAttention(WIDTH, mask_input=True), lambda: (tokens(), causal_mask()), ['x', 'mask'], 1),
     'clip-transformers': (lambda: ClipLayer(WIDTH, TransformersClipAttention), lambda: (tokens(),), ['x'], 1),
@@ -382,6 +404,15 @@ BLOCKS = {
 DYNAMIC_AXES = {
     'geglu-320-dynamic': {'x': {0: 'batch', 1: 'tokens'}, 'out': {0: 'batch', 1: 'tokens'}},
 }
+
+# Blocks whose GroupNorms get random gamma and beta, so a parity test sees them wired per channel;
+# the rest keep torch's ones and zeros, which the exporter shares between norms through an Identity.
+RANDOM_AFFINE = {'vae-mid', 'resnet-320', 'resnet-temb'}
+
+# How many GroupNorms the CUDA target must fuse in each block (none elsewhere).
+GROUP_NORMS = {'vae-mid': 1, 'resnet': 2, 'resnet-320': 2, 'resnet-temb': 2}
+# How many of those take the Add before them in as SkipGroupNorm (the time embedding's).
+SKIP_GROUP_NORMS = {'resnet-temb': 1}
 
 # Attentions with an addend that is not a mask MultiHeadAttention can take: they must stay plain.
 PLAIN_BLOCKS = {
@@ -444,10 +475,14 @@ def main():
     every = [(name, block, True) for name, block in BLOCKS.items()] + [(name, block, False) for name, block in PLAIN_BLOCKS.items()]
     for name, (make, example, names, attentions), fuses in every:
         module = make().eval()
+        if name in RANDOM_AFFINE:
+            for norm in (m for m in module.modules() if isinstance(m, nn.GroupNorm)):
+                nn.init.normal_(norm.weight, 1.0, 0.5)
+                nn.init.normal_(norm.bias, 0.0, 0.5)
         inputs = example()
         fp32 = os.path.join(out_dir, f'{name}.fp32.onnx')
         export(module, inputs, names, fp32, DYNAMIC_AXES.get(name))
-        entry = {'name': name, 'inputs': {n: list(t.shape) for n, t in zip(names, inputs)}, 'attentions': attentions, 'fuses': fuses, 'files': {'float32': fp32}}
+        entry = {'name': name, 'inputs': {n: list(t.shape) for n, t in zip(names, inputs)}, 'attentions': attentions, 'fuses': fuses, 'groupNorms': GROUP_NORMS.get(name, 0), 'skipGroupNorms': SKIP_GROUP_NORMS.get(name, 0), 'files': {'float32': fp32}}
         fp16 = os.path.join(out_dir, f'{name}.fp16.onnx')
         to_half(fp32, fp16)
         entry['files']['float16'] = fp16

@@ -5,10 +5,8 @@
 import { type AttentionBias, type AttentionMatch, matchAttention } from './attention-match.js';
 import { GraphIndex } from './graph-index.js';
 import { type Graph, type Model, type Node, onnx, opsetVersion } from './model-proto.js';
-import { removeUnread } from './prune.js';
+import { CONTRIB_DOMAIN, spliceFused, takenNames, uniqueName } from './rewrite.js';
 import { inferShapes } from './static-shapes.js';
-
-export const CONTRIB_DOMAIN = 'com.microsoft';
 
 /** Rewrites `model` in place; returns how many MultiHeadAttention nodes it added. */
 export function fuseAttention(model: Model): number {
@@ -18,8 +16,7 @@ export function fuseAttention(model: Model): number {
   const matches = (graph.node ?? []).filter((node) => node.opType === 'Softmax').map((softmax) => matchAttention(softmax, ctx)).filter((m): m is AttentionMatch => m !== undefined);
   if (matches.length === 0) return 0;
 
-  const names = new Set((graph.node ?? []).map((node) => node.name ?? ''));
-  const values = new Set([...(graph.node ?? []).flatMap((node) => [...(node.input ?? []), ...(node.output ?? [])]), ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...(graph.input ?? []).map((i) => i.name ?? '')]);
+  const { names, values } = takenNames(model);
   const replaced = new Set<Node>();
   const fusedAt = new Map<Node, Node[]>();
   for (const match of matches) {
@@ -28,15 +25,7 @@ export function fuseAttention(model: Model): number {
     // The node writing the merged output comes after every q/k/v (and mask) producer, so the fused node can take its place in topological order.
     fusedAt.set(index.producer.get(match.output)!, [...bias.nodes, fusedNode(match, uniqueName(names, 'MultiHeadAttention_fused'), bias.value)]);
   }
-  const removedInputs = [...replaced].flatMap((node) => node.input ?? []);
-  const producedBefore = (graph.node ?? []).flatMap((node) => node.output ?? []);
-  graph.node = (graph.node ?? []).flatMap((node) => (fusedAt.has(node) ? fusedAt.get(node)! : replaced.has(node) ? [] : [node]));
-  removeUnread(graph, removedInputs);
-  // Shapes recorded for values that no longer exist would only mislead a later reader of the graph.
-  const kept = new Set((graph.node ?? []).flatMap((node) => node.output ?? []));
-  const gone = new Set(producedBefore.filter((name) => !kept.has(name)));
-  if (graph.valueInfo?.length) graph.valueInfo = graph.valueInfo.filter((info) => !gone.has(info.name ?? ''));
-  if (opsetVersion(model, CONTRIB_DOMAIN) === undefined) model.opsetImport = [...(model.opsetImport ?? []), { domain: CONTRIB_DOMAIN, version: 1 }];
+  spliceFused(model, replaced, fusedAt);
   return matches.length;
 }
 
@@ -84,12 +73,4 @@ function fusedNode(match: AttentionMatch, name: string, attentionBias: string): 
       { name: 'scale', type: A.FLOAT, f: match.scale },
     ],
   });
-}
-
-function uniqueName(taken: Set<string>, base: string): string {
-  let n = 0;
-  while (taken.has(`${base}_${n}`)) n++;
-  const name = `${base}_${n}`;
-  taken.add(name);
-  return name;
 }

@@ -16,7 +16,7 @@
  *   version also took only C 320/640/1280, and it reads skip at X's offsets without checking its
  *   shape, so a broadcast skip would be read out of bounds. Fused only under CUDA's rules here.
  */
-import { CONTRIB_DOMAIN } from './attention-fusion.js';
+import { CONTRIB_DOMAIN } from './rewrite.js';
 import { applyFusions, type Fusion, isPlain, namer, otherInput } from './fusion-rewrite.js';
 import { GraphIndex } from './graph-index.js';
 import { type Model, type Node, onnx } from './model-proto.js';

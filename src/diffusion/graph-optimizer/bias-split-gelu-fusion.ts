@@ -10,7 +10,7 @@
  * Shape(sum)[-1]; the project's builder writes a Split. Both are read here, with the bounds
  * folded from the sizes the shape pass knows.
  */
-import { CONTRIB_DOMAIN } from './attention-fusion.js';
+import { CONTRIB_DOMAIN } from './rewrite.js';
 import { applyFusions, type Fusion, isPlain, isScalarNear, namer, otherInput } from './fusion-rewrite.js';
 import { GraphIndex, intAttribute, intsAttribute } from './graph-index.js';
 import { type Model, type Node, onnx } from './model-proto.js';

@@ -1,14 +1,11 @@
 /**
  * What the element-wise fusion passes (BiasSplitGelu, BiasAdd, SkipLayerNormalization) share:
  * reading small constants a pattern names, and replacing the matched nodes by one fused node
- * each, the way the attention pass does: the fused node takes the place of the node that wrote
- * the pattern's output, what only the removed nodes read goes, and value_info of values that no
- * longer exist is dropped.
+ * each, through the splice every pass uses (rewrite.ts).
  */
-import { CONTRIB_DOMAIN } from './attention-fusion.js';
 import type { GraphIndex } from './graph-index.js';
-import { type Model, type Node, opsetVersion } from './model-proto.js';
-import { removeUnread } from './prune.js';
+import type { Model, Node } from './model-proto.js';
+import { spliceFused, takenNames, uniqueName } from './rewrite.js';
 
 /** A constant of exactly one element (any rank) within `relative` of `expected`: float16 exports round √2 to 1.4140625. */
 export function isScalarNear(index: GraphIndex, value: string, expected: number, relative = 1e-3): boolean {
@@ -30,18 +27,9 @@ export function isPlain(node: Node | undefined, opType: string): node is Node & 
 
 /** A fresh name for each call, none of them taken by a node or value of the graph. */
 export function namer(model: Model): (base: string) => string {
-  const graph = model.graph!;
-  const taken = new Set([
-    ...(graph.node ?? []).flatMap((node) => [node.name ?? '', ...(node.input ?? []), ...(node.output ?? [])]),
-    ...(graph.initializer ?? []).map((t) => t.name ?? ''),
-    ...(graph.input ?? []).map((i) => i.name ?? ''),
-  ]);
-  return (base) => {
-    let n = 0;
-    while (taken.has(`${base}_${n}`)) n++;
-    taken.add(`${base}_${n}`);
-    return `${base}_${n}`;
-  };
+  const { names, values } = takenNames(model);
+  const taken = new Set([...names, ...values]);
+  return (base) => uniqueName(taken, base);
 }
 
 export interface Fusion {
@@ -54,22 +42,13 @@ export interface Fusion {
 
 /** Applies fusions whose node sets do not overlap (later ones that overlap an earlier one are skipped); returns how many it applied. */
 export function applyFusions(model: Model, fusions: Fusion[]): number {
-  const graph = model.graph!;
   const replaced = new Set<Node>();
-  const fusedAt = new Map<Node, Node>();
+  const fusedAt = new Map<Node, Node[]>();
   for (const fusion of fusions) {
     if (fusion.nodes.some((node) => replaced.has(node))) continue;
     for (const node of fusion.nodes) replaced.add(node);
-    fusedAt.set(fusion.at, fusion.fused);
+    fusedAt.set(fusion.at, [fusion.fused]);
   }
-  if (fusedAt.size === 0) return 0;
-  const removedInputs = [...replaced].flatMap((node) => node.input ?? []);
-  const producedBefore = (graph.node ?? []).flatMap((node) => node.output ?? []);
-  graph.node = (graph.node ?? []).flatMap((node) => (fusedAt.has(node) ? [fusedAt.get(node)!] : replaced.has(node) ? [] : [node]));
-  removeUnread(graph, removedInputs);
-  const kept = new Set((graph.node ?? []).flatMap((node) => node.output ?? []));
-  const gone = new Set(producedBefore.filter((name) => !kept.has(name)));
-  if (graph.valueInfo?.length) graph.valueInfo = graph.valueInfo.filter((info) => !gone.has(info.name ?? ''));
-  if (opsetVersion(model, CONTRIB_DOMAIN) === undefined) model.opsetImport = [...(model.opsetImport ?? []), { domain: CONTRIB_DOMAIN, version: 1 }];
+  if (fusedAt.size > 0) spliceFused(model, replaced, fusedAt);
   return fusedAt.size;
 }

@@ -6,6 +6,7 @@ import { fuseAttention } from './attention-fusion.js';
 import { fuseBiasAdd } from './bias-add-fusion.js';
 import { fuseBiasSplitGelu } from './bias-split-gelu-fusion.js';
 import { fuseSkipLayerNorm } from './skip-layer-norm-fusion.js';
+import { fuseGroupNorm, fuseSkipGroupNorm } from './group-norm-fusion.js';
 import { decodeModel, encodeModel, type Model } from './model-proto.js';
 
 export type OptimizeTarget = 'cuda' | 'webgpu' | 'cpu';
@@ -37,12 +38,19 @@ const BIAS_SPLIT_GELU_CUDA: Pass = { fuses: 'BiasSplitGelu', run: (model) => fus
 const BIAS_SPLIT_GELU_WEBGPU: Pass = { fuses: 'BiasSplitGelu', run: (model) => fuseBiasSplitGelu(model, (d) => d % 8 === 0) };
 // CUDA and WebGPU only, C of 320, 640 or 1280 on both (bias-add-fusion.ts says why).
 const BIAS_ADD: Pass = { fuses: 'BiasAdd', run: fuseBiasAdd };
-// WebGPU only: ORT fuses it itself for CPU and CUDA (skip-layer-norm-fusion.ts says where that is written). Before BiasAdd, which leaves it the sums a LayerNormalization reads.
+// WebGPU only, where ORT has no fusion of its own (skip-layer-norm-fusion.ts). ORT's, on CPU and
+// CUDA, leaves the sums the residual stream reads on; ours on the CPU measured no faster
+// (bench/README.md), and CUDA's kernel waits for a GPU run. Before BiasAdd, which leaves it the
+// sums a LayerNormalization reads.
 const SKIP_LAYER_NORM: Pass = { fuses: 'SkipLayerNormalization', run: fuseSkipLayerNorm };
+
+// GroupNorm and SkipGroupNorm have kernels on CUDA only; SkipGroupNorm takes its GroupNorms first.
+const SKIP_GROUP_NORM: Pass = { fuses: 'SkipGroupNorm', run: fuseSkipGroupNorm };
+const GROUP_NORM: Pass = { fuses: 'GroupNorm', run: fuseGroupNorm };
 
 // MultiHeadAttention has kernels on all three providers.
 const PASSES: Record<OptimizeTarget, Pass[]> = {
-  cuda: [ATTENTION, BIAS_SPLIT_GELU_CUDA, BIAS_ADD],
+  cuda: [ATTENTION, SKIP_GROUP_NORM, GROUP_NORM, BIAS_SPLIT_GELU_CUDA, BIAS_ADD],
   webgpu: [ATTENTION, BIAS_SPLIT_GELU_WEBGPU, SKIP_LAYER_NORM, BIAS_ADD],
   cpu: [ATTENTION],
 };

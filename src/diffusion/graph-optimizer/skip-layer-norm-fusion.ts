@@ -17,7 +17,7 @@
  * reads skip at the input's own offsets (no broadcasting: skip must have the input's shape) and
  * gamma/beta/bias by channel, for float and float16, and writes outputs 0 and 3 only.
  */
-import { CONTRIB_DOMAIN } from './attention-fusion.js';
+import { CONTRIB_DOMAIN } from './rewrite.js';
 import { applyFusions, type Fusion, isPlain, namer } from './fusion-rewrite.js';
 import { GraphIndex, intAttribute } from './graph-index.js';
 import { type Model, type Node, onnx } from './model-proto.js';

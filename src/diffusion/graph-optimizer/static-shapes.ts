@@ -98,6 +98,12 @@ function inferNode(node: Node, index: GraphIndex, shapes: InferredShapes): Dims 
     return first && perm && perm.length === first.length ? perm.map((p) => first[p]) : undefined;
   }
   if (op === 'MatMul') return matmul(inputs[0], inputs[1]);
+  if (op === 'Gemm') {
+    // 2-D only: [M, K]·[K, N] → [M, N], either side transposed by its flag (torch's Linear on [B, in]).
+    const [a, b] = inputs;
+    if (a?.length !== 2 || b?.length !== 2) return undefined;
+    return [intAttribute(node, 'transA') ? a[1] : a[0], intAttribute(node, 'transB') ? b[0] : b[1]];
+  }
   if (op === 'Gather') {
     // data[:axis] + indices + data[axis + 1:], as an embedding lookup of token ids gives [B, L, width].
     const [data, indices] = inputs;
