@@ -46,7 +46,9 @@ describe('symbolic sizes', () => {
     spec('fold', g.node('Mul', [size(0), scalar(2)]), scalar(-1), g.node('Div', [size(2), scalar(2)]));
     spec('inexact', g.node('Div', [size(1), scalar(2)]));
     spec('sum', g.node('Add', [size(0), size(1)]));
-    spec('sliced', g.node('Slice', [g.node('Shape', [x]), g.int64s('s', [0]), g.int64s('e', [2])]));
+    g.node('Slice', [g.node('Shape', [x]), g.int64s('s', [0]), g.int64s('e', [2])], {}, ['sliced']);
+    // Unsqueezing a vector makes a [1, 2] matrix, whose elements no longer read as one spec.
+    g.node('Unsqueeze', ['sliced', g.int64s('axes', [0])], {}, ['matrix']);
     // expand(b, 1, n, n) as torch spells its target: Where(Equal(shape, -1), 1, shape).
     const target = spec('target', size(0), scalar(1), size(1), size(1));
     const ones = g.node('ConstantOfShape', [g.int64s('four', [4])], { value: { tensor: { dataType: DataType.INT64, dims: [1], int64Data: [1] } } });
@@ -60,7 +62,7 @@ describe('symbolic sizes', () => {
     assert.deepEqual(shapes.contents.get('fold'), [multiplySizes(batch, 2), -1, 4]);
     assert.deepEqual(shapes.contents.get('sliced'), [batch, tokens]);
     assert.deepEqual(shapes.contents.get('expand_to'), [batch, 1, tokens, tokens]);
-    for (const unknown of ['inexact', 'sum']) assert.equal(shapes.contents.get(unknown), undefined, unknown);
+    for (const unknown of ['inexact', 'sum', 'matrix']) assert.equal(shapes.contents.get(unknown), undefined, unknown);
     // -1 takes what is left: batch·tokens·8 / (2·batch · 4) = tokens.
     assert.deepEqual(shapes.get('folded'), [multiplySizes(batch, 2), tokens, 4]);
     assert.deepEqual(shapes.get('expanded'), [batch, 1, tokens, tokens]);

@@ -63,7 +63,8 @@ export function inferShapes(index: GraphIndex): InferredShapes {
       if (!declaredDims) shapes.set(output, dims);
       else if (declaredDims.length === dims.length) shapes.set(output, declaredDims.map((d, j) => d ?? dims[j]));
     });
-    const values = node.output?.[0] ? inferValues(node, index, shapes) : undefined;
+    // Only scalars and vectors: an element list says nothing of which row an element is in.
+    const values = node.output?.[0] && (inferred?.length ?? 2) <= 1 ? inferValues(node, index, shapes) : undefined;
     if (values && values.length <= MAX_SPEC_LENGTH) shapes.contents.set(node.output![0]!, values);
   }
   return shapes;
@@ -114,6 +115,10 @@ function inferNode(node: Node, index: GraphIndex, shapes: InferredShapes): Dims 
   if (op === 'Shape') {
     const values = inferValues(node, index, shapes);
     return first && values ? [values.length] : undefined;
+  }
+  if (op === 'Squeeze') {
+    const axes = node.input?.[1] ? index.constantValues(node.input[1]) : intsAttribute(node, 'axes');
+    return first && axes ? squeeze(first, axes) : undefined;
   }
   if (op === 'Unsqueeze') {
     // Opset 13 moved the axes from an attribute to the second input.
@@ -247,6 +252,13 @@ function concat(inputs: (Dims | undefined)[], rawAxis: number): Dims | undefined
     const sizes = inputs.map((d) => d![i]);
     return sizes.every((s) => typeof s === 'number') ? (sizes as number[]).reduce((a, b) => a + b, 0) : undefined;
   });
+}
+
+/** The input without the given axes, each of which must be (or may be) 1. */
+function squeeze(input: Dims, axes: number[]): Dims | undefined {
+  const at = new Set(axes.map((a) => (a < 0 ? a + input.length : a)));
+  if (at.size !== axes.length || [...at].some((a) => a < 0 || a >= input.length || (input[a] !== undefined && input[a] !== 1))) return undefined;
+  return input.filter((_, i) => !at.has(i));
 }
 
 function unsqueeze(input: Dims, axes: number[]): Dims | undefined {
