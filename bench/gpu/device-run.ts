@@ -4,17 +4,22 @@
  * (a silent fallback to CPU counts as "not available"), warms up (WebGPU compiles its shaders on
  * the first run), then times one generation and prints a single JSON line on stdout.
  *
- *   node dist/bench/gpu/device-run.js <device> <modelDir> <steps> <size> <capSeconds> [optimize|as-is] [webgpu settings JSON]
+ *   node dist/bench/gpu/device-run.js <device> <modelDir> <steps> <size> <capSeconds> [optimize|as-is|optimize-without=Op,Op] [webgpu settings JSON]
+ *
+ * `optimize-without=GroupNorm,SkipGroupNorm` loads each part optimized by every pass but those
+ * (written beside it as .model.dts-util-bench.onnx), to time what one fusion is worth.
  *
  * `capSeconds` bounds the timed sampling: a device too slow to finish every step in it (the CPU
  * on a big model) reports its speed over the steps it did, marked as capped.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
+import { optimizeGraph, type OptimizeTarget } from '../../src/diffusion/graph-optimizer/index.js';
 import { LoadedModel } from '../../src/diffusion/loaded-model.js';
-import { deviceOpener, type WebGpuSettings } from '../../src/diffusion/onnx-session.js';
+import { deviceOpener, type SessionOpener, type WebGpuSettings } from '../../src/diffusion/onnx-session.js';
 import { describeFused } from '../../src/diffusion/optimized-graphs.js';
 import { runPipeline } from '../../src/diffusion/pipeline.js';
 import type { GenerationParams } from '../../src/diffusion/request.js';
@@ -80,13 +85,28 @@ async function probe(device: string): Promise<string | undefined> {
   }
 }
 
-async function measure(device: string, modelDir: string, steps: number, size: number, capSeconds: number, optimize: boolean, webgpu: WebGpuSettings): Promise<DeviceResult> {
+/** Opens each part optimized without the passes adding `without`'s ops, noting what was fused per part. */
+function partialOptimizer(without: string[], open: SessionOpener, fused: Record<string, Record<string, number>>): SessionOpener {
+  return (file, device, gpu) => {
+    const result = optimizeGraph(new Uint8Array(fs.readFileSync(file)), device as OptimizeTarget, { without });
+    fused[path.basename(path.dirname(file))] = result.fused;
+    const optimized = path.join(path.dirname(file), `.model.dts-util-bench.onnx`);
+    fs.writeFileSync(optimized, result.bytes);
+    return open(optimized, device, gpu);
+  };
+}
+
+async function measure(device: string, modelDir: string, steps: number, size: number, capSeconds: number, mode: string, webgpu: WebGpuSettings): Promise<DeviceResult> {
+  const without = mode.startsWith('optimize-without=') ? mode.slice('optimize-without='.length).split(',').filter(Boolean) : undefined;
+  const partlyFused: Record<string, Record<string, number>> = {};
   const unavailable = await probe(device);
   if (unavailable) return { device, ok: false, reason: unavailable };
   let model: LoadedModel;
   try {
     // 'optimize': as the server loads it by default, through the graph optimizer (its first load writes the cache).
-    model = await LoadedModel.load(modelDir, 'sd15-fp16', device, 0, { graphOptimize: optimize, open: deviceOpener(webgpu) });
+    const open = without ? partialOptimizer(without, deviceOpener(webgpu), partlyFused) : deviceOpener(webgpu);
+    model = await LoadedModel.load(modelDir, 'sd15-fp16', device, 0, { graphOptimize: mode === 'optimize', open });
+    if (without) model.fused = partlyFused;
   } catch (error) {
     return { device, ok: false, reason: (error as Error).message.split('\n')[0] };
   }
@@ -169,7 +189,7 @@ if (!device || !modelDir) {
 }
 let result: DeviceResult;
 try {
-  result = await measure(device, modelDir, Number(steps ?? 20), Number(size ?? 512), Number(cap ?? 120), mode === 'optimize', JSON.parse(webgpu ?? '{}') as WebGpuSettings);
+  result = await measure(device, modelDir, Number(steps ?? 20), Number(size ?? 512), Number(cap ?? 120), mode ?? 'as-is', JSON.parse(webgpu ?? '{}') as WebGpuSettings);
 } catch (error) {
   result = { device, ok: false, reason: `failed while running: ${(error as Error).message.split('\n')[0]}` };
 }

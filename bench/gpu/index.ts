@@ -9,12 +9,16 @@
  *
  * Environment: BENCH_GPU_DEVICES (default cuda,webgpu,cpu), BENCH_GPU_STEPS (20),
  * BENCH_GPU_SIZE (512), BENCH_GPU_CPU_CAP_S (seconds of timed CPU sampling, default 45),
- * BENCH_GPU_MODELS (default sd15-fp16-fused,sd15-fp16: model-builder names),
+ * BENCH_GPU_MODELS (default sd15-fp16:optimized,sd15-fp16-fused,sd15-fp16: model-builder names),
+ * BENCH_GPU_CPU_MODELS (which of them also run on the CPU; default the first),
+ * BENCH_GPU_CUDA_WITHOUT (default GroupNorm+SkipGroupNorm,BiasSplitGelu+BiasAdd: the first model on
+ * CUDA again, optimized without those fusions, to show what each is worth),
+ * BENCH_GPU_BUDGET_S (540: runs that would start later are skipped, so one device call holds it all),
  * BENCH_GPU_MODELS_DIR (default $TMPDIR/dts-bench-gpu; built models there are reused); a model name
  * ending in :optimized is that build loaded through dts-util's graph optimizer (a plain export fused at load),
  * BENCH_GPU_BLOCKS (the torch-exported blocks fusion-parity.ts checks; pack.sh puts them in the bundle),
  * BENCH_GPU_WEBGPU_SETTINGS (default nhwc,no-validation,simple-cache: WebGPU provider settings, each timed
- * alone on the last model against WebGPU's defaults; '' skips them),
+ * alone on the first model against WebGPU's defaults; '' skips them),
  * OUT (a folder: results are also written there as gpu-bench.json).
  * Published reference: ORT CUDA on an H100 ≈ 87 it/s for SD 1.5 at 512² (fp16, FACTS.md).
  */
@@ -37,7 +41,25 @@ const devices = (process.env.BENCH_GPU_DEVICES ?? 'cuda,webgpu,cpu').split(',').
 const steps = Number(process.env.BENCH_GPU_STEPS ?? 20);
 const size = Number(process.env.BENCH_GPU_SIZE ?? 512);
 const cpuCapSeconds = Number(process.env.BENCH_GPU_CPU_CAP_S ?? 45);
-const models = (process.env.BENCH_GPU_MODELS ?? 'sd15-fp16-fused,sd15-fp16,sd15-fp16:optimized').split(',').filter(Boolean);
+// The figure of record first (a plain export through the optimizer, as `serve` loads it), then ORT's fused build, then the plain export as it is.
+const models = (process.env.BENCH_GPU_MODELS ?? 'sd15-fp16:optimized,sd15-fp16-fused,sd15-fp16').split(',').filter(Boolean);
+/** The CPU's SD 1.5 figure is known (0.36 it/s on 16 vCPUs, bench/README.md): by default only the first model gets a CPU run. */
+const cpuModels = (process.env.BENCH_GPU_CPU_MODELS ?? models[0] ?? '').split(',').filter(Boolean);
+/** What each fusion is worth on CUDA: the first model again, optimized without these op types ('+' joins ops of one run). */
+const cudaWithout = (process.env.BENCH_GPU_CUDA_WITHOUT ?? 'GroupNorm+SkipGroupNorm,BiasSplitGelu+BiasAdd').split(',').filter(Boolean);
+/** A device call runs at most 600 s: runs that would start after this many seconds are skipped, and said to be. */
+const budgetSeconds = Number(process.env.BENCH_GPU_BUDGET_S ?? 540);
+const benchStart = performance.now();
+const elapsedSeconds = () => (performance.now() - benchStart) / 1000;
+/** A run starts only with this much of the budget left (SD 1.5's load and warm-up on a GPU take about a minute). */
+const RUN_RESERVE_S = 60;
+
+/** device-run.js's mode for a model's variant: ':optimized', ':optimized-without-GroupNorm+SkipGroupNorm', or none. */
+function runMode(variant: string | undefined): string {
+  if (variant === 'optimized') return 'optimize';
+  if (variant?.startsWith('optimized-without-')) return `optimize-without=${variant.slice('optimized-without-'.length).replaceAll('+', ',')}`;
+  return 'as-is';
+}
 const modelsDir = process.env.BENCH_GPU_MODELS_DIR ?? path.join(os.tmpdir(), 'dts-bench-gpu');
 /** A device that hangs (a driver stuck in shader compilation, say) must not eat the whole lease. */
 const DEVICE_TIMEOUT_MS = 180_000;
@@ -90,10 +112,11 @@ const WEBGPU_SETTINGS: Record<string, WebGpuSettings> = {
 };
 const webgpuSettings = (process.env.BENCH_GPU_WEBGPU_SETTINGS ?? Object.keys(WEBGPU_SETTINGS).join(',')).split(',').filter(Boolean);
 
-function runDevice(device: string, modelDir: string, optimize: boolean, webgpu: WebGpuSettings = {}): Promise<DeviceResult> {
+function runDevice(device: string, modelDir: string, mode: string, webgpu: WebGpuSettings = {}): Promise<DeviceResult> {
   const cap = device === 'cpu' ? cpuCapSeconds : DEVICE_TIMEOUT_MS / 1000;
+  if (elapsedSeconds() + RUN_RESERVE_S > budgetSeconds) return Promise.resolve({ device, ok: false, reason: `skipped: ${elapsedSeconds().toFixed(0)} s of the ${budgetSeconds} s budget (BENCH_GPU_BUDGET_S) gone` });
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(here, 'device-run.js'), device, modelDir, String(steps), String(size), String(cap), optimize ? 'optimize' : 'as-is', JSON.stringify(webgpu)], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
+    const child = spawn(process.execPath, [path.join(here, 'device-run.js'), device, modelDir, String(steps), String(size), String(cap), mode, JSON.stringify(webgpu)], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -155,14 +178,17 @@ if (gpuDevices.length > 0 && process.env.BENCH_GPU_PARITY !== '0') {
   } else console.log(`fusion parity: no exported blocks at ${blocks} (pack.sh exports them)`);
 }
 const results: (DeviceResult & { model: string; gpuPeakMiB?: number })[] = [];
-for (const model of models) {
+const [firstBuild] = (models[0] ?? '').split(':');
+const cudaVariants = devices.includes('cuda') && firstBuild ? cudaWithout.map((ops) => `${firstBuild}:optimized-without-${ops}`) : [];
+for (const model of [...models, ...cudaVariants]) {
   const [build, variant] = model.split(':');
   const modelDir = buildModel(build!);
-  for (const device of devices) {
+  const onDevices = devices.filter((d) => (d === 'cpu' ? cpuModels.includes(model) : !cudaVariants.includes(model) || d === 'cuda'));
+  for (const device of onDevices) {
     const base = baselineGpuMiB();
     const sampler = gpuMemorySampler();
     const started = performance.now();
-    const result = await runDevice(device, modelDir, variant === 'optimized');
+    const result = await runDevice(device, modelDir, runMode(variant));
     const peak = sampler.stop();
     const gpuPeakMiB = device !== 'cpu' && peak !== undefined && base !== undefined ? peak - base : undefined;
     results.push({ ...result, model, gpuPeakMiB });
@@ -178,11 +204,11 @@ for (const model of models) {
     }
   }
 }
-// Each WebGPU setting alone, on the last model (the optimized export by default), against WebGPU's defaults measured above.
-const lastModel = models.at(-1);
-const webgpuBase = results.find((r) => r.model === lastModel && r.device === 'webgpu' && r.ok);
-if (lastModel && webgpuBase?.itPerSec && devices.includes('webgpu')) {
-  const [build, variant] = lastModel.split(':');
+// Each WebGPU setting alone, on the first model (the optimized export by default), against WebGPU's defaults measured above.
+const settingsModel = models[0];
+const webgpuBase = results.find((r) => r.model === settingsModel && r.device === 'webgpu' && r.ok);
+if (settingsModel && webgpuBase?.itPerSec && devices.includes('webgpu')) {
+  const [build, variant] = settingsModel.split(':');
   const modelDir = buildModel(build!);
   for (const name of webgpuSettings) {
     const settings = WEBGPU_SETTINGS[name];
@@ -190,13 +216,13 @@ if (lastModel && webgpuBase?.itPerSec && devices.includes('webgpu')) {
       console.log(`webgpu setting ${name}: unknown; known: ${Object.keys(WEBGPU_SETTINGS).join(', ')}`);
       continue;
     }
-    const result = await runDevice('webgpu', modelDir, variant === 'optimized', settings);
-    results.push({ ...result, model: `${lastModel} webgpu ${name}` });
-    console.log(result.ok && result.itPerSec ? `${lastModel} on webgpu with ${JSON.stringify(settings)}: ${fmt(result.itPerSec, 2)} it/s = ${(result.itPerSec / webgpuBase.itPerSec).toFixed(2)}× WebGPU's defaults` : `${lastModel} on webgpu with ${JSON.stringify(settings)}: not measured — ${result.reason}`);
+    const result = await runDevice('webgpu', modelDir, runMode(variant), settings);
+    results.push({ ...result, model: `${settingsModel} webgpu ${name}` });
+    console.log(result.ok && result.itPerSec ? `${settingsModel} on webgpu with ${JSON.stringify(settings)}: ${fmt(result.itPerSec, 2)} it/s = ${(result.itPerSec / webgpuBase.itPerSec).toFixed(2)}× WebGPU's defaults` : `${settingsModel} on webgpu with ${JSON.stringify(settings)}: not measured — ${result.reason}`);
   }
   // Which nodes ONNX Runtime put on the CPU beside WebGPU (its verbose placement log): each is a host round trip per run.
   const unet = path.join(modelDir, 'unet', variant === 'optimized' ? '.model.dts-util-webgpu.onnx' : 'model.onnx');
-  if (fs.existsSync(unet)) {
+  if (fs.existsSync(unet) && elapsedSeconds() + RUN_RESERVE_S <= budgetSeconds) {
     const log = spawnSync(process.execPath, [path.join(here, 'placement.js'), 'webgpu', unet], { encoding: 'utf8', env: childEnv, timeout: DEVICE_TIMEOUT_MS });
     const onCpu = cpuPlacedNodes(log.stderr ?? '');
     console.log(`webgpu placement of ${path.basename(unet)}: ${onCpu === undefined ? `no placement log (${(log.stdout ?? '').trim() || log.error?.message || 'no output'})` : onCpu.size === 0 ? 'every node on WebGPU' : `on the CPU: ${[...onCpu].map(([op, n]) => `${n} ${op}`).join(', ')}`}`);

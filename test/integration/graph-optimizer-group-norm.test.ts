@@ -229,6 +229,10 @@ describe("GroupNorm fusion on the project builder's tiny pipelines", () => {
         // Each UNet resnet's second GroupNorm takes the time embedding in; the VAE has none.
         const resnets = part === 'unet' ? countOps(plain, 'Unsqueeze') - 1 : 0;
         assert.deepEqual(fused, expectedFused(norms, resnets, countOps(plain, 'Softmax')), `${label} ${part}`);
+        // bench/gpu times a fusion's worth by leaving its passes out: the rest still run.
+        const without = optimizeGraph(plain, 'cuda', { without: ['GroupNorm', 'SkipGroupNorm'] });
+        assert.deepEqual(without.fused, Object.fromEntries(Object.entries(fused).filter(([op]) => op !== 'GroupNorm' && op !== 'SkipGroupNorm')), `${label} ${part} without GroupNorm`);
+        assert.equal(countOps(without.bytes, 'InstanceNormalization'), norms);
         assertKernelReady(bytes, `${label} ${part}`);
         // Beside the original, so weights kept in model.onnx_data are found by the same relative references.
         const optimized = path.join(pipeline, part, 'model.optimized.onnx');

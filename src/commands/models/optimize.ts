@@ -8,7 +8,7 @@ import { optimizeInstalledModel, type OptimizeReport } from '../../models/optimi
 export default class ModelsOptimize extends BaseCommand {
   static override summary = "Optimize a model's graphs for a device ahead of time (the server otherwise does it at the first load).";
   static override description =
-    "Plain exports (optimum-cli, torch.onnx.export) write attention as MatMul, Softmax and reshapes, which ONNX Runtime runs op by op. This fuses each attention into ONNX Runtime's MultiHeadAttention for the device, and caches each part's optimized graph beside it (a hidden file, reused while the part's file stays the same). Parts with nothing to fuse are left as they are.";
+    "Plain exports (optimum-cli, torch.onnx.export) write attention as MatMul, Softmax and reshapes, GroupNorm as InstanceNormalization arithmetic and GELU as Erf arithmetic, which ONNX Runtime runs op by op. This rewrites them into the fused operators the device's provider runs (MultiHeadAttention everywhere; on CUDA also GroupNorm, SkipGroupNorm, BiasSplitGelu and BiasAdd; on WebGPU BiasSplitGelu, SkipLayerNormalization and BiasAdd), and caches each part's optimized graph beside it (a hidden file, reused while the part's file stays the same). Parts with nothing to fuse are left as they are.";
   static override examples = ['<%= config.bin %> models optimize sd15', '<%= config.bin %> models optimize sd15 --device cuda --json'];
   static override args = { name: Args.string({ description: 'the model (its folder name, as models list shows it)', required: true }) };
   static override flags = {

@@ -55,9 +55,13 @@ const PASSES: Record<OptimizeTarget, Pass[]> = {
   cpu: [ATTENTION],
 };
 
-/** Rewrites what `target`'s provider runs fused; never changes what the model computes beyond rounding. */
-export function optimizeGraph(model: Uint8Array, target: OptimizeTarget): OptimizeResult {
-  const passes = PASSES[target];
+/**
+ * Rewrites what `target`'s provider runs fused; never changes what the model computes beyond
+ * rounding. `options.without` leaves out the passes adding those op types (bench/gpu times each
+ * fusion's worth on a GPU that way).
+ */
+export function optimizeGraph(model: Uint8Array, target: OptimizeTarget, options: { without?: readonly string[] } = {}): OptimizeResult {
+  const passes = PASSES[target]?.filter((pass) => !options.without?.includes(pass.fuses));
   if (!passes) throw new Error(`unknown optimize target; use one of ${Object.keys(PASSES).join(', ')}`);
   const decoded = decodeModel(model);
   const fused: Record<string, number> = {};
