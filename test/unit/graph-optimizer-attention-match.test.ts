@@ -123,6 +123,8 @@ interface DynamicVariant {
   splitAxes?: [number, number];
   /** Also expose the scores' shape as a graph output (a Shape reader that stays). */
   exposeScoresShape?: boolean;
+  /** baddbmm's base: ConstantOfShape([B·h, Lq, Lk]) filled with this, times beta 0 when 0, added to the scores. */
+  base?: number;
 }
 
 /**
@@ -145,7 +147,13 @@ function dynamicAttentionModel(v: DynamicVariant = {}): Uint8Array {
     const batchTimesHeads = g.node('Mul', [size(p, 0), scalar(v.foldMultiplier ?? HEADS)]);
     return g.node('Reshape', [g.node('Transpose', [split], { perm: [0, 2, 1, 3] }), spec(batchTimesHeads, scalar(-1), width)]);
   };
-  const scores = g.node('Mul', [g.node('MatMul', [folded(projection(1)), g.node('Transpose', [folded(projection(2))], { perm: [0, 2, 1] })]), g.floats('scale', [1 / Math.sqrt(HEAD_DIM)], [])]);
+  const [q, k] = [folded(projection(1)), folded(projection(2))];
+  let scores = g.node('Mul', [g.node('MatMul', [q, g.node('Transpose', [k], { perm: [0, 2, 1] })]), g.floats('scale', [1 / Math.sqrt(HEAD_DIM)], [])]);
+  if (v.base !== undefined) {
+    // As the dynamic export writes baddbmm(empty, q, kᵀ, beta=0): its base sized off q and k at run time.
+    const base = g.node('ConstantOfShape', [spec(size(q, 0), size(q, 1), size(k, 1))], { value: { tensor: { dataType: DataType.FLOAT, dims: [1], floatData: [v.base] } } });
+    scores = g.node('Add', [scores, v.base === 0 ? g.node('Mul', [base, g.floats('beta', [0], [])]) : base]);
+  }
   if (v.exposeScoresShape) {
     g.node('Shape', [scores], {}, ['scores_shape']);
     g.output('scores_shape', DataType.INT64, [3]);
@@ -290,7 +298,15 @@ describe('attention matcher', () => {
 
   describe('dynamic-axes specs, computed from Shape', () => {
     it('fuses when the computed sizes prove the heads, and drops the spec computations with the Reshapes', async () => {
-      const plain = dynamicAttentionModel();
+      await assertFusedAlone(dynamicAttentionModel());
+    });
+
+    it('fuses baddbmm’s base of zeros sized off q and k at run time away, with what sized it', async () => {
+      await assertFusedAlone(dynamicAttentionModel({ base: 0 }));
+    });
+
+    /** One MultiHeadAttention and the three projections left, computing the same at batch 1 and 3, 5 and 7 tokens. */
+    async function assertFusedAlone(plain: Uint8Array): Promise<void> {
       const { bytes, fused } = optimizeGraph(plain, 'cpu');
       assert.deepEqual(fused, { MultiHeadAttention: 1 });
       assert.deepEqual((onnx.ModelProto.decode(bytes).graph!.node ?? []).map((n) => n.opType), ['MatMul', 'MatMul', 'MatMul', 'MultiHeadAttention']);
@@ -298,7 +314,7 @@ describe('attention matcher', () => {
       for (const dims of [[1, 5, WIDTH], [3, 7, WIDTH]]) {
         for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain, { x: dims }))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
       }
-    });
+    }
 
     const dynamicNearMisses: [string, DynamicVariant][] = [
       // Runs as plain: [B, h·L, d], the heads laid end to end along the length.
@@ -306,6 +322,8 @@ describe('attention matcher', () => {
       // Runs as plain too: the same elements read as [L, B, h, d].
       ['a split that gathers the batch and length from each other’s axes', { splitAxes: [1, 0] }],
       ['the scores’ shape read by a node that stays', { exposeScoresShape: true }],
+      // Softmax would not mind a constant shift, but it is no zero, and a [B·h, Lq, Lk] addend is no attention_bias.
+      ['a base of 0.5s added to the scores', { base: 0.5 }],
     ];
     for (const [label, variant] of dynamicNearMisses) it(`leaves ${label} as it was (the same bytes)`, () => assertLeftAsItWas(dynamicAttentionModel(variant), 'cpu'));
   });
