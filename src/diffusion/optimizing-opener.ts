@@ -18,10 +18,13 @@ export function optimizingOpener(component: string, fused: Record<string, Record
     try {
       session = await open(part.file, device, gpu);
     } catch (error) {
+      // A device that cannot start (no adapter, no driver) refuses the part's own graph too: that
+      // error is the device's, for the caller's fallback, and the optimized graph is not blamed.
+      const source = await open(file, device, gpu);
       const reason = deviceError(error);
       fallbacks.push(`${device}: ${component}'s optimized graph would not open (${reason}); using the model's own graph`);
       refuseOptimized(file, device, reason);
-      return open(file, device, gpu);
+      return source;
     }
     fused[component] = part.fused;
     return openedFromRewrite(session, {

@@ -91,6 +91,22 @@ describe('a device that refuses the optimized graph', () => {
     await model.session.release();
   });
 
+  it('a device that cannot start at all is the device\'s failure: nothing is blamed on the optimized graph', async () => {
+    reset();
+    const [log, fallbacks, fused] = [[] as string[], [] as string[], {} as Record<string, Record<string, number>>];
+    const noAdapter: SessionOpener = async (file, device, gpu) => {
+      log.push(`open ${device} ${path.basename(file).startsWith('.') ? 'optimized' : 'source'}`);
+      if (device === 'cuda') throw new Error('Failed to get a WebGPU adapter: No supported adapters');
+      return openOnDevice(file, device, gpu);
+    };
+    const model = await openSession(unet, ['cuda', 'cpu'], fallbacks, 0, optimizingOpener('unet', fused, fallbacks, noAdapter));
+    assert.deepEqual(log, ['open cuda optimized', 'open cuda source', 'open cpu optimized']);
+    assert.equal(model.device, 'cpu');
+    assert.deepEqual(fallbacks, ['cuda: Failed to get a WebGPU adapter: No supported adapters']);
+    assert.equal(optimizedPart(unet, 'cuda').skipped, undefined, 'the CUDA graph is not remembered as refused');
+    await model.session.release();
+  });
+
   it('a source change forgets the refusal: the new file gets optimized again', () => {
     const replacement = `${unet}.new`;
     fs.copyFileSync(unet, replacement);
