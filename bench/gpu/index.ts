@@ -144,6 +144,26 @@ function buildModel(name: string): string {
   return modelDir;
 }
 
+/** Where pack.sh's bundle keeps what is not compiled code: the exported blocks and tools/torch-export's scripts. */
+const bundleRoot = path.join(here, '..', '..', '..');
+/** tools/torch-export's scripts: in the bundle, or in the checkout when the bench runs from one. */
+const torchExportScripts = fs.existsSync(path.join(bundleRoot, 'torch-export')) ? path.join(bundleRoot, 'torch-export') : path.join(bundleRoot, 'tools', 'torch-export');
+
+/** ONNX Runtime's own optimizer (the anchor) and fusion-parity.ts on one folder of exported blocks. */
+function checkFusions(blocks: string, label: string, gpuDevices: string[]): void {
+  if (!fs.existsSync(path.join(blocks, 'manifest.json'))) return console.log(`fusion parity (${label}): no exported blocks at ${blocks}`);
+  console.log(`fusion parity on blocks exported by ${label}:`);
+  const anchor = spawnSync('python3', [path.join(torchExportScripts, 'ort_fusion_anchor.py'), blocks], { encoding: 'utf8', timeout: DEVICE_TIMEOUT_MS });
+  if (anchor.stdout) fs.writeFileSync(path.join(blocks, 'ort-anchor.jsonl'), anchor.stdout);
+  if (!anchor.stdout?.includes('"block"')) console.log(`ort anchor: not run (${(anchor.stdout || anchor.stderr || anchor.error?.message || '').trim().split('\n').at(-1)})`);
+  try {
+    const out = execFileSync(process.execPath, [path.join(here, 'fusion-parity.js'), blocks, gpuDevices.join(',')], { encoding: 'utf8', env: childEnv, timeout: DEVICE_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const line of out.split('\n').filter((l) => l.startsWith('fusion parity'))) console.log(line);
+  } catch (error) {
+    console.log(`fusion parity: failed: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
 const fmt = (value: number | undefined, digits = 1) => (value === undefined ? '-' : value.toFixed(digits));
 
 console.log(`gpu bench: ${size}×${size} × ${steps} steps, Euler, CFG 7.5 (UNet batch 2), devices ${devices.join(', ')}`);
@@ -162,28 +182,12 @@ if (gpuDevices.length > 0 && process.env.BENCH_GPU_PARITY !== '0') {
     console.log(`parity: failed: ${(error as Error).message.split('\n')[0]}`);
   }
   console.log(`parity: ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  // The graph optimizer's GPU-only fusions on the real kernels, on the blocks pack.sh exported with torch.
-  const blocks = process.env.BENCH_GPU_BLOCKS ?? path.join(here, '..', '..', '..', 'blocks');
-  if (fs.existsSync(path.join(blocks, 'manifest.json'))) {
-    // The anchor: ONNX Runtime's own Python optimizer on the same blocks, where the machine's python3 has it.
-    const anchor = spawnSync('python3', [path.join(here, '..', '..', '..', 'torch-export', 'ort_fusion_anchor.py'), blocks], { encoding: 'utf8', timeout: DEVICE_TIMEOUT_MS });
-    if (anchor.stdout) fs.writeFileSync(path.join(blocks, 'ort-anchor.jsonl'), anchor.stdout);
-    if (!anchor.stdout?.includes('"block"')) console.log(`ort anchor: not run (${(anchor.stdout || anchor.stderr || anchor.error?.message || '').trim().split('\n').at(-1)})`);
-    try {
-      const out = execFileSync(process.execPath, [path.join(here, 'fusion-parity.js'), blocks, gpuDevices.join(',')], { encoding: 'utf8', env: childEnv, timeout: DEVICE_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
-      for (const line of out.split('\n').filter((l) => l.startsWith('fusion parity'))) console.log(line);
-    } catch (error) {
-      console.log(`fusion parity: failed: ${(error as Error).message.split('\n')[0]}`);
-    }
-  } else console.log(`fusion parity: no exported blocks at ${blocks} (pack.sh exports them)`);
 }
 const results: (DeviceResult & { model: string; gpuPeakMiB?: number })[] = [];
-const [firstBuild] = (models[0] ?? '').split(':');
-const cudaVariants = devices.includes('cuda') && firstBuild ? cudaWithout.map((ops) => `${firstBuild}:optimized-without-${ops}`) : [];
-for (const model of [...models, ...cudaVariants]) {
+
+async function runModel(model: string, onDevices: string[]): Promise<void> {
   const [build, variant] = model.split(':');
   const modelDir = buildModel(build!);
-  const onDevices = devices.filter((d) => (d === 'cpu' ? cpuModels.includes(model) : !cudaVariants.includes(model) || d === 'cuda'));
   for (const device of onDevices) {
     const base = baselineGpuMiB();
     const sampler = gpuMemorySampler();
@@ -204,6 +208,21 @@ for (const model of [...models, ...cudaVariants]) {
     }
   }
 }
+
+for (const model of models) await runModel(model, devices.filter((d) => d !== 'cpu' || cpuModels.includes(model)));
+// The graph optimizer's fusions on the real kernels, block by block: the blocks pack.sh exported
+// with Debian's torch 1.13, then the same blocks exported here by this machine's torch 2.x (its
+// own lowering, scaled-dot-product attention among it), when its python3 has one.
+if (gpuDevices.length > 0 && process.env.BENCH_GPU_PARITY !== '0' && elapsedSeconds() + RUN_RESERVE_S <= budgetSeconds) {
+  checkFusions(process.env.BENCH_GPU_BLOCKS ?? path.join(bundleRoot, 'blocks'), 'torch 1.13 (pack.sh)', gpuDevices);
+  const torch2 = path.join(modelsDir, 'blocks-torch2');
+  const exported = spawnSync('python3', [path.join(torchExportScripts, 'attention_blocks.py'), torch2], { encoding: 'utf8', timeout: DEVICE_TIMEOUT_MS });
+  if (exported.status === 0) checkFusions(torch2, `torch ${sh('python3', ['-c', 'import torch; print(torch.__version__)'])} (this machine)`, gpuDevices);
+  else console.log(`fusion parity on this machine's torch: not exported (${(exported.stderr || exported.error?.message || '').trim().split('\n').at(-1)})`);
+}
+// What each CUDA fusion is worth: the first model again without it.
+const [firstBuild] = (models[0] ?? '').split(':');
+if (devices.includes('cuda') && firstBuild) for (const ops of cudaWithout) await runModel(`${firstBuild}:optimized-without-${ops}`, ['cuda']);
 // Each WebGPU setting alone, on the first model (the optimized export by default), against WebGPU's defaults measured above.
 const settingsModel = models[0];
 const webgpuBase = results.find((r) => r.model === settingsModel && r.device === 'webgpu' && r.ok);

@@ -24,7 +24,7 @@ mkdir -p "$stage/dist/test/helpers"
 cp dist/test/helpers/onnx-parity.js "$stage/dist/test/helpers/"
 /usr/bin/python3 tools/torch-export/attention_blocks.py "$stage/blocks" >/dev/null
 mkdir -p "$stage/torch-export"
-cp tools/torch-export/ort_fusion_anchor.py "$stage/torch-export/"
+cp tools/torch-export/ort_fusion_anchor.py tools/torch-export/attention_blocks.py "$stage/torch-export/"
 if [ "${1:-}" = "--serve" ] || [ "${2:-}" = "--serve" ]; then
   cp -r bin templates models oclif.manifest.json "$stage/"
   cp bin/run.js "$stage/bin/run.js"
