@@ -52,6 +52,8 @@ interface SdpaVariant {
    * the mask, so the chain cannot go: it must stay as it is.
    */
   causal?: boolean;
+  /** The whole graph in float16, as an fp16 export computes it (the scale Cast to float16 and its Sqrt, Div in half precision). */
+  half?: boolean;
 }
 
 /** AttnProcessor2_0 on x [2, 5, 8] (or over a context [2, 3, 6]) with 2 heads, as torch 2.x exports its SDPA, changed by `v`. */
@@ -96,6 +98,7 @@ function sdpaModel(v: SdpaVariant = {}): Uint8Array {
   const mergeSpec = v.dynamic ? spec(batch(), scalar(-1), g.node('Mul', [scalar(HEADS), headDim()])) : g.int64s('merge', [BATCH, -1, WIDTH]);
   g.node('Reshape', [g.node('Transpose', [attended], { perm: [0, 2, 1, 3] }), mergeSpec], {}, ['out']);
   g.output('out', DataType.FLOAT, v.dynamic ? ['batch', 'tokens', WIDTH] : [BATCH, LQ, WIDTH]);
+  if (v.half) g.halfPrecisionCompute();
   return g.encode();
 }
 
@@ -172,6 +175,15 @@ describe('SDPA as torch 2.x exports it', () => {
     ['dynamic axes, the scale as onnxscript writes it', { dynamic: true, scaleForm: 'onnxscript', cross: true }],
   ];
   for (const [label, variant] of fusing) it(`fuses ${label} into one MultiHeadAttention with scale 1/√d`, () => assertFusedAlone(variant));
+
+  it('fuses the float16 form, its scale cast to float16 as the query is, at 1/√d', () => {
+    for (const variant of [{ half: true }, { half: true, dynamic: true, cross: true, mask: 'input' as const }]) {
+      const { bytes, fused } = optimizeGraph(sdpaModel(variant), 'cpu');
+      assert.deepEqual(fused, { MultiHeadAttention: 1 });
+      assert.equal(fusedNodes(bytes)[0]!.attribute!.find((a) => a.name === 'scale')!.f, 1 / Math.sqrt(HEAD_DIM));
+      assert.deepEqual((onnx.ModelProto.decode(bytes).graph!.node ?? []).map((n) => n.opType), ['MatMul', 'MatMul', 'MatMul', 'MultiHeadAttention']);
+    }
+  });
 
   const nearMisses: [string, SdpaVariant][] = [
     // 1/√5 is a number too, just not 1/√d: the scale is proven, and proven wrong.
