@@ -4,12 +4,18 @@ The modules are written here in plain torch (no diffusers or transformers packag
 diffusers' UNet and VAE and transformers' CLIP text encoder take, so the optimizer is proven on
 what the exporter itself writes for them.
 
+The SDPA blocks (diffusers' AttnProcessor2_0, F.scaled_dot_product_attention) are exported only
+where torch has it (2.0 on); Debian's torch 1.13 leaves them out of the manifest. Where
+torch.onnx.export takes `dynamo` (2.5 on; its default from 2.9), the TorchScript exporter is
+asked for, or the dynamo one with DTS_TORCH_DYNAMO=1.
+
 Usage: /usr/bin/python3 attention_blocks.py OUT_DIR
 Writes OUT_DIR/<name>.fp32.onnx, <name>.fp16.onnx and <name>.inferred.onnx (fp32 with value_info), plus OUT_DIR/manifest.json describing each
 model's inputs, how many attentions it holds and whether the optimizer must fuse them, and how many
 GroupNorms the CUDA target must fuse (and how many of them as SkipGroupNorm). Each block with attention is also
 exported with dynamic axes, as the manifest entry <name>.dynamic (files <name>.dynamic.*.onnx, its axes under 'dynamic').
 """
+import inspect
 import json
 import math
 import os
@@ -111,6 +117,32 @@ class FourDAttention(nn.Module):
         probs = F.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)
         out = (probs @ v).transpose(1, 2).reshape(b, -1, self.heads * d)
         return self.to_out(out)
+
+
+class SdpaAttention(FourDAttention):
+    """diffusers' AttnProcessor2_0: FourDAttention's projections, F.scaled_dot_product_attention (torch >= 2.0),
+    which torch 2.x's exporters lower with the scale computed from the query's shape at run time."""
+
+    def forward(self, x, context=None, mask=None):
+        context = x if context is None else context
+        b = context.shape[0]
+        d = self.to_k.out_features // self.heads
+        q = self.to_q(x).view(b, -1, self.heads, d).transpose(1, 2)
+        k = self.to_k(context).view(b, -1, self.heads, d).transpose(1, 2)
+        v = self.to_v(context).view(b, -1, self.heads, d).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=0.0, is_causal=False)
+        return self.to_out(out.transpose(1, 2).reshape(b, -1, self.heads * d))
+
+
+class SdpaMaskedAttention(nn.Module):
+    """SDPA self-attention with the caller's additive float mask [B, 1, S, S]."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.inner = SdpaAttention(dim)
+
+    def forward(self, x, mask):
+        return self.inner(x, None, mask)
 
 
 class CausalSelfAttention(nn.Module):
@@ -401,6 +433,11 @@ BLOCKS = {
     'residual-norm-broadcast': (lambda: ResidualNorm(WIDTH), lambda: (tokens(), tokens()[:1]), ['x', 'skip'], 0),
 }
 
+# F.scaled_dot_product_attention exists from torch 2.0 on: on Debian's torch 1.13 these blocks are left out.
+if hasattr(F, 'scaled_dot_product_attention'):
+    BLOCKS['sdpa'] = (lambda: TransformerBlock(WIDTH, CONTEXT_WIDTH, SdpaAttention), lambda: (tokens(), context()), ['x', 'context'], 2)
+    BLOCKS['sdpa-mask-input'] = (lambda: SdpaMaskedAttention(WIDTH), lambda: (tokens(), causal_mask()), ['x', 'mask'], 1)
+
 DYNAMIC_AXES = {
     'geglu-320-dynamic': {'x': {0: 'batch', 1: 'tokens'}, 'out': {0: 'batch', 1: 'tokens'}},
 }
@@ -434,7 +471,11 @@ def run_time_axes(names, inputs):
 
 
 def export(module, inputs, names, path, dynamic_axes=None):
-    torch.onnx.export(module, inputs, path, input_names=names, output_names=['out'], opset_version=17, do_constant_folding=True, dynamic_axes=dynamic_axes)
+    # torch >= 2.5 takes `dynamo` (and from 2.9 defaults it to True): the TorchScript exporter unless DTS_TORCH_DYNAMO=1.
+    options = {}
+    if 'dynamo' in inspect.signature(torch.onnx.export).parameters:
+        options['dynamo'] = os.environ.get('DTS_TORCH_DYNAMO') == '1'
+    torch.onnx.export(module, inputs, path, input_names=names, output_names=['out'], opset_version=17, do_constant_folding=True, dynamic_axes=dynamic_axes, **options)
 
 
 def to_half(src, dst):

@@ -3,12 +3,14 @@
  * from 3-D projections and the heads merged back, in the forms torch.onnx.export and the
  * project's own builder write (heads as a 4th axis, or folded into the batch as diffusers'
  * AttnProcessor does; the scale on the scores, on q and k apart, or on q's projection before the
- * split; baddbmm's zero addend; an additive mask, such as CLIP's causal one, added to the scaled
+ * split, a constant or computed at run time from sizes that are (torch 2.x's lowering of
+ * F.scaled_dot_product_attention reads it off the query's shape); baddbmm's zero addend; an additive mask, such as CLIP's causal one, added to the scaled
  * scores just before Softmax, or masks added one by one in a [B, h, Lq, Lk] view of the folded
  * scores, as transformers' CLIPAttention adds them). It
  * only answers when every value in between is read by the next step alone, so replacing the
  * whole chain by one node changes nothing any other node sees.
  */
+import { scalarValue } from './computed-scale.js';
 import type { GraphIndex } from './graph-index.js';
 import { intAttribute, intsAttribute } from './graph-index.js';
 import { batchToHeads, type Heads, headSplit, headsToBatch, isTranspose, mergeHeads, reshapeSpec, scoresToBatch, scoresToHeads } from './head-layout.js';
@@ -26,7 +28,7 @@ export interface AttentionMatch {
   /** The merged [B, Lq, h·d] result; the fused node writes this same value. */
   output: string;
   numHeads: number;
-  /** The product of every constant factor the scores got, ≈ 1/√headDim. */
+  /** The product of every constant factor the scores got (a constant or computed from sizes that are), ≈ 1/√headDim. */
   scale: number;
   /** The additive masks the scaled scores got, in the order added: MultiHeadAttention's attention_bias is their sum. */
   attentionBias: AttentionBias[];
@@ -70,15 +72,17 @@ function isDefaultDomain(node: Node | undefined): node is Node {
   return node !== undefined && (node.domain ?? '') === '' && (node.output ?? []).length === 1;
 }
 
-/** A single-element constant, as a number. */
+/**
+ * A single-element value of rank 0 or 1 that provably always holds one number: a constant, or a
+ * run-time computation of one (torch 2.x's SDPA scale, 1/√ of the query's last size cast to
+ * float), computed-scale.ts's to prove. What only such a computation read goes with the chain
+ * (chainSelfContained, prune.ts), or the chain does not fuse.
+ */
 function scalar(value: string, ctx: MatchContext): number | undefined {
-  const tensor = ctx.index.constantTensor(value);
-  if (!tensor || (tensor.dims ?? []).length > 1) return undefined;
-  const values = ctx.index.constantValues(value);
-  return values?.length === 1 ? values[0] : undefined;
+  return scalarValue(value, ctx);
 }
 
-/** Mul or Div of `value` by a constant scalar: the other operand and the factor it applies. */
+/** Mul or Div of `value` by a (constant or constant-computed) scalar: the other operand and the factor it applies. */
 function scaling(node: Node, ctx: MatchContext): { input: string; factor: number } | undefined {
   const [a, b] = node.input ?? [];
   if (!a || !b || (node.input ?? []).length !== 2) return undefined;
@@ -96,13 +100,23 @@ function scaling(node: Node, ctx: MatchContext): { input: string; factor: number
 }
 
 /**
+ * Whether `reader` sees only `value`'s shape or element type, not its data: a Shape of it, or a
+ * CastLike taking it as the type to cast to (onnxscript's SDPA scale, CastLike(size, query)).
+ */
+function readsOnlyShapeOrType(reader: Node, value: string): boolean {
+  if ((reader.domain ?? '') !== '') return false;
+  return reader.opType === 'Shape' || (reader.opType === 'CastLike' && reader.input?.[0] !== value);
+}
+
+/**
  * The one node reading `value`'s data, when exactly one does and nothing else can see it. A
  * dynamic-axes export also reads values' Shape, to compute the specs of the very Reshapes the
- * chain is made of: those readers are let be here, and matchAttention proves at the end that each
- * goes with the chain (chainSelfContained).
+ * chain is made of, and torch 2.x's SDPA reads the query's Shape (and type) for its scale: those
+ * readers are let be here, and matchAttention proves at the end that each goes with the chain
+ * (chainSelfContained).
  */
 function nextReader(value: string, ctx: MatchContext): Node | undefined {
-  const readers = ctx.index.readersOf(value).filter((r) => !(r.opType === 'Shape' && (r.domain ?? '') === ''));
+  const readers = ctx.index.readersOf(value).filter((r) => !readsOnlyShapeOrType(r, value));
   return readers.length === 1 && !ctx.index.pinned.has(value) ? readers[0] : undefined;
 }
 
@@ -400,8 +414,9 @@ function walkOutput(pv: Node, heads: Heads, folded: boolean, ctx: MatchContext):
 
 /**
  * Whether every value the chain makes, but its output, is read by the chain alone or by nodes
- * that go with it: the Shape → Gather → Concat computing the specs of its own Reshapes, or
- * baddbmm's zero, which nothing else reads once the chain is gone.
+ * that go with it: the Shape → Gather → Concat computing the specs of its own Reshapes, the
+ * Shape → Slice → Cast → Sqrt computing its scale, or baddbmm's zero, which nothing else reads
+ * once the chain is gone.
  */
 function chainSelfContained(nodes: Node[], output: string, kept: string[], ctx: MatchContext): boolean {
   const chain = new Set(nodes);

@@ -1,0 +1,106 @@
+/**
+ * Scalars an exporter computes at run time that are constants all the same. torch 2.x lowers
+ * F.scaled_dot_product_attention with its scale read off the query's shape: Shape → Slice (or
+ * Gather) of the head width → Cast to float → Sqrt → Div of 1 (then √ of that multiplied into q
+ * and into kᵀ apart). Where static-shapes.ts knows what the shape's elements hold (the head width
+ * is the weights' and so a number even with dynamic axes), the whole expression is one number,
+ * and this works it out. Anything it cannot prove (a size left to run time, an op it does not
+ * know, a tensor of more than one element) gives undefined, which no pattern accepts.
+ */
+import { floatToHalfBits, halfBitsToFloat } from '../float16.js';
+import type { GraphIndex } from './graph-index.js';
+import { intAttribute } from './graph-index.js';
+import { onnx } from './model-proto.js';
+import type { InferredShapes } from './static-shapes.js';
+import { tensorDims, tensorValues } from './tensor-values.js';
+
+const T = onnx.TensorProto.DataType;
+const FLOAT_TYPES = new Set<number>([T.FLOAT, T.FLOAT16, T.DOUBLE, T.BFLOAT16]);
+/** The longest chain an exporter writes is Shape, Slice, Cast, Sqrt, Div, Cast, Sqrt. */
+const MAX_DEPTH = 10;
+/** Integers of at most this size are exact in every float type a Cast may go to (float16 and bfloat16 included: 2⁸). */
+const EXACT_INTEGER = 256;
+
+export interface ScalarContext {
+  index: GraphIndex;
+  shapes: InferredShapes;
+}
+
+interface Scalar {
+  value: number;
+  /** The most axes any operand had: a one-element value of rank 2 or more could widen what it multiplies. */
+  rank: number;
+}
+
+/**
+ * The one number `value` always holds, when it is a single element of rank 0 or 1: a constant, a
+ * size static-shapes.ts worked out, or float arithmetic (Cast, CastLike, Identity, Sqrt,
+ * Reciprocal, Mul, Div, Pow by a constant exponent) of those.
+ */
+export function scalarValue(value: string, ctx: ScalarContext): number | undefined {
+  const scalar = evaluate(value, ctx, 0);
+  return scalar && scalar.rank <= 1 && Number.isFinite(scalar.value) ? scalar.value : undefined;
+}
+
+function evaluate(value: string, ctx: ScalarContext, depth: number): Scalar | undefined {
+  const tensor = ctx.index.constantTensor(value);
+  if (tensor) {
+    const values = tensorValues(tensor, 1);
+    return values?.length === 1 ? { value: values[0]!, rank: tensorDims(tensor).length } : undefined;
+  }
+  // Sizes: integer scalars and vectors whose elements static-shapes.ts followed (a symbolic one is no number).
+  const contents = ctx.shapes.contents.get(value);
+  if (contents) {
+    const rank = ctx.shapes.get(value)?.length;
+    return contents.length === 1 && typeof contents[0] === 'number' && rank !== undefined ? { value: contents[0], rank } : undefined;
+  }
+  const node = ctx.index.producer.get(value);
+  if (!node || (node.domain ?? '') !== '' || (node.output ?? []).length !== 1 || depth >= MAX_DEPTH) return undefined;
+  const inputs = node.input ?? [];
+  const operand = (i: number) => (inputs[i] ? evaluate(inputs[i], ctx, depth + 1) : undefined);
+  const unary = (f: (x: number) => number | undefined): Scalar | undefined => {
+    const x = inputs.length === 1 ? operand(0) : undefined;
+    const result = x && f(x.value);
+    return x && result !== undefined ? { value: result, rank: x.rank } : undefined;
+  };
+  const binary = (f: (x: number, y: number) => number | undefined): Scalar | undefined => {
+    const [x, y] = inputs.length === 2 ? [operand(0), operand(1)] : [];
+    const result = x && y && f(x.value, y.value);
+    return x && y && result !== undefined ? { value: result, rank: Math.max(x.rank, y.rank) } : undefined;
+  };
+  switch (node.opType) {
+    case 'Identity':
+      return unary((x) => x);
+    case 'Cast': {
+      const to = intAttribute(node, 'to') ?? 0;
+      // To a float type only (an integer Cast of a fraction would truncate), rounded as the graph rounds it; bfloat16 only where exact.
+      if (!FLOAT_TYPES.has(to)) return undefined;
+      return unary((x) => {
+        if (to === T.FLOAT) return Math.fround(x);
+        if (to === T.FLOAT16) return halfBitsToFloat(floatToHalfBits(x));
+        if (to === T.DOUBLE) return x;
+        return Number.isInteger(x) && Math.abs(x) <= EXACT_INTEGER ? x : undefined;
+      });
+    }
+    case 'CastLike': {
+      // The target's type is not known here: only an integer small enough to be exact in any numeric type passes unchanged.
+      const x = inputs.length === 2 ? operand(0) : undefined;
+      return x && Number.isInteger(x.value) && Math.abs(x.value) <= EXACT_INTEGER ? x : undefined;
+    }
+    case 'Sqrt':
+      return unary((x) => (x >= 0 ? Math.sqrt(x) : undefined));
+    case 'Reciprocal':
+      return unary((x) => (x !== 0 ? 1 / x : undefined));
+    case 'Mul':
+      return binary((x, y) => x * y);
+    case 'Div':
+      return binary((x, y) => (y !== 0 ? x / y : undefined));
+    case 'Pow': {
+      // The exponent a constant, the base positive: x^y is then one real number.
+      const exponent = inputs[1] ? ctx.index.constantTensor(inputs[1]) : undefined;
+      return exponent ? binary((x, y) => (x > 0 ? x ** y : undefined)) : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
