@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { optimizeGraph, type OptimizeTarget } from '../../src/diffusion/graph-optimizer/index.js';
-import { compareOnCpu, randomFeeds } from '../../test/helpers/onnx-parity.js';
+import { compareRuns, randomFeeds } from '../../test/helpers/onnx-parity.js';
 
 /** Relative differences (of the output's largest magnitude) that pass, whatever the device's own rounding. */
 const TOLERANCE = { float32: 1e-3, float16: 2e-2 } as const;
@@ -28,7 +28,7 @@ interface Block {
 }
 
 async function worst(plain: Uint8Array, other: Uint8Array, feeds: ReturnType<typeof randomFeeds>, device: string): Promise<number> {
-  const outputs = await compareOnCpu(plain, other, feeds, { plain: 'cpu', optimized: device });
+  const outputs = await compareRuns(plain, other, feeds, { plain: 'cpu', optimized: device });
   return Math.max(...outputs.map((o) => (o.scale > 0 ? o.maxAbsDifference / o.scale : o.maxAbsDifference)));
 }
 

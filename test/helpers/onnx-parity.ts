@@ -53,7 +53,7 @@ export interface OutputDifference {
  * output: on the CPU, or each on its own device (bench/gpu runs the optimized graph on a GPU
  * against the plain one on the CPU).
  */
-export async function compareOnCpu(plain: Uint8Array | string, optimized: Uint8Array | string, feeds: Record<string, ort.Tensor>, devices = { plain: 'cpu', optimized: 'cpu' }): Promise<OutputDifference[]> {
+export async function compareRuns(plain: Uint8Array | string, optimized: Uint8Array | string, feeds: Record<string, ort.Tensor>, devices = { plain: 'cpu', optimized: 'cpu' }): Promise<OutputDifference[]> {
   const open = (model: Uint8Array | string, device: string) => {
     const options = { executionProviders: [device] };
     return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);

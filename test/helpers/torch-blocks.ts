@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { compareOnCpu } from './onnx-parity.js';
+import { compareRuns } from './onnx-parity.js';
 
 const EXPORTER = path.resolve('tools/torch-export/attention_blocks.py');
 /** The parity bounds, relative to the output's largest magnitude. */
@@ -47,8 +47,8 @@ export function exportTorchBlocks(dir: string): ExportedBlock[] {
   return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as ExportedBlock[];
 }
 
-export async function assertSameOutputs(plain: Uint8Array | string, optimized: Uint8Array | string, feeds: Parameters<typeof compareOnCpu>[2], tolerance: number): Promise<void> {
-  for (const { name, maxAbsDifference, scale } of await compareOnCpu(plain, optimized, feeds)) {
+export async function assertSameOutputs(plain: Uint8Array | string, optimized: Uint8Array | string, feeds: Parameters<typeof compareRuns>[2], tolerance: number): Promise<void> {
+  for (const { name, maxAbsDifference, scale } of await compareRuns(plain, optimized, feeds)) {
     assert.ok(scale > 0, `${name} is all zeros: the comparison would prove nothing`);
     assert.ok(maxAbsDifference <= tolerance * scale, `${name}: max |Δ| ${maxAbsDifference} over scale ${scale}`);
   }

@@ -10,7 +10,7 @@ import onnxProto from 'onnx-proto';
 import { optimizeGraph, type OptimizeTarget } from '../../src/diffusion/graph-optimizer/index.js';
 import { buildPipeline, TINY_SD15 } from '../../tools/model-builder/pipeline.js';
 import { expandContribOps } from '../helpers/contrib-reference.js';
-import { compareOnCpu, countOps, randomFeeds } from '../helpers/onnx-parity.js';
+import { compareRuns, countOps, randomFeeds } from '../helpers/onnx-parity.js';
 import { referenceBiasAdd, referenceBiasSplitGelu } from '../helpers/reference-bias-ops.js';
 
 const { onnx } = onnxProto;
@@ -26,8 +26,8 @@ interface ExportedBlock {
 }
 
 /** Plain and optimized compute the same on ORT's CPU, the GPU-only fused ops spelled out in standard ONNX. */
-async function assertSameOutputs(plain: Uint8Array | string, optimized: Uint8Array, feeds: Parameters<typeof compareOnCpu>[2], tolerance: number): Promise<void> {
-  for (const { name, maxAbsDifference, scale } of await compareOnCpu(plain, expandContribOps(optimized, EXPANSIONS), feeds)) {
+async function assertSameOutputs(plain: Uint8Array | string, optimized: Uint8Array, feeds: Parameters<typeof compareRuns>[2], tolerance: number): Promise<void> {
+  for (const { name, maxAbsDifference, scale } of await compareRuns(plain, expandContribOps(optimized, EXPANSIONS), feeds)) {
     assert.ok(scale > 0, `${name} is all zeros: the comparison would prove nothing`);
     assert.ok(maxAbsDifference <= tolerance * scale, `${name}: max |Δ| ${maxAbsDifference} over scale ${scale}`);
   }

@@ -5,7 +5,7 @@ import onnxProto from 'onnx-proto';
 
 import { optimizeGraph } from '../../src/diffusion/graph-optimizer/index.js';
 import { DataType, GraphBuilder } from '../../tools/model-builder/onnx-graph.js';
-import { compareOnCpu, randomFeeds } from '../helpers/onnx-parity.js';
+import { compareRuns, randomFeeds } from '../helpers/onnx-parity.js';
 
 const { onnx } = onnxProto;
 const [BATCH, LQ, LK, WIDTH, CONTEXT_WIDTH, HEADS] = [2, 5, 3, 8, 6, 2];
@@ -189,7 +189,7 @@ describe('attention matcher', () => {
     assert.ok(Math.abs(node!.attribute!.find((a) => a.name === 'scale')!.f! - 0.5) < 1e-7);
     // Only the three projections and the output remain around it.
     assert.deepEqual((onnx.ModelProto.decode(bytes).graph!.node ?? []).map((n) => n.opType), ['MatMul', 'MatMul', 'MatMul', 'MultiHeadAttention']);
-    for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
+    for (const d of await compareRuns(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
   });
 
   it('fuses the scores divided by √d, a named batch and length in the specs, and a split spec computed from Shape', () => {
@@ -230,7 +230,7 @@ describe('attention matcher', () => {
       const initializer = (graph.initializer ?? []).some((t) => t.name === bias);
       assert.equal(made?.opType ?? (bias === 'mask' ? 'input' : initializer ? 'initializer' : undefined), producer, bias);
       assert.equal((graph.node ?? []).filter((n) => n.opType === 'Softmax' || n.opType === 'Add').length, 0);
-      for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
+      for (const d of await compareRuns(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
     });
   }
 
@@ -267,7 +267,7 @@ describe('attention matcher', () => {
       assert.ok((graph.initializer ?? []).some((t) => t.name === node!.input![5]), 'the constant mask itself is the bias');
       // The scale Mul, every Reshape and the mask Add went into the node.
       assert.deepEqual((graph.node ?? []).map((n) => n.opType), ['MatMul', 'MatMul', 'MatMul', 'MultiHeadAttention']);
-      for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
+      for (const d of await compareRuns(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
     });
 
     it('sums two masks added one after the other into one attention_bias, in their order', async () => {
@@ -281,7 +281,7 @@ describe('attention matcher', () => {
       assert.ok((graph.initializer ?? []).some((t) => t.name === sum!.input![0]), 'the constant mask first');
       assert.equal(sum!.input![1], 'mask');
       assert.deepEqual((graph.node ?? []).map((n) => n.opType), ['MatMul', 'MatMul', 'MatMul', 'Add', 'MultiHeadAttention']);
-      for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
+      for (const d of await compareRuns(plain, bytes, randomFeeds(plain))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
     });
 
     const clipNearMisses: [string, ClipVariant][] = [
@@ -312,7 +312,7 @@ describe('attention matcher', () => {
       assert.deepEqual((onnx.ModelProto.decode(bytes).graph!.node ?? []).map((n) => n.opType), ['MatMul', 'MatMul', 'MatMul', 'MultiHeadAttention']);
       // Not specialised to any one size: batch 1 and 3, 5 and 7 tokens.
       for (const dims of [[1, 5, WIDTH], [3, 7, WIDTH]]) {
-        for (const d of await compareOnCpu(plain, bytes, randomFeeds(plain, { x: dims }))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
+        for (const d of await compareRuns(plain, bytes, randomFeeds(plain, { x: dims }))) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
       }
     }
 

@@ -18,7 +18,7 @@ import { optimizeGraph } from '../../src/diffusion/graph-optimizer/index.js';
 import { decodeModel } from '../../src/diffusion/graph-optimizer/model-proto.js';
 import { inferShapes } from '../../src/diffusion/graph-optimizer/static-shapes.js';
 import { DataType, GraphBuilder } from '../../tools/model-builder/onnx-graph.js';
-import { compareOnCpu, randomFeeds } from '../helpers/onnx-parity.js';
+import { compareRuns, randomFeeds } from '../helpers/onnx-parity.js';
 
 const { onnx } = onnxProto;
 const [BATCH, LQ, LK, WIDTH, CONTEXT_WIDTH, HEADS] = [2, 5, 3, 8, 6, 2];
@@ -155,7 +155,7 @@ async function assertFusedAlone(v: SdpaVariant): Promise<void> {
   // Only the weights (and a constant mask) are left of the initializers: the shapes, 1.0 and the scale went with the nodes.
   assert.ok((graph.initializer ?? []).every((t) => t.name!.startsWith('w') || t.name!.startsWith('mask')), (graph.initializer ?? []).map((t) => t.name).join());
   for (const feeds of v.dynamic ? dynamicFeeds(plain, v) : [randomFeeds(plain)]) {
-    for (const d of await compareOnCpu(plain, bytes, feeds)) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
+    for (const d of await compareRuns(plain, bytes, feeds)) assert.ok(d.maxAbsDifference <= 1e-5 * d.scale, JSON.stringify(d));
   }
 }
 
