@@ -61,16 +61,31 @@ const SAME_TYPE_AS_FIRST = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'MatMul', 'Dropout',
 ]);
 
+const declaredTypesOf = new WeakMap<GraphIndex, Map<string, number>>();
+
+/** The element types the graph's inputs, value_info and outputs declare, once per index; a name declared twice unlike is 0 (unknown). */
+function declaredTypes(index: GraphIndex): Map<string, number> {
+  let types = declaredTypesOf.get(index);
+  if (!types) {
+    types = new Map();
+    for (const info of [...(index.graph.input ?? []), ...(index.graph.valueInfo ?? []), ...(index.graph.output ?? [])]) {
+      const type = info.type?.tensorType?.elemType;
+      if (info.name && type) types.set(info.name, types.has(info.name) && types.get(info.name) !== type ? 0 : type);
+    }
+    declaredTypesOf.set(index, types);
+  }
+  return types;
+}
+
 /**
  * The element type `value` provably has: the type its graph input, value_info or output declares,
  * a constant's, a Cast's `to`, a CastLike's target's, or that of the first input of an op whose
  * output type is its input's. Anything else (an op not listed, a domain other than ONNX's) is
  * undefined: no type is guessed.
  */
-export function elementType(value: string, index: GraphIndex, depth: number): number | undefined {
-  const declared = [...(index.graph.input ?? []), ...(index.graph.valueInfo ?? []), ...(index.graph.output ?? [])].find((info) => info.name === value);
-  const declaredType = declared?.type?.tensorType?.elemType;
-  if (declaredType) return declaredType;
+function elementType(value: string, index: GraphIndex, depth: number): number | undefined {
+  const declaredType = declaredTypes(index).get(value);
+  if (declaredType !== undefined) return declaredType || undefined;
   const tensor = index.constantTensor(value);
   if (tensor) return tensor.dataType ?? undefined;
   const node = index.producer.get(value);
