@@ -12,13 +12,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import onnxProto from 'onnx-proto';
+
 import { scalarValue } from '../../src/diffusion/graph-optimizer/computed-scale.js';
 import { GraphIndex } from '../../src/diffusion/graph-optimizer/graph-index.js';
+import { optimizeGraph } from '../../src/diffusion/graph-optimizer/index.js';
 import { decodeModel } from '../../src/diffusion/graph-optimizer/model-proto.js';
 import { inferShapes } from '../../src/diffusion/graph-optimizer/static-shapes.js';
 import { DataType, GraphBuilder } from '../../tools/model-builder/onnx-graph.js';
 import { assertFusedAlone, assertUnchanged, attentionProjections, BATCH, HEAD_DIM, HEADS, LQ, type SdpaInputs, WIDTH } from '../helpers/sdpa-fusion.js';
 
+const { onnx } = onnxProto;
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
 
@@ -26,6 +30,10 @@ const INT64_MIN = -9223372036854775808n;
 interface DynamoVariant extends SdpaInputs {
   /** How k's sizes are read for kᵀ: Slices of one Shape (onnxscript), or Shape start/end (torch's _torchlib copy). */
   keyShape?: 'slice' | 'shape-range';
+  /** kᵀ's two specs as the constants an exporter's constant folding leaves of them when the sizes are static. */
+  constantSpecs?: boolean;
+  /** The whole graph in float16 (the CastLikes then cast to float16, the query's type). */
+  half?: boolean;
   /** Near misses and other Dropouts: the ratio (0 when absent), and training_mode written as a constant. */
   dropoutRatio?: number;
   training?: boolean;
@@ -43,6 +51,20 @@ function boolConstant(g: GraphBuilder, value: boolean): string {
   return g.node('Constant', [], { value: { tensor: { dataType: DataType.BOOL, dims: [], rawData: Uint8Array.of(value ? 1 : 0) } } });
 }
 
+/** kᵀ's two specs from Shape(k), [-1, L, d] and [B, h, d, L], as torch_lib computes them (or wrongly, for the near misses). */
+function keyTransposeSpecs(g: GraphBuilder, key: string, v: DynamoVariant): [string, string] {
+  const slice = (shape: string, start: bigint, end: bigint) => g.node('Slice', [shape, g.initializer('start', BigInt64Array.of(start), [1]), g.initializer('end', BigInt64Array.of(end), [1])]);
+  const keyShape = v.keyShape === 'shape-range' ? undefined : g.node('Shape', [key]);
+  const [last, secondLast] = keyShape ? [slice(keyShape, -1n, INT64_MAX), slice(keyShape, -2n, -1n)] : [g.node('Shape', [key], { start: -1 }), g.node('Shape', [key], { start: -2, end: -1 })];
+  const first = v.wrongUnfold
+    ? g.node('Concat', [g.node('Shape', [key], { start: 1, end: 2 }), g.node('Shape', [key], { start: 0, end: 1 })], { axis: 0 })
+    : keyShape
+      ? slice(keyShape, INT64_MIN, -2n)
+      : g.node('Shape', [key], { end: -2 });
+  const fold = g.node('Concat', v.wrongFold ? [g.int64s('minus_one', [-1]), last, secondLast] : [g.int64s('minus_one', [-1]), secondLast, last], { axis: 0 });
+  return [fold, g.node('Concat', [first, last, secondLast], { axis: 0 })];
+}
+
 /** AttnProcessor2_0 on x [2, 5, 8] (or over a context [2, 3, 6]) with 2 heads, as torch_lib lowers its SDPA, changed by `v`. */
 function dynamoModel(v: DynamoVariant = {}): Uint8Array {
   const g = new GraphBuilder('sdpa_dynamo');
@@ -58,17 +80,8 @@ function dynamoModel(v: DynamoVariant = {}): Uint8Array {
   if (v.integerCastLike) scale = g.node('Cast', [g.node('CastLike', [scale, g.node('Shape', [query])])], { to: DataType.FLOAT });
 
   // kᵀ: fold the leading axes, swap the last two with a static perm, unfold.
-  const slice = (shape: string, start: bigint, end: bigint) => g.node('Slice', [shape, g.initializer('start', BigInt64Array.of(start), [1]), g.initializer('end', BigInt64Array.of(end), [1])]);
-  const keyShape = v.keyShape === 'shape-range' ? undefined : g.node('Shape', [key]);
-  const [last, secondLast] = keyShape ? [slice(keyShape, -1n, INT64_MAX), slice(keyShape, -2n, -1n)] : [g.node('Shape', [key], { start: -1 }), g.node('Shape', [key], { start: -2, end: -1 })];
-  const first = v.wrongUnfold
-    ? g.node('Concat', [g.node('Shape', [key], { start: 1, end: 2 }), g.node('Shape', [key], { start: 0, end: 1 })], { axis: 0 })
-    : keyShape
-      ? slice(keyShape, INT64_MIN, -2n)
-      : g.node('Shape', [key], { end: -2 });
-  const foldSpec = g.node('Concat', v.wrongFold ? [g.int64s('minus_one', [-1]), last, secondLast] : [g.int64s('minus_one', [-1]), secondLast, last], { axis: 0 });
-  const folded = g.node('Transpose', [g.node('Reshape', [key, foldSpec])], { perm: [0, 2, 1] });
-  const keyT = g.node('Reshape', [folded, g.node('Concat', [first, last, secondLast], { axis: 0 })]);
+  const [foldSpec, unfoldSpec] = v.constantSpecs ? [g.int64s('fold', [-1, keyLength as number, HEAD_DIM]), g.int64s('unfold', [BATCH, HEADS, HEAD_DIM, keyLength as number])] : keyTransposeSpecs(g, key, v);
+  const keyT = g.node('Reshape', [g.node('Transpose', [g.node('Reshape', [key, foldSpec])], { perm: [0, 2, 1] }), unfoldSpec]);
 
   const scaledQ = g.node('Mul', [query, g.node('Sqrt', [scale])]);
   const scaledK = g.node('Mul', [keyT, v.mask ? g.node('Sqrt', [scale]) : g.node('CastLike', [g.node('Sqrt', [scale]), keyT])]);
@@ -87,6 +100,7 @@ function dynamoModel(v: DynamoVariant = {}): Uint8Array {
   const mergeSpec = v.dynamic ? spec(size(source, 0), scalar(-1), scalar(WIDTH)) : g.int64s('merge', [BATCH, -1, WIDTH]);
   g.node('Reshape', [g.node('Transpose', [attended], { perm: [0, 2, 1, 3] }), mergeSpec], {}, ['out']);
   g.output('out', DataType.FLOAT, v.dynamic ? ['batch', 'tokens', WIDTH] : [BATCH, LQ, WIDTH]);
+  if (v.half) g.halfPrecisionCompute();
   return g.encode();
 }
 
@@ -98,6 +112,8 @@ describe('SDPA as torch ≥ 2.9 (dynamo, onnxscript torch_lib) exports it', () =
     ['cross-attention with a constant float mask', { cross: true, mask: 'constant' }],
     ["kᵀ's sizes read by Shape start/end (torch's _torchlib)", { keyShape: 'shape-range', cross: true }],
     ['a training_mode written as a constant false', { training: false }],
+    ["kᵀ's specs folded to constants", { constantSpecs: true }],
+    ["kᵀ's specs folded to constants, cross-attention with a mask input", { constantSpecs: true, cross: true, mask: 'input' }],
     ['dynamic axes, self-attention', { dynamic: true }],
     ['dynamic axes, cross-attention', { dynamic: true, cross: true }],
     ['dynamic axes, cross-attention with a mask input', { dynamic: true, cross: true, mask: 'input' }],
@@ -119,6 +135,18 @@ describe('SDPA as torch ≥ 2.9 (dynamo, onnxscript torch_lib) exports it', () =
   for (const [label, variant] of nearMisses) {
     it(`leaves ${label} as it was (the same bytes)`, () => assertUnchanged(dynamoModel(variant)));
   }
+
+  it('fuses the float16 form (every CastLike to float16, as the query is) at 1/√d to half precision', () => {
+    for (const variant of [{ half: true }, { half: true, dynamic: true, cross: true, mask: 'input' as const }]) {
+      const { bytes, fused } = optimizeGraph(dynamoModel(variant), 'cpu');
+      assert.deepEqual(fused, { MultiHeadAttention: 1 });
+      const graph = onnx.ModelProto.decode(bytes).graph!;
+      // √scale reaches kᵀ through a CastLike to float16 (0.70703125), so the product is 1/√d to half precision, not exactly.
+      const scale = graph.node!.find((n) => n.opType === 'MultiHeadAttention')!.attribute!.find((a) => a.name === 'scale')!.f!;
+      assert.ok(Math.abs(scale * Math.sqrt(HEAD_DIM) - 1) <= 2 ** -10, String(scale));
+      assert.deepEqual(graph.node!.map((n) => n.opType), ['MatMul', 'MatMul', 'MatMul', 'MultiHeadAttention']);
+    }
+  });
 
   it('evaluates a CastLike as a Cast to its target type only when that type is provably known', () => {
     const g = new GraphBuilder('castlike');
