@@ -4,7 +4,9 @@
  * project's own builder write (heads as a 4th axis, or folded into the batch as diffusers'
  * AttnProcessor does; the scale on the scores, on q and k apart, or on q's projection before the
  * split, a constant or computed at run time from sizes that are (torch 2.x's lowering of
- * F.scaled_dot_product_attention reads it off the query's shape); baddbmm's zero addend; an additive mask, such as CLIP's causal one, added to the scaled
+ * F.scaled_dot_product_attention reads it off the query's shape; torch ≥ 2.9's dynamo exporter,
+ * onnxscript's torch_lib, casts it like the query, swaps k's last two axes by a Reshape to 3-D, a
+ * Transpose and a Reshape back, and writes a Dropout of ratio 0 after Softmax); baddbmm's zero addend; an additive mask, such as CLIP's causal one, added to the scaled
  * scores just before Softmax, or masks added one by one in a [B, h, Lq, Lk] view of the folded
  * scores, as transformers' CLIPAttention adds them). It
  * only answers when every value in between is read by the next step alone, so replacing the
