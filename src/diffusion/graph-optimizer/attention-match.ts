@@ -4,7 +4,9 @@
  * project's own builder write (heads as a 4th axis, or folded into the batch as diffusers'
  * AttnProcessor does; the scale on the scores, on q and k apart, or on q's projection before the
  * split, a constant or computed at run time from sizes that are (torch 2.x's lowering of
- * F.scaled_dot_product_attention reads it off the query's shape); baddbmm's zero addend; an additive mask, such as CLIP's causal one, added to the scaled
+ * F.scaled_dot_product_attention reads it off the query's shape; torch ≥ 2.9's dynamo exporter,
+ * onnxscript's torch_lib, casts it like the query, swaps k's last two axes by a Reshape to 3-D, a
+ * Transpose and a Reshape back, and writes a Dropout of ratio 0 after Softmax); baddbmm's zero addend; an additive mask, such as CLIP's causal one, added to the scaled
  * scores just before Softmax, or masks added one by one in a [B, h, Lq, Lk] view of the folded
  * scores, as transformers' CLIPAttention adds them). It
  * only answers when every value in between is read by the next step alone, so replacing the
@@ -14,10 +16,10 @@ import { scalarValue } from './computed-scale.js';
 import type { GraphIndex } from './graph-index.js';
 import { intAttribute, intsAttribute } from './graph-index.js';
 import { batchToHeads, type Heads, headSplit, headsToBatch, isTranspose, mergeHeads, reshapeSpec, scoresToBatch, scoresToHeads } from './head-layout.js';
-import type { Node } from './model-proto.js';
+import { type Node, onnx } from './model-proto.js';
 import { unreadOnceGone } from './prune.js';
 import type { Dims, InferredShapes } from './static-shapes.js';
-import type { Size } from './symbolic-sizes.js';
+import { isPositiveSize, multiplySizes, type Size } from './symbolic-sizes.js';
 import { tensorDims, tensorValues } from './tensor-values.js';
 
 export interface AttentionMatch {
@@ -120,7 +122,8 @@ function nextReader(value: string, ctx: MatchContext): Node | undefined {
   return readers.length === 1 && !ctx.index.pinned.has(value) ? readers[0] : undefined;
 }
 
-type Step<T> = { next: string } | { stop: T; keep: boolean } | undefined;
+/** Go on to `next`; `via` the nodes between this one and `next`'s reader, each read by the one before alone (checked by the step). */
+type Step<T> = { next: string; via?: Node[] } | { stop: T; keep: boolean } | undefined;
 
 /**
  * Walks producers back from `start`, each value read by the step before alone, taking constant
@@ -141,7 +144,8 @@ function walkBack<T>(start: string, reader: Node, ctx: MatchContext, step: (node
     if (scaled) scale *= scaled.factor;
     if (!('stop' in next) || next.keep) nodes.push(node);
     if ('stop' in next) return { stop: next.stop, scale, nodes };
-    from = node;
+    nodes.push(...(next.via ?? []));
+    from = next.via?.at(-1) ?? node;
     value = next.next;
   }
   return undefined;
@@ -149,10 +153,15 @@ function walkBack<T>(start: string, reader: Node, ctx: MatchContext, step: (node
 
 /** Walks back from a MatMul operand through scalings, Transposes and Reshapes to the 3-D projection. */
 function walkOperand(start: string, reader: Node, ctx: MatchContext): Operand | undefined {
-  const layout: Node[] = [];
+  const layout: LayoutStep[] = [];
   const walked = walkBack(start, reader, ctx, (node): Step<string> => {
     if (node.opType !== 'Transpose' && node.opType !== 'Reshape') return undefined;
-    layout.push(node);
+    const swapped = swapsLastTwo(node, ctx);
+    if (swapped) {
+      layout.push({ node, perm: [0, 1, 3, 2] });
+      return { next: swapped.source, via: swapped.via };
+    }
+    layout.push({ node, perm: node.opType === 'Transpose' ? (intsAttribute(node, 'perm') ?? []) : undefined });
     const input = node.input?.[0] ?? '';
     const splitsHeads = node.opType === 'Reshape' && ctx.shapes.get(input)?.length === 3 && reshapeSpec(node, ctx.shapes)?.length === 4;
     return splitsHeads ? { stop: input, keep: true } : { next: input };
@@ -161,7 +170,7 @@ function walkOperand(start: string, reader: Node, ctx: MatchContext): Operand | 
   let { stop: source, scale } = walked;
   const nodes = [...walked.nodes];
   // A scale on the 3-D projection (transformers' CLIPAttention scales q before the split) joins the chain when the split alone reads it.
-  for (let reader = layout.at(-1)!; nodes.length < STEP_LIMIT; ) {
+  for (let reader = layout.at(-1)!.node; nodes.length < STEP_LIMIT; ) {
     const node = ctx.index.producer.get(source);
     const scaled = isDefaultDomain(node) && nextReader(source, ctx) === reader ? scaling(node, ctx) : undefined;
     if (!scaled) break;
@@ -173,15 +182,51 @@ function walkOperand(start: string, reader: Node, ctx: MatchContext): Operand | 
   return { source, steps: foldTransposes(layout.reverse()), scale, nodes };
 }
 
-function foldTransposes(steps: Node[]): { node: Node; perm?: number[] }[] {
-  const folded: { node: Node; perm?: number[] }[] = [];
-  for (const node of steps) {
-    const perm = node.opType === 'Transpose' ? intsAttribute(node, 'perm') : undefined;
+/** One layout step: a Reshape (no perm), or a Transpose by `perm` (or a group of nodes provably meaning one). */
+interface LayoutStep {
+  node: Node;
+  perm?: number[];
+}
+
+function foldTransposes(steps: LayoutStep[]): LayoutStep[] {
+  const folded: LayoutStep[] = [];
+  for (const { node, perm } of steps) {
     const last = folded.at(-1);
-    if (perm && last?.perm && last.perm.length === perm.length) last.perm = perm.map((p) => last.perm![p]!);
-    else folded.push({ node, perm: node.opType === 'Transpose' ? (perm ?? []) : undefined });
+    if (perm && perm.length > 0 && last?.perm && last.perm.length === perm.length) last.perm = perm.map((p) => last.perm![p]!);
+    else folded.push({ node, perm: perm && [...perm] });
   }
   return folded;
+}
+
+/** Whether `size` is provably `target`: the same positive size (a number or a symbolic one). */
+function provenSize(size: Size, target: Size): boolean {
+  return isPositiveSize(size) && size === target;
+}
+
+/**
+ * onnxscript's kᵀ (torch_lib's SDPA): Reshape of a 4-D [B, h, L, d] to [-1, L, d], Transpose
+ * [0, 2, 1], Reshape back to [B, h, d, L], the specs computed from Shape(k) at run time. That is
+ * k.transpose(-2, -1) exactly when the first spec folds B·h (named, or -1 with L and d named) and
+ * the second names B, h, d, L in that order (one of them may be -1: the element count forces it).
+ * `reshape` is the last Reshape; returns k and the Transpose and first Reshape, each read by the
+ * next alone.
+ */
+function swapsLastTwo(reshape: Node, ctx: MatchContext): { source: string; via: Node[] } | undefined {
+  if (reshape.opType !== 'Reshape') return undefined;
+  const transpose = ctx.index.producer.get(reshape.input?.[0] ?? '');
+  if (!isDefaultDomain(transpose) || !isTranspose(transpose, [0, 2, 1]) || nextReader(transpose.output![0]!, ctx) !== reshape) return undefined;
+  const fold = ctx.index.producer.get(transpose.input?.[0] ?? '');
+  if (!isDefaultDomain(fold) || fold.opType !== 'Reshape' || nextReader(fold.output![0]!, ctx) !== transpose) return undefined;
+  const source = fold.input?.[0] ?? '';
+  const dims = ctx.shapes.get(source);
+  const [foldSpec, backSpec] = [reshapeSpec(fold, ctx.shapes), reshapeSpec(reshape, ctx.shapes)];
+  if (dims?.length !== 4 || foldSpec?.length !== 3 || backSpec?.length !== 4) return undefined;
+  const [b, h, l, d] = dims;
+  const folds = (foldSpec[0] === -1 || provenSize(foldSpec[0], multiplySizes(b, h))) && provenSize(foldSpec[1], l) && provenSize(foldSpec[2], d);
+  const back = [b, h, d, l];
+  const unchecked = backSpec.filter((size, i) => !provenSize(size, back[i]));
+  const unfolds = back.every(isPositiveSize) && (unchecked.length === 0 || (unchecked.length === 1 && unchecked[0] === -1));
+  return folds && unfolds ? { source, via: [transpose, fold] } : undefined;
 }
 
 function samePerm(perm: number[] | undefined, expected: number[]): boolean {
@@ -424,6 +469,32 @@ function chainSelfContained(nodes: Node[], output: string, kept: string[], ctx: 
   return nodes.every((node) => (node.output ?? []).every((value) => value === output || (!ctx.index.pinned.has(value) && ctx.index.readersOf(value).every((r) => chain.has(r) || goes.has(r)))));
 }
 
+/** A one-element constant BOOL false (onnx-proto leaves BOOL to raw bytes or int32_data). */
+function constantFalse(value: string, ctx: MatchContext): boolean {
+  const tensor = ctx.index.constantTensor(value);
+  if (tensor?.dataType !== onnx.TensorProto.DataType.BOOL || tensorDims(tensor).reduce((a, b) => a * b, 1) !== 1) return false;
+  const raw = tensor.rawData && tensor.rawData.length > 0 ? Array.from(tensor.rawData) : Array.from(tensor.int32Data ?? [], Number);
+  return raw.length === 1 && raw[0] === 0;
+}
+
+/**
+ * torch_lib's SDPA always writes Dropout(p, dropout_p) between Softmax and the last MatMul: an
+ * identity when `node` is a Dropout of `value` (opset 12 or later: no is_test / ratio attributes)
+ * with a constant ratio of exactly 0, training_mode absent or a constant false, and its mask
+ * output unwritten or read by nothing. Any other Dropout may drop, and stays.
+ */
+function inferenceDropout(node: Node | undefined, value: string, ctx: MatchContext): node is Node {
+  if (node?.opType !== 'Dropout' || (node.domain ?? '') !== '' || ctx.opset < 12 || node.input?.[0] !== value) return false;
+  const [, ratio, training] = node.input;
+  const outputs = node.output ?? [];
+  if ((node.input.length > 3 || outputs.length < 1 || outputs.length > 2) || !(node.attribute ?? []).every((a) => a.name === 'seed')) return false;
+  const ratioValues = ratio ? ctx.index.constantValues(ratio) : undefined;
+  if (ratioValues?.length !== 1 || ratioValues[0] !== 0) return false;
+  if (training && !constantFalse(training, ctx)) return false;
+  const mask = outputs[1];
+  return !mask || (!ctx.index.pinned.has(mask) && ctx.index.readersOf(mask).length === 0);
+}
+
 function sameSize(a: Size, b: Size): boolean {
   return a === undefined || b === undefined || a === b;
 }
@@ -435,8 +506,11 @@ export function matchAttention(softmax: Node, ctx: MatchContext): AttentionMatch
   const [qInput, kInput] = scores.matmul.input as [string, string];
   const q = walkOperand(qInput, scores.matmul, ctx);
   const k = walkOperand(kInput, scores.matmul, ctx);
-  const pv = nextReader(softmax.output![0]!, ctx);
-  if (!q || !k || !isDefaultDomain(pv) || pv.opType !== 'MatMul' || pv.input?.[0] !== softmax.output![0] || (pv.input ?? []).length !== 2) return undefined;
+  const afterSoftmax = nextReader(softmax.output![0]!, ctx);
+  const dropout = inferenceDropout(afterSoftmax, softmax.output![0]!, ctx) ? afterSoftmax : undefined;
+  const probabilities = dropout ? dropout.output![0]! : softmax.output![0]!;
+  const pv = dropout ? nextReader(probabilities, ctx) : afterSoftmax;
+  if (!q || !k || !isDefaultDomain(pv) || pv.opType !== 'MatMul' || pv.input?.[0] !== probabilities || (pv.input ?? []).length !== 2) return undefined;
   const v = walkOperand(pv.input![1]!, pv, ctx);
   if (!v || v.scale !== 1) return undefined;
   const [qLayout, kLayout, vLayout] = [operandLayout(q, 'q', ctx), operandLayout(k, 'kT', ctx), operandLayout(v, 'v', ctx)];
@@ -460,7 +534,7 @@ export function matchAttention(softmax: Node, ctx: MatchContext): AttentionMatch
   const biasContext = { heads: qLayout.heads, keyLength, folded: qLayout.folded && !viewed, selfAttention };
   const biases = scores.masks.map((mask) => attentionBias(mask, ctx, biasContext));
   if (!biases.every((bias): bias is AttentionBias => bias !== undefined)) return undefined;
-  const nodes = [...q.nodes, ...k.nodes, ...v.nodes, scores.matmul, ...scores.nodes, softmax, pv, ...out.nodes];
+  const nodes = [...q.nodes, ...k.nodes, ...v.nodes, scores.matmul, ...scores.nodes, softmax, ...(dropout ? [dropout] : []), pv, ...out.nodes];
   if (!chainSelfContained(nodes, out.output, [q.source, k.source, v.source, ...scores.masks], ctx)) return undefined;
   return { query: q.source, key: k.source, value: v.source, output: out.output, numHeads: heads, scale, attentionBias: biases, nodes };
 }

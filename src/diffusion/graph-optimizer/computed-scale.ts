@@ -20,6 +20,8 @@ const FLOAT_TYPES = new Set<number>([T.FLOAT, T.FLOAT16, T.DOUBLE, T.BFLOAT16]);
 const MAX_DEPTH = 10;
 /** Integers of at most this size are exact in every float type a Cast may go to (float16 and bfloat16 included: 2⁸). */
 const EXACT_INTEGER = 256;
+/** How far back a value's element type is followed (an attention operand is a dozen layout steps from its graph input). */
+const MAX_TYPE_DEPTH = 32;
 
 export interface ScalarContext {
   index: GraphIndex;
@@ -34,12 +36,64 @@ interface Scalar {
 
 /**
  * The one number `value` always holds, when it is a single element of rank 0 or 1: a constant, a
- * size static-shapes.ts worked out, or float arithmetic (Cast, CastLike, Identity, Sqrt,
+ * size static-shapes.ts worked out, or float arithmetic (Cast, CastLike to a provably float or unknown type, Identity, Sqrt,
  * Reciprocal, Mul, Div, Pow by a constant exponent) of those.
  */
 export function scalarValue(value: string, ctx: ScalarContext): number | undefined {
   const scalar = evaluate(value, ctx, 0);
   return scalar && scalar.rank <= 1 && Number.isFinite(scalar.value) ? scalar.value : undefined;
+}
+
+/** A Cast to `to` of what `unary` reads: to a float type only (an integer Cast of a fraction would truncate), rounded as the graph rounds it; bfloat16 only where exact. */
+function castTo(to: number, unary: (f: (x: number) => number | undefined) => Scalar | undefined): Scalar | undefined {
+  if (!FLOAT_TYPES.has(to)) return undefined;
+  return unary((x) => {
+    if (to === T.FLOAT) return Math.fround(x);
+    if (to === T.FLOAT16) return halfBitsToFloat(floatToHalfBits(x));
+    if (to === T.DOUBLE) return x;
+    return Number.isInteger(x) && Math.abs(x) <= EXACT_INTEGER ? x : undefined;
+  });
+}
+
+/** Ops whose (first) output has the element type of their first input, as ONNX's type constraints fix it. */
+const SAME_TYPE_AS_FIRST = new Set([
+  'Identity', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Expand', 'Slice', 'Gather', 'Concat', 'Softmax', 'Sqrt', 'Neg', 'Reciprocal',
+  'Add', 'Sub', 'Mul', 'Div', 'MatMul', 'Dropout',
+]);
+
+const declaredTypesOf = new WeakMap<GraphIndex, Map<string, number>>();
+
+/** The element types the graph's inputs, value_info and outputs declare, once per index; a name declared twice unlike is 0 (unknown). */
+function declaredTypes(index: GraphIndex): Map<string, number> {
+  let types = declaredTypesOf.get(index);
+  if (!types) {
+    types = new Map();
+    for (const info of [...(index.graph.input ?? []), ...(index.graph.valueInfo ?? []), ...(index.graph.output ?? [])]) {
+      const type = info.type?.tensorType?.elemType;
+      if (info.name && type) types.set(info.name, types.has(info.name) && types.get(info.name) !== type ? 0 : type);
+    }
+    declaredTypesOf.set(index, types);
+  }
+  return types;
+}
+
+/**
+ * The element type `value` provably has: the type its graph input, value_info or output declares,
+ * a constant's, a Cast's `to`, a CastLike's target's, or that of the first input of an op whose
+ * output type is its input's. Anything else (an op not listed, a domain other than ONNX's) is
+ * undefined: no type is guessed.
+ */
+function elementType(value: string, index: GraphIndex, depth: number): number | undefined {
+  const declaredType = declaredTypes(index).get(value);
+  if (declaredType !== undefined) return declaredType || undefined;
+  const tensor = index.constantTensor(value);
+  if (tensor) return tensor.dataType ?? undefined;
+  const node = index.producer.get(value);
+  if (!node || (node.domain ?? '') !== '' || node.output?.[0] !== value || depth >= MAX_TYPE_DEPTH) return undefined;
+  if (node.opType === 'Cast') return intAttribute(node, 'to');
+  if (node.opType === 'CastLike') return node.input?.[1] ? elementType(node.input[1], index, depth + 1) : undefined;
+  if (node.opType === 'Shape') return T.INT64;
+  return SAME_TYPE_AS_FIRST.has(node.opType ?? '') && node.input?.[0] ? elementType(node.input[0], index, depth + 1) : undefined;
 }
 
 function evaluate(value: string, ctx: ScalarContext, depth: number): Scalar | undefined {
@@ -58,11 +112,13 @@ function evaluate(value: string, ctx: ScalarContext, depth: number): Scalar | un
   if (!node || (node.domain ?? '') !== '' || (node.output ?? []).length !== 1 || depth >= MAX_DEPTH) return undefined;
   const inputs = node.input ?? [];
   const operand = (i: number) => (inputs[i] ? evaluate(inputs[i], ctx, depth + 1) : undefined);
-  const unary = (f: (x: number) => number | undefined): Scalar | undefined => {
-    const x = inputs.length === 1 ? operand(0) : undefined;
+  /** f of the first operand, its rank kept (CastLike's second input is only a type). */
+  const ofFirst = (f: (x: number) => number | undefined): Scalar | undefined => {
+    const x = operand(0);
     const result = x && f(x.value);
     return x && result !== undefined ? { value: result, rank: x.rank } : undefined;
   };
+  const unary = (f: (x: number) => number | undefined): Scalar | undefined => (inputs.length === 1 ? ofFirst(f) : undefined);
   const binary = (f: (x: number, y: number) => number | undefined): Scalar | undefined => {
     const [x, y] = inputs.length === 2 ? [operand(0), operand(1)] : [];
     const result = x && y && f(x.value, y.value);
@@ -71,19 +127,13 @@ function evaluate(value: string, ctx: ScalarContext, depth: number): Scalar | un
   switch (node.opType) {
     case 'Identity':
       return unary((x) => x);
-    case 'Cast': {
-      const to = intAttribute(node, 'to') ?? 0;
-      // To a float type only (an integer Cast of a fraction would truncate), rounded as the graph rounds it; bfloat16 only where exact.
-      if (!FLOAT_TYPES.has(to)) return undefined;
-      return unary((x) => {
-        if (to === T.FLOAT) return Math.fround(x);
-        if (to === T.FLOAT16) return halfBitsToFloat(floatToHalfBits(x));
-        if (to === T.DOUBLE) return x;
-        return Number.isInteger(x) && Math.abs(x) <= EXACT_INTEGER ? x : undefined;
-      });
-    }
+    case 'Cast':
+      return castTo(intAttribute(node, 'to') ?? 0, unary);
     case 'CastLike': {
-      // The target's type is not known here: only an integer small enough to be exact in any numeric type passes unchanged.
+      // A target of a float type the graph provably gives it casts as Cast to that type would (onnxscript casts √scale like kᵀ).
+      const to = inputs.length === 2 && inputs[1] ? elementType(inputs[1], ctx.index, 0) : undefined;
+      if (to !== undefined && FLOAT_TYPES.has(to)) return castTo(to, ofFirst);
+      // Otherwise the target's type is not known: only an integer small enough to be exact in any numeric type passes unchanged.
       const x = inputs.length === 2 ? operand(0) : undefined;
       return x && Number.isInteger(x.value) && Math.abs(x.value) <= EXACT_INTEGER ? x : undefined;
     }
