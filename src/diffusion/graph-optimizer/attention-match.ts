@@ -75,27 +75,22 @@ function isDefaultDomain(node: Node | undefined): node is Node {
 }
 
 /**
- * A single-element value of rank 0 or 1 that provably always holds one number: a constant, or a
- * run-time computation of one (torch 2.x's SDPA scale, 1/√ of the query's last size cast to
- * float), computed-scale.ts's to prove. What only such a computation read goes with the chain
- * (chainSelfContained, prune.ts), or the chain does not fuse.
+ * Mul or Div of `value` by a scalar that provably always holds one number (computed-scale.ts): a
+ * constant, or a run-time computation of one such as torch 2.x's SDPA scale, 1/√ of the query's
+ * last size. What only that computation read goes with the chain (chainSelfContained,
+ * prune.ts), or the chain does not fuse. Returns the other operand and the factor it applies.
  */
-function scalar(value: string, ctx: MatchContext): number | undefined {
-  return scalarValue(value, ctx);
-}
-
-/** Mul or Div of `value` by a (constant or constant-computed) scalar: the other operand and the factor it applies. */
 function scaling(node: Node, ctx: MatchContext): { input: string; factor: number } | undefined {
   const [a, b] = node.input ?? [];
   if (!a || !b || (node.input ?? []).length !== 2) return undefined;
   if (node.opType === 'Mul') {
-    const fb = scalar(b, ctx);
+    const fb = scalarValue(b, ctx);
     if (fb !== undefined) return { input: a, factor: fb };
-    const fa = scalar(a, ctx);
+    const fa = scalarValue(a, ctx);
     return fa !== undefined ? { input: b, factor: fa } : undefined;
   }
   if (node.opType === 'Div') {
-    const divisor = scalar(b, ctx);
+    const divisor = scalarValue(b, ctx);
     return divisor ? { input: a, factor: 1 / divisor } : undefined;
   }
   return undefined;
